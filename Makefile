@@ -1,0 +1,32 @@
+# The two commands in the README. Each sets up everything it needs on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench clean
+
+demo: $(STAMP)
+	@sh scripts/system-deps.sh browser
+	$(VENV)/bin/ipbind demo
+
+test: $(STAMP)
+	@sh scripts/system-deps.sh test
+	$(PY) -m ruff check .
+	sh scripts/pytest.sh
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: $(STAMP)
+	@sh scripts/system-deps.sh browser
+	$(PY) bench/bittrex_floor.py
+
+$(STAMP): pyproject.toml
+	@sh scripts/venv.sh $(PYTHON) $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-results

@@ -1,0 +1,260 @@
+"""The allocation: which Altrady IP addresses belong to which exchange API key.
+
+Read from TOML (or JSON of the same shape) and validated completely before any browser
+starts, so a bad file changes nothing anywhere. The format is a public interface:
+
+    [[accounts]]
+    exchange = "binance"        # an exchange id (`ipbind exchanges`)
+    name = "My Binance"         # the Altrady trading account, free text
+    key = "Altrady main"        # the key's label/name on the exchange, or its API key (prefix)
+    extra_keys = []             # further keys that get the same list
+    ips = \"\"\"
+    203.0.113.10
+    203.0.113.11, 203.0.113.12
+    \"\"\"                        # or a list; commas, spaces and newlines all separate
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from assistant.errors import BadInput
+
+ALTRADY_IPS_PER_KEY = 20
+
+# RFC 5737 / RFC 3849 documentation ranges: the mock sites' sample data uses them, and
+# they can never be a real Altrady address.
+DOCUMENTATION_NETS = [
+    ipaddress.ip_network(n)
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+]
+SHARED_NETS = [ipaddress.ip_network("100.64.0.0/10")]  # carrier-grade NAT
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def split_block(value: Any) -> Any:
+    """The block exactly as copied from Altrady: one string, any of , ; space newline."""
+    if isinstance(value, str):
+        return [token for token in re.split(r"[\s,;]+", value) if token]
+    return value
+
+
+def is_documentation(net: IpNetwork) -> bool:
+    return any(net.subnet_of(doc) for doc in DOCUMENTATION_NETS if doc.version == net.version)
+
+
+def never_altrady(net: IpNetwork) -> str | None:
+    """Why an address can never be one of Altrady's (public, unicast) addresses, if so."""
+    addr = net.network_address
+    if addr.is_unspecified:
+        return "unspecified"
+    if addr.is_loopback:
+        return "loopback"
+    if addr.is_link_local:
+        return "link-local"
+    if addr.is_multicast:
+        return "multicast"
+    if is_documentation(net):
+        return None  # decided per target: allowed against a local mock site only
+    if addr.is_reserved:
+        return "reserved"
+    if any(net.version == n.version and net.subnet_of(n) for n in SHARED_NETS):
+        return "carrier-grade NAT"
+    if addr.is_private:
+        return "private"
+    return None
+
+
+class Account(BaseModel):
+    """One Altrady trading account's key on one exchange, and its allocated addresses."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    exchange: str
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    extra_keys: list[Annotated[str, Field(min_length=1)]] = []
+    ips: Annotated[list[str], BeforeValidator(split_block)]
+
+    @field_validator("exchange")
+    @classmethod
+    def known_exchange(cls, value: str, info: ValidationInfo) -> str:
+        value = value.lower()
+        known = (info.context or {}).get("exchanges")
+        if known is not None and value not in known:
+            raise ValueError(f"unknown exchange {value!r}; supported: {', '.join(sorted(known))}")
+        return value
+
+    @field_validator("ips")
+    @classmethod
+    def valid_addresses(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        ctx = info.context or {}
+        cidr_ok = ctx.get("cidr", {}).get(info.data.get("exchange"), False)
+        out: list[str] = []
+        for raw in values:
+            out.append(normalise(raw, cidr_ok))
+        seen: set[str] = set()
+        for ip in out:
+            if ip in seen:
+                raise ValueError(f"{ip} is listed twice")
+            seen.add(ip)
+        return out
+
+    @model_validator(mode="after")
+    def sensible(self, info: ValidationInfo) -> Account:
+        ctx = info.context or {}
+        if not self.ips:
+            raise ValueError("ips: the list is empty")
+        if len(self.ips) != ALTRADY_IPS_PER_KEY and not ctx.get("allow_count"):
+            raise ValueError(
+                f"ips: {len(self.ips)} addresses, but Altrady allocates "
+                f"{ALTRADY_IPS_PER_KEY} per key (copy the whole list, or pass --allow-count)"
+            )
+        limit = ctx.get("max_ips", {}).get(self.exchange)
+        if limit is not None and len(self.ips) > limit:
+            raise ValueError(
+                f"ips: {len(self.ips)} addresses, but {self.exchange} allows at most {limit} "
+                "per key; nothing was changed"
+            )
+        keys = [self.key, *self.extra_keys]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"extra_keys: {', '.join(map(repr, dupes))} named twice")
+        return self
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.key, *self.extra_keys]
+
+
+class Allocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accounts: list[Account] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def keys_once(self) -> Allocation:
+        seen: dict[tuple[str, str], str] = {}
+        for account in self.accounts:
+            for key in account.keys:
+                where = seen.get((account.exchange, key))
+                if where is not None:
+                    raise ValueError(
+                        f"key {key!r} on {account.exchange} appears in both {where!r} and "
+                        f"{account.name!r}; each key gets one list"
+                    )
+                seen[(account.exchange, key)] = account.name
+        return self
+
+
+def normalise(raw: str, cidr_ok: bool) -> str:
+    """The canonical text of an address (or, where allowed, a CIDR range); ValueError if not."""
+    token = raw.strip()
+    try:
+        if "/" in token:
+            net = ipaddress.ip_network(token, strict=True)
+            if not cidr_ok:
+                raise ValueError(f"{token} is a range (CIDR); this exchange takes single addresses")
+        else:
+            net = ipaddress.ip_network(ipaddress.ip_address(token))
+    except ValueError as err:
+        if "range (CIDR)" in str(err):
+            raise
+        raise ValueError(f"{token!r} is not a valid IP address") from None
+    why = never_altrady(net)
+    if why:
+        raise ValueError(f"{token} is a {why} address and can never be one of Altrady's")
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
+
+def documentation_ips(account: Account) -> list[str]:
+    return [ip for ip in account.ips if is_documentation(ipaddress.ip_network(ip))]
+
+
+def read_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInput(f"{path}: cannot read it ({err})") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise BadInput(f"{path}: not valid {kind}: {err}") from None
+
+
+def load(
+    path: Path,
+    *,
+    exchanges: Iterable[str] | None = None,
+    cidr: dict[str, bool] | None = None,
+    max_ips: dict[str, int] | None = None,
+    allow_count: bool = False,
+) -> Allocation:
+    """Parse and validate an allocation file; BadInput names the account, field and value."""
+    data = read_file(path)
+    context = {
+        "exchanges": set(exchanges) if exchanges is not None else None,
+        "cidr": cidr or {},
+        "max_ips": max_ips or {},
+        "allow_count": allow_count,
+    }
+    try:
+        return Allocation.model_validate(data, context=context)
+    except ValidationError as err:
+        raise BadInput(describe(path, data, err)) from None
+
+
+def describe(path: Path, data: Any, err: ValidationError) -> str:
+    """One line per problem: file, account (by index and name), field, what is wrong."""
+    lines = []
+    for problem in err.errors():
+        loc = list(problem["loc"])
+        where = str(path)
+        if len(loc) >= 2 and loc[0] == "accounts" and isinstance(loc[1], int):
+            index = loc[1]
+            where += f": accounts[{index}]"
+            name = account_name(data, index)
+            if name:
+                where += f" ({name!r})"
+            loc = loc[2:]
+        if loc:
+            where += " " + ".".join(str(part) for part in loc)
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "missing":
+            message = "is missing"
+        elif problem["type"] == "extra_forbidden":
+            message = "is not a known field"
+        lines.append(f"{where}: {message}")
+    return "\n".join(lines)
+
+
+def account_name(data: Any, index: int) -> str | None:
+    try:
+        name = data["accounts"][index].get("name")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None

@@ -1,0 +1,120 @@
+"""The one place a browser is launched, for the CLI and the tests alike.
+
+Which Chromium: the one the user named (a path or a channel such as "chrome"); else
+Playwright's own Chromium when `playwright install chromium` has put it on disk; else a
+system Chromium or Chrome (Debian's `/usr/bin/chromium`, Google Chrome, …); else we stop
+and say how to get one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from assistant.errors import BrowserMissing
+
+# A closed network (a CI box, a corporate proxy) should not see the browser phoning home,
+# and a first run should not stop on a welcome page.
+QUIET_ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-sync",
+    "--disable-default-apps",
+]
+
+SYSTEM_NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"]
+SYSTEM_PATHS = [
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/snap/bin/chromium",
+    "/usr/bin/google-chrome",
+    "/opt/google/chrome/chrome",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
+]
+
+INSTALL_HINT = (
+    "No Chromium-based browser was found. Install one of:\n"
+    "  - Playwright's Chromium:  python -m playwright install chromium\n"
+    "  - Debian/Ubuntu:          sudo apt-get install chromium\n"
+    "  - Google Chrome, then set IPBIND_BROWSER_CHANNEL=chrome\n"
+    "or point IPBIND_BROWSER_EXECUTABLE at a Chrome/Chromium binary."
+)
+
+
+def system_chromium() -> str | None:
+    for name in SYSTEM_NAMES:
+        if found := shutil.which(name):
+            return found
+    return next((p for p in SYSTEM_PATHS if os.path.isfile(p) and os.access(p, os.X_OK)), None)
+
+
+def bundled_chromium(playwright: Playwright) -> str | None:
+    try:
+        path = playwright.chromium.executable_path
+    except Exception:  # the driver could not say: treat as not installed
+        return None
+    return path if path and Path(path).is_file() else None
+
+
+def playwright_chromium_installed() -> bool:
+    with sync_playwright() as pw:
+        return bundled_chromium(pw) is not None
+
+
+def launch_args(
+    playwright: Playwright,
+    executable: str | os.PathLike[str] | None = None,
+    channel: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for `chromium.launch` (everything but headless and slow_mo)."""
+    args: dict[str, Any] = {"args": list(QUIET_ARGS)}
+    if executable:
+        path = Path(executable).expanduser()
+        if not path.is_file():
+            raise BrowserMissing(f"IPBIND_BROWSER_EXECUTABLE points at {path}, which is not a file.")
+        args["executable_path"] = str(path)
+    elif channel:
+        args["channel"] = channel
+    elif bundled_chromium(playwright) is None:
+        found = system_chromium()
+        if found is None:
+            raise BrowserMissing(INSTALL_HINT)
+        args["executable_path"] = found
+    return args
+
+
+def launch(
+    playwright: Playwright,
+    *,
+    headless: bool = True,
+    slow_mo: float = 0,
+    executable: str | os.PathLike[str] | None = None,
+    channel: str | None = None,
+) -> Browser:
+    options = launch_args(playwright, executable, channel)
+    if not headless and sys.platform.startswith("linux") and not os.environ.get("DISPLAY") \
+            and not os.environ.get("WAYLAND_DISPLAY"):
+        raise BrowserMissing(
+            "--headed needs a display, and this session has none (no DISPLAY). "
+            "Run under `xvfb-run -a`, or drop --headed."
+        )
+    try:
+        return playwright.chromium.launch(headless=headless, slow_mo=slow_mo, **options)
+    except Exception as err:
+        where = options.get("executable_path") or options.get("channel") or "Playwright's Chromium"
+        raise BrowserMissing(f"Could not start the browser ({where}): {first_line(err)}") from err
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

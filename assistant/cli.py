@@ -1,0 +1,137 @@
+"""The `ipbind` command line: parses, then hands each command to its module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from assistant import __version__, logs
+from assistant.errors import ExitCode, IpbindError
+from assistant.runner import Options, run
+from flows import FLOWS
+
+app = typer.Typer(
+    help="Whitelist Altrady's IP addresses on your exchange API keys, and prove it by "
+    "reading them back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+FileArg = Annotated[
+    Path, typer.Argument(help="Allocation file (TOML or JSON): which IPs go on which key.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON result object.")]
+CountOpt = Annotated[
+    bool, typer.Option("--allow-count", help="Accept a list that is not exactly 20 addresses.")
+]
+
+
+class Globals:
+    verbose = 0
+    overrides: dict[str, Any] = {}
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ipbind {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More detail: -v steps, -vv debug.")] = 0,
+    headed: Annotated[bool | None, typer.Option("--headed/--headless",
+                                                help="Show the browser window.")] = None,
+    slow_mo: Annotated[float | None, typer.Option(help="Milliseconds between browser actions.")]
+    = None,
+    browser: Annotated[Path | None, typer.Option(help="Chrome/Chromium executable to use.")]
+    = None,
+    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+                                          is_eager=True, help="Show the version.")] = False,
+) -> None:
+    Globals.verbose = verbose
+    Globals.overrides = {}
+    if headed is not None:
+        Globals.overrides["headless"] = not headed
+    if slow_mo is not None:
+        Globals.overrides["slow_mo"] = slow_mo
+    if browser is not None:
+        Globals.overrides["browser_executable"] = browser
+
+
+def finish(code: ExitCode) -> None:
+    raise typer.Exit(int(code))
+
+
+@app.command()
+def plan(file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False) -> None:
+    """Sign in, read each key's whitelist and show what apply would add. Changes nothing."""
+    finish(run("plan", file, Options(Globals.verbose, Globals.overrides, json_out, allow_count)))
+
+
+@app.command()
+def apply(
+    file: FileArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Also remove whitelisted addresses that are not in the allocation.")]
+    = False,
+    json_out: JsonOpt = False,
+    allow_count: CountOpt = False,
+) -> None:
+    """Plan, confirm, add the missing addresses, then read each list back to verify."""
+    options = Options(Globals.verbose, Globals.overrides, json_out, allow_count, yes, replace)
+    finish(run("apply", file, options))
+
+
+@app.command()
+def verify(file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False) -> None:
+    """Read-only audit: exit 1 if any allocated address is missing from its key."""
+    finish(run("verify", file, Options(Globals.verbose, Globals.overrides, json_out,
+                                       allow_count)))
+
+
+@app.command()
+def demo(
+    headed: Annotated[bool, typer.Option("--headed", help="Watch it in a browser window.")]
+    = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run apply against the bundled mock exchanges, on a free loopback port."""
+    from assistant.demo import run_demo  # the mock server's imports are only needed here
+
+    overrides = dict(Globals.overrides)
+    if headed:
+        overrides["headless"] = False
+    finish(run_demo(Options(Globals.verbose, overrides, json_out, yes=True)))
+
+
+@app.command()
+def exchanges() -> None:
+    """The supported exchanges and how each is done."""
+    table = Table(title="Supported exchanges")
+    for column in ("id", "exchange", "how", "max IPs", "keys found by", "status"):
+        table.add_column(column)
+    for flow in FLOWS.values():
+        status = "working" if flow.working else "broken"
+        if flow.notice:
+            status += f" — {flow.notice}"
+        table.add_row(flow.id, flow.name, flow.how, str(flow.max_ips), flow.keys_by, status)
+    Console().print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except IpbindError as err:  # raised before the runner's own handling (e.g. settings)
+        logs.setup()
+        Console(stderr=True).print(f"[bold red]Error:[/] {logs.redactor(err.message)}")
+        raise SystemExit(int(err.exit_code)) from None
+    except KeyboardInterrupt:
+        raise SystemExit(int(ExitCode.INTERRUPTED)) from None

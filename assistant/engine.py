@@ -1,0 +1,359 @@
+"""The engine: one run of plan, apply or verify over an allocation.
+
+    plan    sign in, find each key, read its whitelist, work out what to add
+    apply   plan, confirm, change each key through its flow, then read it back to verify
+    verify  plan, and report every allocated address that is missing
+
+Every exchange is planned before anything is changed anywhere: a key that cannot be
+found, or a list that would go over the exchange's limit, stops the run with nothing done.
+Existing whitelisted addresses are kept unless `replace` is asked for. A key counts as
+done only when its list, read back from the exchange after saving, holds every address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from loguru import logger
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from assistant import browser as browsers
+from assistant.allocation import Account, Allocation, documentation_ips
+from assistant.errors import BadInput, IpbindError, SiteChanged, UserActionNeeded
+from assistant.logs import redactor
+from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
+from assistant.twofa import Codes, PromptedCodes, TotpCodes
+from flows import FLOWS
+from flows.base import Credentials, Flow, Human, KeyInfo
+
+Mode = Literal["plan", "apply", "verify"]
+Status = Literal["planned", "unchanged", "verified", "not verified", "failed", "skipped"]
+ACCOUNT_LIST = "account allow list"
+
+
+@dataclass
+class Target:
+    """One whitelist to get right: a key (or an account-wide list) and its addresses."""
+
+    exchange: str
+    key: str  # as the allocation names it; ACCOUNT_LIST for account-wide lists
+    accounts: list[str]  # the Altrady trading accounts it serves
+    ips: list[str]
+
+
+@dataclass
+class KeyPlan:
+    target: Target
+    key: KeyInfo | None = None
+    current: list[str] = field(default_factory=list)
+    to_add: list[str] = field(default_factory=list)
+    to_remove: list[str] = field(default_factory=list)
+    error: IpbindError | None = None
+
+    @property
+    def present(self) -> list[str]:
+        return [ip for ip in self.target.ips if ip in self.current]
+
+    @property
+    def kept(self) -> list[str]:
+        """On the exchange but not in the allocation, and left alone."""
+        return [ip for ip in self.current if ip not in self.target.ips and ip not in self.to_remove]
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.to_add or self.to_remove)
+
+
+@dataclass
+class KeyResult:
+    plan: KeyPlan
+    status: Status
+    after: list[str] = field(default_factory=list)
+    error: IpbindError | None = None
+
+    @property
+    def missing(self) -> list[str]:
+        source = self.after if self.status in ("verified", "not verified") else self.plan.current
+        return [ip for ip in self.plan.target.ips if ip not in source]
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("verified", "unchanged", "planned") and self.error is None
+
+
+class Reporter:
+    """What the engine tells the user as it goes (see assistant.output)."""
+
+    def plans(self, plans: list[KeyPlan], mode: Mode) -> None: ...
+    def progress(self, exchange: str, key: str, done: int, total: int, note: str) -> None: ...
+    def result(self, result: KeyResult) -> None: ...
+    def notice(self, text: str) -> None: ...
+
+
+def targets_of(allocation: Allocation) -> dict[str, list[Target]]:
+    """Targets per exchange, in file order. Account-wide exchanges get one merged list."""
+    grouped: dict[str, list[Target]] = {}
+    for account in allocation.accounts:
+        flow = FLOWS[account.exchange]
+        targets = grouped.setdefault(account.exchange, [])
+        if flow.scope == "account":
+            if not targets:
+                targets.append(Target(account.exchange, ACCOUNT_LIST, [], []))
+            merged = targets[0]
+            merged.accounts.append(account.name)
+            merged.ips.extend(ip for ip in account.ips if ip not in merged.ips)
+            continue
+        targets.extend(Target(account.exchange, key, [account.name], list(account.ips))
+                       for key in account.keys)
+    return grouped
+
+
+def match_key(flow: type[Flow], wanted: str, keys: list[KeyInfo]) -> KeyInfo:
+    """Exact name; else the exact API key or a unique prefix of one. Never a near miss."""
+    by_name = [k for k in keys if k.name == wanted]
+    if len(by_name) == 1:
+        return by_name[0]
+    if len(by_name) > 1:
+        raise UserActionNeeded(
+            f"{flow.name}: {len(by_name)} keys are named {wanted!r}",
+            hint="Give them distinct names on the exchange, or name the key by its API key.",
+        )
+    by_key = [k for k in keys if k.api_key and k.api_key.startswith(wanted)] \
+        if len(wanted) >= 8 else []
+    if len(by_key) == 1:
+        return by_key[0]
+    names = ", ".join(repr(k.name) for k in keys) or "none"
+    if len(by_key) > 1:
+        raise UserActionNeeded(f"{flow.name}: {wanted!r} starts {len(by_key)} API keys: {names}",
+                               hint="Use more of the API key, or the key's label.")
+    raise UserActionNeeded(
+        f"{flow.name}: no key named {wanted!r} (matched by {flow.keys_by}). Keys on the "
+        f"account: {names}",
+        hint="Check `key` and `extra_keys` in the allocation file: names must match exactly.",
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: BaseIpbindSettings,
+        allocation: Allocation,
+        reporter: Reporter,
+        human: Human,
+        *,
+        ask_code: Callable[[str, float], str] | None = None,
+        replace: bool = False,
+        run_dir: Path | None = None,
+    ):
+        self.settings = settings
+        self.allocation = allocation
+        self.reporter = reporter
+        self.human = human
+        self.ask_code = ask_code
+        self.replace = replace
+        self.run_dir = run_dir
+        self.targets = targets_of(allocation)
+        self.origins = {ex: self._origin(ex) for ex in self.targets}
+        self._check_targets()
+
+    # -- before any browser: settings that make the run impossible -------------------------
+
+    def _origin(self, exchange: str) -> str:
+        flow = FLOWS[exchange]
+        conf = self.settings.exchange(exchange)
+        return site_origin(conf.base_url, flow.origins, f"IPBIND_{exchange.upper()}__BASE_URL")
+
+    def _check_targets(self) -> None:
+        problems = []
+        for account in self.allocation.accounts:
+            origin = self.origins[account.exchange]
+            docs = documentation_ips(account)
+            if docs and not is_loopback_url(origin):
+                problems.append(
+                    f"{account.name!r} ({account.exchange}): {', '.join(docs[:3])} "
+                    "are documentation addresses (TEST-NET), accepted only against a local "
+                    f"mock site, not {origin}"
+                )
+            problems.extend(self._credential_problems(account))
+            conf = self.settings.exchange(account.exchange)
+            if conf.totp() is None and self.ask_code is None:
+                problems.append(
+                    f"{account.exchange} needs authenticator codes and there is no terminal to "
+                    f"ask: set IPBIND_{account.exchange.upper()}__TOTP_SECRET"
+                )
+        if problems:
+            raise BadInput("\n".join(dict.fromkeys(problems)))
+
+    def _credential_problems(self, account: Account) -> list[str]:
+        conf = self.settings.exchange(account.exchange)
+        prefix = f"IPBIND_{account.exchange.upper()}__"
+        if conf.username and conf.password:
+            return []
+        if conf.username or conf.password:
+            return [f"{prefix}USERNAME and {prefix}PASSWORD go together; only one is set"]
+        if self.settings.headless:
+            return [f"no {prefix}USERNAME / {prefix}PASSWORD set for {account.exchange}; set "
+                    "them, or run with --headed and sign in yourself"]
+        return []
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self, mode: Mode, confirm: Callable[[list[KeyPlan]], bool]) -> list[KeyResult]:
+        for exchange in self.targets:
+            if FLOWS[exchange].notice and not is_loopback_url(self.origins[exchange]):
+                self.reporter.notice(f"{FLOWS[exchange].name}: {FLOWS[exchange].notice}")
+        with sync_playwright() as pw:
+            chromium = browsers.launch(
+                pw,
+                headless=self.settings.headless,
+                slow_mo=self.settings.slow_mo,
+                executable=self.settings.browser_executable,
+                channel=self.settings.browser_channel,
+            )
+            try:
+                return self._run(chromium, mode, confirm)
+            finally:
+                chromium.close()
+
+    def _run(
+        self, chromium: Browser, mode: Mode, confirm: Callable[[list[KeyPlan]], bool]
+    ) -> list[KeyResult]:
+        flows: dict[str, Flow] = {}
+        plans: list[KeyPlan] = []
+        for exchange, targets in self.targets.items():
+            flow = self._flow(chromium, exchange)
+            flows[exchange] = flow
+            plans.extend(self._plan(flow, targets))
+        self.reporter.plans(plans, mode)
+        failed = [p for p in plans if p.error]
+        if failed or mode != "apply":
+            return [self._planned(p, mode) for p in plans]
+        if any(p.changes for p in plans) and not confirm(plans):
+            return [KeyResult(p, "skipped") for p in plans]
+        results = []
+        for plan in plans:
+            result = self._apply(flows[plan.target.exchange], plan)
+            self.reporter.result(result)
+            results.append(result)
+        return results
+
+    def _flow(self, chromium: Browser, exchange: str) -> Flow:
+        conf = self.settings.exchange(exchange)
+        flow_cls = FLOWS[exchange]
+        context: BrowserContext = chromium.new_context(locale="en-US")
+        page = context.new_page()
+        credentials = None
+        if conf.username and conf.password:
+            redactor.add(conf.password.get_secret_value())
+            credentials = Credentials(conf.username, conf.password)
+        return flow_cls(page, self.origins[exchange], credentials, self._codes(exchange),
+                        self.human, timeout=self.settings.timeout)
+
+    def _codes(self, exchange: str) -> Codes:
+        conf = self.settings.exchange(exchange)
+        totp = conf.totp()
+        if totp is not None:
+            return TotpCodes(totp.secret.get_secret_value(), totp.period, totp.digits)
+        assert self.ask_code is not None  # _check_targets said so before the browser started
+        return PromptedCodes(FLOWS[exchange].name, conf.totp_period, self.ask_code)
+
+    def _plan(self, flow: Flow, targets: list[Target]) -> list[KeyPlan]:
+        plans = [KeyPlan(t) for t in targets]
+        try:
+            with self._failure_capture(flow, "plan"):
+                flow.open()
+                keys = flow.list_keys() if flow.scope == "key" else []
+        except IpbindError as err:
+            for plan in plans:
+                plan.error = err
+            return plans
+        for plan in plans:
+            try:
+                with self._failure_capture(flow, f"plan-{plan.target.key}"):
+                    self._read_plan(flow, plan, keys)
+            except IpbindError as err:
+                plan.error = err
+        return plans
+
+    def _read_plan(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
+        target = plan.target
+        plan.key = KeyInfo(ACCOUNT_LIST) if flow.scope == "account" \
+            else match_key(type(flow), target.key, keys)
+        plan.current = flow.read(plan.key)
+        plan.to_add = [ip for ip in target.ips if ip not in plan.current]
+        if self.replace:
+            plan.to_remove = [ip for ip in plan.current if ip not in target.ips]
+        total = len(plan.current) - len(plan.to_remove) + len(plan.to_add)
+        if total > flow.max_ips:
+            raise UserActionNeeded(
+                f"{flow.name}: {target.key!r} has {len(plan.current)} addresses; adding "
+                f"{len(plan.to_add)} makes {total}, over the limit of {flow.max_ips}",
+                hint="Remove addresses you no longer use on the exchange, or rerun with "
+                "--replace to swap the old ones for Altrady's.",
+            )
+
+    def _planned(self, plan: KeyPlan, mode: Mode) -> KeyResult:
+        if plan.error:
+            return KeyResult(plan, "failed", error=plan.error)
+        if mode == "verify":
+            complete = not plan.to_add and not plan.to_remove
+            return KeyResult(plan, "verified" if complete else "not verified", list(plan.current))
+        return KeyResult(plan, "unchanged" if not plan.changes else "planned")
+
+    def _apply(self, flow: Flow, plan: KeyPlan) -> KeyResult:
+        assert plan.key is not None
+        target = plan.target
+
+        def progress(done: int, total: int, note: str) -> None:
+            wait = flow.codes.seconds_until_next()
+            if wait >= 1:
+                note += f" · next code in {wait:.0f} s"
+            self.reporter.progress(target.exchange, target.key, done, total, note)
+
+        try:
+            with self._failure_capture(flow, f"apply-{target.key}"):
+                if plan.changes:
+                    flow.change(plan.key, plan.to_add, plan.to_remove, progress)
+                flow.open()  # a fresh load: read what the server saved, not what we typed
+                after = flow.read(plan.key)
+        except IpbindError as err:
+            return KeyResult(plan, "failed", error=err)
+        missing = [ip for ip in target.ips if ip not in after]
+        extra = [ip for ip in after if ip in plan.to_remove]
+        if missing or extra:
+            err = SiteChanged(
+                f"{flow.name}: {target.key!r}: after saving, the list read back lacks "
+                f"{len(missing)} of the {len(target.ips)} addresses"
+                + (f" and still holds {len(extra)} that were to be removed" if extra else "")
+            )
+            return KeyResult(plan, "not verified", after, error=err)
+        status: Status = "verified" if plan.changes else "unchanged"
+        return KeyResult(plan, status, after)
+
+    @contextmanager
+    def _failure_capture(self, flow: Flow, what: str) -> Iterator[None]:
+        """On failure, keep a screenshot (every input masked) for the debug report."""
+        try:
+            yield
+        except IpbindError as err:
+            logger.error("{}", err.message)
+            self._screenshot(flow.page, f"{flow.id}-{what}")
+            raise
+
+    def _screenshot(self, page: Page, name: str) -> None:
+        if self.run_dir is None:
+            return
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        path = self.run_dir / f"{safe}.png"
+        try:
+            page.screenshot(path=path, mask=[page.locator("input, textarea")], timeout=5000)
+            logger.info("screenshot of the failure: {}", path)
+        except Exception as err:  # a screenshot is a courtesy; never mask the real failure
+            logger.debug("no screenshot: {}", err)
+
+
+__all__ = ["Engine", "KeyPlan", "KeyResult", "Reporter", "Target"]

@@ -1,0 +1,63 @@
+"""What can go wrong, whose it is to fix, and the exit code each ends the run with.
+
+Errors carry words for the user. They never carry a secret: messages are built from
+names (account, key, step), never from credential or code values.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    NOT_VERIFIED = 1  # the run finished, but at least one key is not (yet) whitelisted
+    BAD_INPUT = 2  # allocation file, settings or command line: nothing was started
+    USER_ACTION = 3  # wrong password, 2FA refused, a limit reached: the user must act
+    SITE_CHANGED = 4  # the page no longer has what the flow expects: report it
+    BROWSER = 5  # no browser could be started
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class IpbindError(Exception):
+    """Base class. `hint` says what to do about it."""
+
+    exit_code = ExitCode.USER_ACTION
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class BadInput(IpbindError):
+    """The allocation file, settings or arguments are wrong. Nothing has been started."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class BrowserMissing(IpbindError):
+    exit_code = ExitCode.BROWSER
+
+
+class UserActionNeeded(IpbindError):
+    """The user's to fix: wrong credentials, refused code, limit, key not found."""
+
+    exit_code = ExitCode.USER_ACTION
+
+
+class SiteChanged(IpbindError):
+    """The page does not have what the flow expects: the site changed, or our flow is wrong."""
+
+    exit_code = ExitCode.SITE_CHANGED
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(
+            message,
+            hint or "The exchange's page may have changed. Run again with -v and report it, "
+            "with the debug log (it holds no secrets).",
+        )
+
+
+class Interrupted(IpbindError):
+    exit_code = ExitCode.INTERRUPTED

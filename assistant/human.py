@@ -1,0 +1,59 @@
+"""The person at the terminal: confirmations, typed authenticator codes, and hand-offs to
+the visible browser for the steps only a person can do (captcha, e-mailed code)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from playwright.sync_api import Locator, Page
+from rich.console import Console
+from rich.prompt import Confirm, Prompt
+
+from assistant.errors import Interrupted, UserActionNeeded
+
+HAND_OFF_MINUTES = 10
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+class TerminalHuman:
+    def __init__(self, console: Console, *, headless: bool):
+        self.console = console
+        self.headless = headless
+
+    def confirm(self, question: str) -> bool:
+        if not interactive():
+            raise UserActionNeeded(
+                "there is no terminal to confirm the plan", hint="Pass --yes to apply without asking."
+            )
+        try:
+            return Confirm.ask(question, console=self.console, default=False)
+        except (EOFError, KeyboardInterrupt):
+            raise Interrupted("cancelled at the confirmation; nothing was changed") from None
+
+    def ask_code(self, prompt: str, wait: float) -> str:
+        """Counts down to the next time step when the last code's step is still current."""
+        if wait > 0:
+            with self.console.status("") as status:
+                end = time.monotonic() + wait
+                while (left := end - time.monotonic()) > 0:
+                    status.update(f"Next code will be accepted in {left:.0f} s …")
+                    time.sleep(min(left, 0.25))  # a countdown display, not a wait for the page
+        try:
+            return Prompt.ask(prompt, console=self.console, password=True)
+        except (EOFError, KeyboardInterrupt):
+            raise Interrupted("cancelled while asking for a code") from None
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        """Let the person do a step in the visible browser; go on once `done` shows."""
+        if self.headless:
+            raise UserActionNeeded(
+                f"{message} — a step only a person can do",
+                hint="Run again with --headed and do it in the browser window.",
+            )
+        self.console.print(f"[bold yellow]Your turn:[/] {message} (in the browser window)")
+        done.wait_for(state="visible", timeout=HAND_OFF_MINUTES * 60_000)
+        self.console.print("Thanks, carrying on.")

@@ -1,0 +1,90 @@
+"""Logging with redaction by value: every secret the run knows (passwords, TOTP secrets,
+every code it generates or is given) is registered here, and every log record — stderr
+and the per-run debug file alike — has each of them replaced before it is written."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+MASK = "[redacted]"
+
+
+class Redactor:
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, *values: str | None) -> None:
+        with self._lock:
+            for value in values:
+                # Very short values (a 1-char password) would blank out unrelated text.
+                if value and len(value) >= 4 and value not in self._values:
+                    self._values.add(value)
+                    self._pattern = None
+
+    def __call__(self, text: str) -> str:
+        with self._lock:
+            if not self._values:
+                return text
+            if self._pattern is None:
+                # Longest first, so a secret that contains another is masked whole.
+                ordered = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            pattern = self._pattern
+        return pattern.sub(MASK, text)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._pattern = None
+
+
+redactor = Redactor()
+
+
+def _patch(record: dict[str, Any]) -> None:
+    record["message"] = redactor(record["message"])
+    if record["exception"] is not None:
+        exc_type, exc, tb = record["exception"]
+        if exc is not None:
+            record["extra"]["exception_text"] = redactor(f"{type(exc).__name__}: {exc}")
+        # The traceback's own text is formatted later by loguru; keep its value text out.
+        record["exception"] = record["exception"]._replace(value=RedactedException(exc))
+
+
+class RedactedException(Exception):
+    """Stands in for an exception whose message might hold a secret."""
+
+    def __init__(self, original: BaseException | None):
+        super().__init__(redactor(str(original)) if original is not None else "")
+        self.__traceback__ = original.__traceback__ if original is not None else None
+
+
+def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = False) -> Path | None:
+    """stderr at WARNING (-v: INFO, -vv: DEBUG), plus a DEBUG file in `run_dir`."""
+    logger.remove()
+    logger.configure(patcher=_patch)  # type: ignore[arg-type]
+    level = {0: "WARNING", 1: "INFO"}.get(verbosity, "DEBUG")
+    if not quiet:
+        logger.add(sys.stderr, level=level, format="<level>{level: <7}</level> {message}",
+                   backtrace=False, diagnose=False, colorize=None)
+    if run_dir is None:
+        return None
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = run_dir / "debug.log"
+    logger.add(path, level="DEBUG", backtrace=False, diagnose=False, encoding="utf-8",
+               format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}")
+    return path
+
+
+def new_run_dir(artifacts: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return artifacts / stamp

@@ -1,0 +1,155 @@
+"""What the user sees: rich on a terminal, plain lines in a pipe or CI, one JSON object with
+--json. The JSON shape is stable; scripts may rely on it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from assistant import __version__
+from assistant.engine import KeyPlan, KeyResult, Mode, Reporter
+from assistant.errors import ExitCode, IpbindError
+from assistant.logs import redactor
+
+STATUS_STYLE = {
+    "verified": "green",
+    "unchanged": "green",
+    "planned": "cyan",
+    "not verified": "red",
+    "failed": "red",
+    "skipped": "yellow",
+}
+
+
+def short(ips: list[str], limit: int = 3) -> str:
+    if not ips:
+        return "-"
+    head = ", ".join(ips[:limit])
+    return head + (f" (+{len(ips) - limit})" if len(ips) > limit else "")
+
+
+class ConsoleReporter(Reporter):
+    def __init__(self, console: Console | None = None, *, json_mode: bool = False):
+        # With --json, stdout carries only the JSON object; everything else goes to stderr.
+        self.console = console or Console(stderr=json_mode, highlight=False)
+        self.json_mode = json_mode
+        self._last_progress: tuple[str, str, int] | None = None
+
+    def say(self, text: str, style: str | None = None) -> None:
+        self.console.print(redactor(text), style=style, soft_wrap=True)
+
+    def notice(self, text: str) -> None:
+        self.say(f"Note: {text}", "yellow")
+
+    def plans(self, plans: list[KeyPlan], mode: Mode) -> None:
+        table = Table(title=f"Plan ({mode})" if mode != "verify" else "Current whitelists")
+        for column in ("exchange", "account", "key", "to add", "already there", "kept",
+                       "to remove" if any(p.to_remove for p in plans) else None):
+            if column:
+                table.add_column(column)
+        for plan in plans:
+            t = plan.target
+            if plan.error:
+                row = [t.exchange, ", ".join(t.accounts), t.key,
+                       f"[red]cannot plan: {plan.error.message}[/red]", "", ""]
+            else:
+                row = [t.exchange, ", ".join(t.accounts), t.key,
+                       f"{len(plan.to_add)}", f"{len(plan.present)}/{len(t.ips)}",
+                       f"{len(plan.kept)}"]
+            if any(p.to_remove for p in plans):
+                row.append(str(len(plan.to_remove)))
+            table.add_row(*[redactor(cell) for cell in row])
+        self.console.print(table)
+        for plan in plans:
+            if plan.error and plan.error.hint:
+                self.say(f"  {plan.target.key}: {plan.error.hint}", "yellow")
+
+    def progress(self, exchange: str, key: str, done: int, total: int, note: str) -> None:
+        self.say(f"{exchange}: {key}: {done}/{total} {note}".rstrip(), "dim")
+
+    def result(self, result: KeyResult) -> None:
+        t = result.plan.target
+        style = STATUS_STYLE[result.status]
+        text = f"{t.exchange}: {t.key}: {result.status}"
+        if result.status == "verified":
+            text += f" ({len(t.ips)}/{len(t.ips)} read back)"
+        if result.error:
+            text += f": {result.error.message}"
+        self.say(text, style)
+
+    def summary(self, results: list[KeyResult], mode: Mode) -> None:
+        table = Table(title="Summary")
+        for column in ("exchange", "key", "status", "added", "already there", "kept",
+                       "missing"):
+            table.add_column(column)
+        for r in results:
+            t = r.plan.target
+            added = len(r.plan.to_add) if r.status == "verified" else 0
+            table.add_row(t.exchange, t.key, f"[{STATUS_STYLE[r.status]}]{r.status}[/]",
+                          str(added), str(len(r.plan.present)), str(len(r.plan.kept)),
+                          short(r.missing) if r.status != "planned" else "-")
+        self.console.print(table)
+        for r in results:
+            if r.error:
+                self.say(f"{r.plan.target.exchange}: {r.plan.target.key}: {r.error.message}",
+                         "red")
+                if r.error.hint:
+                    self.say(f"  {r.error.hint}", "yellow")
+
+    def error(self, err: IpbindError, log_path: Path | None = None) -> None:
+        self.say(f"Error: {err.message}", "bold red")
+        if err.hint:
+            self.say(err.hint, "yellow")
+        if log_path:
+            self.say(f"Debug log (no secrets): {log_path}", "dim")
+
+
+def result_json(
+    command: str,
+    results: list[KeyResult],
+    exit_code: ExitCode,
+    *,
+    error: IpbindError | None = None,
+    log_path: Path | None = None,
+) -> dict[str, Any]:
+    """The stable --json shape."""
+    return {
+        "ipbind": __version__,
+        "command": command,
+        "ok": exit_code == ExitCode.OK,
+        "exit_code": int(exit_code),
+        "error": redactor(error.message) if error else None,
+        "keys": [
+            {
+                "exchange": r.plan.target.exchange,
+                "accounts": r.plan.target.accounts,
+                "key": r.plan.target.key,
+                "status": r.status,
+                "verified": r.status in ("verified", "unchanged") and mode_verified(r),
+                "ips": r.plan.target.ips,
+                "added": r.plan.to_add if r.status == "verified" else [],
+                "to_add": r.plan.to_add,
+                "already_there": r.plan.present,
+                "kept": r.plan.kept,
+                "removed": r.plan.to_remove if r.status == "verified" else [],
+                "missing": r.missing,
+                "error": redactor(r.error.message) if r.error else None,
+            }
+            for r in results
+        ],
+        "log": str(log_path) if log_path else None,
+    }
+
+
+def mode_verified(result: KeyResult) -> bool:
+    return not result.missing
+
+
+def print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,127 @@
+"""plan / apply / verify: settings → allocation → engine → summary → exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from assistant import logs
+from assistant.allocation import Allocation, load
+from assistant.engine import Engine, KeyPlan, KeyResult, Mode
+from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
+from assistant.human import TerminalHuman, interactive
+from assistant.output import ConsoleReporter, print_json, result_json
+from assistant.settings import BaseIpbindSettings, load_settings
+from flows import FLOWS
+
+ALTRADY_LAST_STEP = (
+    "Last step, in Altrady: Settings > Exchange API Keys, edit the trading account and click "
+    "Update."
+)
+
+
+@dataclass
+class Options:
+    verbose: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+    json_out: bool = False
+    allow_count: bool = False
+    yes: bool = False
+    replace: bool = False
+
+
+def load_allocation(path: Path, allow_count: bool) -> Allocation:
+    return load(
+        path,
+        exchanges=FLOWS,
+        cidr={fid: flow.cidr for fid, flow in FLOWS.items()},
+        max_ips={fid: flow.max_ips for fid, flow in FLOWS.items()},
+        allow_count=allow_count,
+    )
+
+
+def exit_code_of(results: list[KeyResult], mode: Mode) -> ExitCode:
+    errors = [r.error for r in results if r.error and r.status == "failed"]
+    if errors:
+        return errors[0].exit_code
+    if mode == "plan":
+        return ExitCode.OK
+    if any(r.status in ("not verified", "skipped") or r.missing for r in results):
+        return ExitCode.NOT_VERIFIED
+    return ExitCode.OK
+
+
+def run(
+    mode: Mode,
+    file: Path,
+    options: Options,
+    *,
+    settings: BaseIpbindSettings | None = None,
+) -> ExitCode:
+    reporter = ConsoleReporter(json_mode=options.json_out)
+    log_path: Path | None = None
+    results: list[KeyResult] = []
+    try:
+        settings = settings or load_settings(**options.overrides)
+        run_dir = logs.new_run_dir(settings.artifacts_dir)
+        log_path = logs.setup(options.verbose, run_dir)
+        logger.info("ipbind {} {}", mode, file)
+        allocation = load_allocation(file, options.allow_count)
+        if mode == "apply" and not options.yes and not interactive():
+            raise BadInput("apply asks before changing anything, and there is no terminal to "
+                           "ask: pass --yes")
+        human = TerminalHuman(reporter.console, headless=settings.headless)
+        engine = Engine(
+            settings, allocation, reporter, human,
+            ask_code=human.ask_code if interactive() else None,
+            replace=options.replace, run_dir=run_dir,
+        )
+
+        def confirm(plans: list[KeyPlan]) -> bool:
+            if options.yes:
+                return True
+            adds = sum(len(p.to_add) for p in plans)
+            removes = sum(len(p.to_remove) for p in plans)
+            question = f"Add {adds} address(es)"
+            question += f" and remove {removes}" if removes else ""
+            return human.confirm(question + f" on {sum(p.changes for p in plans)} key(s)?")
+
+        results = engine.run(mode, confirm)
+    except IpbindError as err:
+        return fail(reporter, options, mode, results, err, log_path)
+    except KeyboardInterrupt:
+        err = Interrupted("interrupted; whatever was saved before this is on the exchange, "
+                          "and a rerun adds only what is still missing")
+        return fail(reporter, options, mode, results, err, log_path)
+    code = exit_code_of(results, mode)
+    if options.json_out:
+        print_json(result_json(mode, results, code, log_path=log_path))
+    else:
+        if mode != "plan":
+            reporter.summary(results, mode)
+        if mode == "apply" and code == ExitCode.OK and any(r.status == "verified"
+                                                            for r in results):
+            reporter.say(ALTRADY_LAST_STEP, "bold")
+        if code != ExitCode.OK and log_path:
+            reporter.say(f"Debug log (no secrets): {log_path}", "dim")
+    logger.info("exit {}", int(code))
+    return code
+
+
+def fail(
+    reporter: ConsoleReporter,
+    options: Options,
+    mode: Mode,
+    results: list[KeyResult],
+    err: IpbindError,
+    log_path: Path | None,
+) -> ExitCode:
+    logger.error("{}", err.message)
+    if options.json_out:
+        print_json(result_json(mode, results, err.exit_code, error=err, log_path=log_path))
+    else:
+        reporter.error(err, log_path)
+    return err.exit_code

@@ -1,0 +1,11 @@
+"""One flow per exchange, registered here in one sorted list."""
+
+from flows.base import Flow
+from flows.binance import Binance
+
+FLOWS: dict[str, type[Flow]] = {
+    flow.id: flow
+    for flow in [
+        Binance,
+    ]
+}

@@ -1,0 +1,314 @@
+"""The contract every exchange flow follows.
+
+A flow is one small subclass of `Flow` per exchange. Its class attributes are the
+exchange's metadata; its four hooks are the steps a person would take, in the words of the
+seed article, and the engine calls them in this order:
+
+    login()                       on the login page the API page sent us to
+    list_keys() -> [KeyInfo]      the keys on the API page (the engine picks the right one)
+    read(key) -> [ip, …]          the key's saved whitelist, as the page shows it
+    change(key, add, remove)      edit, enter, save, pass 2FA (engine re-reads to verify)
+
+The engine, not the flow, decides what to add, asks the user, and verifies. A flow holds
+all of its exchange's locators, and finds controls only by role, accessible name, label or
+visible text (case-insensitive patterns where wording drifts), never by CSS class, id or
+DOM path: the mock sites in `fixtures/` are built to the same words as the real sites, and
+a flow must work on both. Credentials are typed only through `type_secret`, which checks
+the page is on the exchange's own origin first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
+from urllib.parse import urlsplit
+
+from loguru import logger
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from pydantic import SecretStr
+
+from assistant.errors import SiteChanged, UserActionNeeded
+from assistant.twofa import Codes
+
+Progress = Callable[[int, int, str], None]
+
+IPV4 = r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])"
+IPV6 = r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:/\d{1,3})?(?![\w:])"
+IP_TEXT = re.compile(f"{IPV4}|{IPV6}")
+CODE_REFUSAL = re.compile(r"code|verif|2fa|two-factor|authenticat|otp|already used", re.I)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key as its exchange's API page shows it."""
+
+    name: str  # its label / name / note
+    api_key: str | None = None  # the key string, on sites that show it
+
+
+@dataclass
+class Credentials:
+    username: str
+    password: SecretStr
+
+
+class Human(Protocol):
+    """The person at the keyboard, for steps only they can do (captcha, e-mailed code)."""
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None: ...
+
+
+class Flow:
+    # -- metadata (class attributes; `ipbind exchanges` and the engine read them) ---------
+    id: ClassVar[str]
+    name: ClassVar[str]
+    origins: ClassVar[tuple[str, ...]]  # the exchange's own origins; the first is the default
+    api_path: ClassVar[str]  # where a person starts: the API key (or allow-list) page
+    max_ips: ClassVar[int]  # per key (or per account when scope == "account")
+    cidr: ClassVar[bool] = False  # ranges accepted as entries
+    scope: ClassVar[Literal["key", "account"]] = "key"  # whitelists per key, or account-wide
+    keys_by: ClassVar[str] = "label or API key"  # what `key` in the allocation matches
+    how: ClassVar[str]  # one line: how the whitelist is entered
+    working: ClassVar[bool] = True
+    notice: ClassVar[str | None] = None  # shown before a run against the real site
+
+    def __init__(
+        self,
+        page: Page,
+        origin: str,
+        credentials: Credentials | None,
+        codes: Codes,
+        human: Human,
+        *,
+        timeout: float = 20,
+    ):
+        self.page = page
+        self.origin = origin
+        # On the real site, sign-in may live on a sibling origin of the exchange's own (e.g.
+        # accounts.binance.com); against a mock, only the mock's origin is allowed.
+        self.allowed_origins = set(self.origins) if origin in self.origins else {origin}
+        self.credentials = credentials
+        self.codes = codes
+        self.human = human
+        self.timeout_ms = timeout * 1000
+        page.set_default_timeout(self.timeout_ms)
+        self._dismiss_cookie_banner()
+
+    # -- the hooks -------------------------------------------------------------------------
+
+    def login(self) -> None:
+        raise NotImplementedError
+
+    def list_keys(self) -> list[KeyInfo]:
+        raise NotImplementedError
+
+    def read(self, key: KeyInfo) -> list[str]:
+        raise NotImplementedError
+
+    def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
+        raise NotImplementedError
+
+    def api_page_ready(self) -> Locator:
+        """Visible once the API page has rendered for a signed-in user."""
+        raise NotImplementedError
+
+    def login_page_ready(self) -> Locator:
+        """Visible on the login page."""
+        raise NotImplementedError
+
+    # -- what every flow shares --------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return self.origin + self.api_path
+
+    def open(self) -> None:
+        """Go to the API page, signing in first when the site sends us to its login page."""
+        with self.step("opening the API page"):
+            self.page.goto(self.api_url)
+            self.check_origin("the API page")
+            ready, login = self.api_page_ready(), self.login_page_ready()
+            expect(ready.first.or_(login.first)).to_be_visible()
+        if not ready.first.is_visible():
+            if self.credentials is None:
+                raise UserActionNeeded(
+                    f"{self.name} asks to sign in, and no username/password is configured",
+                    hint=f"Set IPBIND_{self.id.upper()}__USERNAME and __PASSWORD "
+                    "(or run with --headed and sign in yourself).",
+                )
+            logger.info("{}: signing in", self.name)
+            self.login()
+            with self.step("returning to the API page after signing in"):
+                expect(ready.first).to_be_visible()
+        logger.info("{}: on the API page", self.name)
+
+    def check_origin(self, what: str) -> None:
+        if origin_of(self.page.url) not in self.allowed_origins:
+            raise UserActionNeeded(
+                f"{self.name}: {what} is at {origin_of(self.page.url)}, not at {self.origin}; "
+                "nothing was typed there",
+                hint="The exchange may have moved; if this is expected, report it.",
+            )
+
+    def type_secret(self, field: Locator, secret: SecretStr | str) -> None:
+        """Fill a credential or code, only on the exchange's own origin."""
+        self.check_origin("the page asking for a credential")
+        value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        field.fill(value)
+
+    def submit_code(self, purpose: str, attempt: Callable[[str], str | None]) -> None:
+        """`attempt(code)` types a code, sends it, and returns None once the page accepted it
+        or the page's refusal text. A refused code is retried once, with the next step's
+        code (never the same one); a second refusal stops the run."""
+        refusal = ""
+        for tries in (1, 2):
+            refusal = attempt(self.codes.next(purpose)) or ""
+            if not refusal:
+                return
+            if not CODE_REFUSAL.search(refusal):  # e.g. a validation error: no code will help
+                raise UserActionNeeded(f"{self.name}: {purpose}: the site said: {refusal}")
+            logger.warning("{}: {}: the code was refused ({}){}", self.name, purpose, refusal,
+                           "; trying once more with the next code" if tries == 1 else "")
+        raise UserActionNeeded(
+            f"{self.name}: {purpose}: two authenticator codes in a row were refused "
+            f"(the site said: {refusal})",
+            hint=f"Check IPBIND_{self.id.upper()}__TOTP_SECRET (and __TOTP_PERIOD), and that "
+            "this computer's clock is right. Nothing more was sent.",
+        )
+
+    def mark_seen(self, messages: Locator) -> None:
+        """Marks the messages now on the page, so that `fresh` finds only later ones."""
+        messages.evaluate_all("els => els.forEach(el => el.setAttribute('data-ipbind-seen', ''))")
+
+    def fresh(self, messages: Locator) -> Locator:
+        return messages.and_(self.page.locator(":not([data-ipbind-seen])")).first
+
+    def await_outcome(
+        self, submit: Callable[[], None], finished: list[Locator], refusal: Locator
+    ) -> str | None:
+        """Does `submit`, then waits until every `finished` locator (say, the verification
+        dialog) is gone — accepted: None — or a refusal shows that was not on the page
+        before: its text."""
+        self.mark_seen(refusal)
+        fresh = self.fresh(refusal)
+        submit()
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while time.monotonic() < deadline:
+            try:  # each turn waits on the page for an error, then looks at the rest
+                fresh.wait_for(state="visible", timeout=150)
+                return " ".join(fresh.inner_text().split())
+            except PlaywrightTimeout:
+                if all(locator.first.is_hidden() for locator in finished):
+                    return None
+        raise PlaywrightTimeout(f"waiting for {finished[0]} to close, or an error to show")
+
+    @contextmanager
+    def step(self, what: str) -> Iterator[None]:
+        """Names the step in any failure: a missing control means the page changed."""
+        logger.debug("{}: {}", self.name, what)
+        try:
+            yield
+        except PlaywrightTimeout as err:
+            raise SiteChanged(
+                f"{self.name}: {what}: the page no longer has what ipbind looks for "
+                f"({expected_of(err)})"
+            ) from None
+        except PlaywrightError as err:
+            if "Target" in str(err) and "closed" in str(err):
+                raise UserActionNeeded(f"{self.name}: {what}: the browser was closed") from None
+            raise SiteChanged(f"{self.name}: {what}: {first_line(err)}") from None
+
+    def container_of(self, name: str, role: str, control: re.Pattern[str] | str) -> Locator:
+        """The largest element that holds this key's name and exactly one of the controls
+        `role`/`control` (e.g. its "Edit" button): the key's card or row, found without
+        knowing the markup."""
+        button = self.page.get_by_role(role, name=control)  # type: ignore[arg-type]
+        label = self.page.get_by_text(name, exact=True)
+        try:  # lists render late: give this one the page's usual time to show up
+            expect(label.first).to_be_visible()
+        except AssertionError:
+            raise UserActionNeeded(f"{self.name}: no key named {name!r} on the page") from None
+        chain = self.page.locator("*").filter(has=label).filter(has=button)
+        best: Locator | None = None
+        for index in range(chain.count() - 1, -1, -1):  # document order: the deepest is last
+            candidate = chain.nth(index)
+            if candidate.get_by_role(role, name=control).count() != 1:  # type: ignore[arg-type]
+                break
+            best = candidate
+        if best is None:
+            raise UserActionNeeded(f"{self.name}: no key named {name!r} on the API page")
+        return best
+
+    def cards(self, controls: Locator) -> list[tuple[str, str]]:
+        """For each control (say, every key's "Edit" button): the largest element around it
+        that holds no other of them — its key's card or row — as (its title: the last
+        heading before the control, else the first line; its whole text)."""
+        handles = controls.element_handles()
+        return self.page.evaluate(CARDS_JS, handles)
+
+    def _dismiss_cookie_banner(self) -> None:
+        # Consent banners come late and may cover the next control; Playwright clears one
+        # whenever it stands in the way of an action.
+        page = self.page
+        banner = page.get_by_role("region", name=re.compile("cookie", re.I)).or_(
+            page.get_by_role("dialog", name=re.compile("cookie", re.I))
+        )
+        consent = page.get_by_role(
+            "button", name=re.compile(r"(accept|reject)\b.*cookies", re.I)
+        ).or_(banner.get_by_role("button", name=re.compile(r"accept|reject", re.I)))
+        page.add_locator_handler(consent.first, lambda button: button.click())
+
+
+CARDS_JS = """(controls) => controls.map((control) => {
+  let card = control;
+  const holdsOne = (el) => controls.filter((other) => el.contains(other)).length === 1;
+  while (card.parentElement && holdsOne(card.parentElement)) card = card.parentElement;
+  const text = card.innerText.trim();
+  // The key's own heading is the last one before its control (a lone card may grow to the
+  // whole page, page title included).
+  const headings = [...card.querySelectorAll('h1, h2, h3, h4, h5, h6, [role="heading"]')]
+    .filter((h) => h.compareDocumentPosition(control) & Node.DOCUMENT_POSITION_FOLLOWING);
+  const heading = headings[headings.length - 1];
+  const title = heading ? heading.innerText.trim() : text.split('\\n')[0].trim();
+  return [title, text];
+})"""
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def ips_in(text: str) -> list[str]:
+    """The IP addresses (and CIDR ranges) written in `text`, canonical, in order, once each."""
+    found: list[str] = []
+    for token in IP_TEXT.findall(text):
+        try:
+            net = ipaddress.ip_network(token, strict=False)
+        except ValueError:
+            continue
+        canonical = str(net.network_address) if "/" not in token else str(net)
+        if canonical not in found:
+            found.append(canonical)
+    return found
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def expected_of(err: PlaywrightTimeout) -> str:
+    """Playwright's "waiting for …" line names the control that never came."""
+    for line in str(err).splitlines():
+        line = line.strip(" -")
+        if line.startswith("waiting for"):
+            return line
+    return first_line(err)

@@ -1,0 +1,30 @@
+#!/usr/bin/env sh
+# Installs what pip cannot: a Chromium for Playwright to drive, and (for the headed tests)
+# a virtual display. Idempotent; does nothing that is already there.
+#   scripts/system-deps.sh browser      a browser only (make demo)
+#   scripts/system-deps.sh test         a browser and xvfb (make test)
+set -eu
+want=${1:-browser}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif have sudo; then sudo "$@"; else "$@"; fi; }
+
+apt_packages=""
+if ! have chromium && ! have chromium-browser && ! have google-chrome && ! have google-chrome-stable \
+   && ! .venv/bin/python -c 'from assistant.browser import playwright_chromium_installed as f; raise SystemExit(0 if f() else 1)' 2>/dev/null; then
+  apt_packages="chromium"
+fi
+if [ "$want" = test ] && [ "$(uname -s)" = Linux ] && ! have xvfb-run; then
+  apt_packages="$apt_packages xvfb"
+fi
+[ -n "$apt_packages" ] || exit 0
+
+if have apt-get; then
+  echo "Installing Debian packages:$apt_packages"
+  as_root apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends $apt_packages
+elif [ -n "${apt_packages%% xvfb}" ]; then
+  echo "No Chromium or Chrome found and no apt-get here: installing Playwright's Chromium."
+  .venv/bin/python -m playwright install chromium
+fi

@@ -1,0 +1,408 @@
+"""The mock Binance: its server rules over HTTP, and its pages through a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from fixtures.mockex import MockExchanges
+from fixtures.mockex.core import load_seed
+
+SITE = "binance"
+API_PATH = "/en/my/settings/api-management"
+USER = "demo@ipbind.test"
+PASSWORD = "demo-password-1"
+MAIN, EXTRA, OLD = "Altrady main", "Altrady extra", "Old bot"
+
+
+def fast_seed(**overrides: Any) -> dict[str, Any]:
+    """The default seed with short page delays and no cookie banner, unless overridden."""
+    return {**load_seed(SITE), "latency_ms": [5, 40], "cookie_banner": False, **overrides}
+
+
+class Codes:
+    """TOTP codes of successive time steps: the server accepts each step only once."""
+
+    def __init__(self, secret: str, period: int):
+        self.totp = pyotp.TOTP(secret, interval=period)
+        self.period = period
+        self.last_step = -1
+
+    def step(self) -> int:
+        return int(time.time() // self.period)
+
+    def next(self) -> str:
+        deadline = time.monotonic() + 3 * self.period
+        while self.step() <= self.last_step:  # waits on the TOTP clock, never on a page
+            assert time.monotonic() < deadline, "the TOTP step did not advance"
+            time.sleep(0.02)
+        self.last_step = self.step()
+        return self.totp.at(self.last_step * self.period)
+
+
+class Client:
+    """The site's JSON API over HTTP, keeping the session cookie as a browser would."""
+
+    def __init__(self, mock: MockExchanges):
+        self.port = mock.port
+        self.cookie = ""
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None):
+        headers = {"Host": f"{SITE}.localhost:{self.port}", "Content-Type": "application/json"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers=headers,
+            method=method,
+        )
+        try:
+            response = urllib.request.urlopen(request, timeout=10)
+        except urllib.error.HTTPError as err:  # 4xx/5xx still carry the site's JSON
+            response = err
+        with response:
+            if cookie := response.headers.get("set-cookie"):
+                self.cookie = cookie.split(";")[0]
+            return response.status, json.loads(response.read() or b"{}")
+
+
+@pytest.fixture
+def binance(mock: MockExchanges) -> MockExchanges:
+    mock.reset(SITE, fast_seed())
+    return mock
+
+
+@pytest.fixture
+def codes(binance: MockExchanges) -> Codes:
+    site = binance.site(SITE)
+    return Codes(site.accounts[USER].totp_secret, site.totp_period)
+
+
+@pytest.fixture
+def client(binance: MockExchanges, codes: Codes) -> Client:
+    client = Client(binance)
+    assert client.call("POST", "/api/login", {"username": USER, "password": PASSWORD})[0] == 200
+    assert client.call("POST", "/api/login/2fa", {"code": codes.next()})[0] == 200
+    return client
+
+
+def keys(mock: MockExchanges) -> dict[str, dict[str, Any]]:
+    return {key["label"]: key for key in mock.state(SITE)["accounts"][USER]["keys"]}
+
+
+def save(client: Client, mock: MockExchanges, label: str, code: str, **changes: Any):
+    """Saves `label` as it is, plus `changes` (e.g. add=[...], keep=[...], restricted=...)."""
+    key = keys(mock)[label]
+    body = {
+        "api_key": key["api_key"],
+        "restricted": True,
+        "spot_trading": key["spot_trading"],
+        "keep": key["ips"],
+        "add": [],
+        "code": code,
+        **changes,
+    }
+    return client.call("POST", "/api/keys/save", body)
+
+
+# -- server rules over HTTP --------------------------------------------------------------
+
+
+def test_state_has_the_seeded_keys_in_order(binance: MockExchanges) -> None:
+    state = binance.state(SITE)["accounts"][USER]
+    assert [key["label"] for key in state["keys"]] == [MAIN, EXTRA, OLD]
+    assert state["keys"][2] == {
+        "label": OLD,
+        "api_key": load_seed(SITE)["accounts"][0]["keys"][2]["api_key"],
+        "restricted": True,
+        "ips": ["198.51.100.50", "198.51.100.51"],
+        "spot_trading": True,
+    }
+
+
+def test_api_needs_a_logged_in_session(binance: MockExchanges) -> None:
+    anonymous = Client(binance)
+    assert anonymous.call("GET", "/api/keys")[0] == 401
+    status, body = anonymous.call("POST", "/api/login", {"username": USER, "password": "wrong"})
+    assert (status, body["error"]) == (401, "Incorrect account or password.")
+
+
+def test_save_appends_new_ips_after_existing_ones(
+    binance: MockExchanges, client: Client, codes: Codes
+) -> None:
+    status, _ = save(client, binance, EXTRA, codes.next(), add=["203.0.113.10", "2001:DB8::1"])
+    assert status == 200
+    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10", "2001:db8::1"]
+    assert binance.state(SITE)["log"] == [
+        {
+            "action": "save",
+            "username": USER,
+            "key": EXTRA,
+            "ips": ["198.51.100.7", "203.0.113.10", "2001:db8::1"],
+            "restricted": True,
+        }
+    ]
+    status, body = client.call("GET", "/api/keys")
+    assert status == 200 and body["keys"][1]["ips"][-1] == "2001:db8::1"
+
+
+def test_save_removes_entries_and_unrestricting_clears_the_list(
+    binance: MockExchanges, client: Client, codes: Codes
+) -> None:
+    assert save(client, binance, OLD, codes.next(), keep=["198.51.100.51"])[0] == 200
+    assert keys(binance)[OLD]["ips"] == ["198.51.100.51"]
+    status, _ = save(client, binance, OLD, codes.next(), restricted=False, spot_trading=False)
+    assert status == 200
+    assert keys(binance)[OLD] | {"api_key": ""} == {
+        "label": OLD,
+        "api_key": "",
+        "restricted": False,
+        "ips": [],
+        "spot_trading": False,
+    }
+
+
+OVER_LIMIT = [f"203.0.113.{n}" for n in range(1, 31)]  # 30 new + 1 existing on EXTRA
+
+
+@pytest.mark.parametrize(
+    ("label", "changes", "status", "error"),
+    [
+        (EXTRA, {"add": ["198.51.100.7"]}, 400, "IP 198.51.100.7 already exists"),
+        (EXTRA, {"add": ["203.0.113.1", "203.0.113.1"]}, 400, "203.0.113.1 is entered more"),
+        (EXTRA, {"add": ["2001:db8::1", "2001:DB8:0::1"]}, 400, "2001:DB8:0::1 is entered more"),
+        (EXTRA, {"add": OVER_LIMIT}, 400, "at most 30 trusted IPs (31 entered)"),
+        (EXTRA, {"add": ["203.0.113.1", "203.0.113.256"]}, 400, "Invalid IP address: 203.0.113.256"),
+        (EXTRA, {"add": ["fe80::1%eth0"]}, 400, "Invalid IP address: fe80::1%eth0"),
+        (EXTRA, {"add": ["203.0.113.0/24"]}, 400, "CIDR) are not supported: 203.0.113.0/24"),
+        (EXTRA, {"keep": ["198.51.100.99"]}, 400, "198.51.100.99 is no longer on this API key"),
+        (MAIN, {"keep": [], "add": []}, 400, "at least one trusted IP"),
+        (MAIN, {"restricted": False, "spot_trading": True}, 400, "Spot & Margin Trading can only"),
+        (EXTRA, {"add": "203.0.113.1"}, 400, "malformed request"),
+        (EXTRA, {"api_key": "no-such-key"}, 404, "API key not found."),
+    ],
+)
+def test_refused_save_stores_nothing(
+    binance: MockExchanges,
+    client: Client,
+    label: str,
+    changes: dict[str, Any],
+    status: int,
+    error: str,
+) -> None:
+    before = binance.state(SITE)["accounts"]
+    # Validation comes before the code check, so any code shows the validation error.
+    got_status, body = save(client, binance, label, "000000", **changes)
+    assert got_status == status
+    assert error in body["error"]
+    assert binance.state(SITE)["accounts"] == before
+    assert binance.state(SITE)["log"] == []
+
+
+def test_refused_save_keeps_the_code_and_a_replayed_code_is_refused(
+    binance: MockExchanges, client: Client, codes: Codes
+) -> None:
+    code = codes.next()
+    assert save(client, binance, EXTRA, code, add=["198.51.100.7"])[0] == 400
+    assert save(client, binance, EXTRA, code, add=["203.0.113.10"])[0] == 200
+    status, body = save(client, binance, EXTRA, code, add=["203.0.113.11"])
+    assert (status, body["field"]) == (400, "totp")
+    assert body["error"].startswith("Code already used")
+    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10"]
+
+
+def test_server_faults(binance: MockExchanges, client: Client, codes: Codes) -> None:
+    code = codes.next()
+    binance.fault(SITE, "save", "http500")
+    assert save(client, binance, EXTRA, code, add=["203.0.113.10"])[0] == 500
+    binance.fault(SITE, "save", "totp_refused_once")
+    status, body = save(client, binance, EXTRA, code, add=["203.0.113.10"])
+    assert (status, body["error"]) == (400, "Invalid verification code")
+    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7"]
+    assert save(client, binance, EXTRA, code, add=["203.0.113.10"])[0] == 200  # code unused so far
+    binance.fault(SITE, "keys", "session_expired")
+    assert client.call("GET", "/api/keys")[0] == 401
+    assert client.call("GET", "/api/keys")[0] == 401  # the session is gone, not just one answer
+
+
+# -- the pages, through a browser --------------------------------------------------------
+
+
+def log_in(page: Page, codes: Codes) -> None:
+    """From the login page to the API page, through "Security Verification"."""
+    page.get_by_label("Email/Phone number").fill(USER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log In").click()
+    verification = page.get_by_role("dialog", name="Security Verification")
+    verification.get_by_label("Authenticator App Code").fill(codes.next())
+    verification.get_by_role("button", name="Submit").click()
+    expect(page).to_have_url(re.compile(re.escape(API_PATH) + "$"))
+
+
+@pytest.fixture
+def api_page(binance: MockExchanges, codes: Codes, page: Page) -> Page:
+    page.goto(binance.base_url(SITE) + API_PATH)
+    log_in(page, codes)
+    expect(card(page, MAIN)).to_be_visible()
+    return page
+
+
+def card(page: Page, label: str) -> Locator:
+    return page.get_by_role("region", name=label)
+
+
+def trusted_ips(page: Page, label: str) -> Locator:
+    return card(page, label).get_by_role("list", name=f"Trusted IPs for {label}").get_by_role(
+        "listitem"
+    )
+
+
+def submit_code(page: Page, code: str) -> Locator:
+    verification = page.get_by_role("dialog", name="Security Verification")
+    verification.get_by_label("Authenticator App Code").fill(code)
+    verification.get_by_role("button", name="Submit").click()
+    return verification
+
+
+def test_login_redirects_and_comes_back(
+    binance: MockExchanges, codes: Codes, page: Page
+) -> None:
+    binance.reset(SITE, fast_seed(cookie_banner=True))
+    page.goto(binance.base_url(SITE) + API_PATH)
+    expect(page).to_have_url(re.compile(r"/en/login\?next=%2Fen%2Fmy%2Fsettings%2Fapi-management"))
+    page.get_by_role("button", name=re.compile("Accept")).click()
+    log_in(page, codes)
+    main = card(page, MAIN)
+    expect(main).to_contain_text(keys(binance)[MAIN]["api_key"])
+    expect(main).to_contain_text("IP access restrictions: Unrestricted")
+    expect(card(page, EXTRA)).to_contain_text("IP access restrictions: Restricted")
+    expect(trusted_ips(page, OLD)).to_have_text(["198.51.100.50", "198.51.100.51"])
+
+
+def test_slider_captcha_comes_before_the_code(
+    binance: MockExchanges, codes: Codes, page: Page
+) -> None:
+    binance.reset(SITE, fast_seed(options={"captcha": True}))
+    page.goto(binance.base_url(SITE) + "/en/login")
+    page.get_by_label("Email/Phone number").fill(USER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log In").click()
+    check = page.get_by_role("dialog", name="Security Check")
+    slider = check.get_by_role("slider", name="Slide to complete the puzzle")
+    slider.press("ArrowRight")
+    expect(slider).to_have_attribute("aria-valuenow", "10")
+    box = slider.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 600, y, steps=8)
+    page.mouse.up()
+    expect(check).to_be_hidden()
+    submit_code(page, codes.next())
+    expect(page).to_have_url(re.compile(re.escape(API_PATH) + "$"))
+
+
+def test_adding_ips_on_the_page(binance: MockExchanges, codes: Codes, api_page: Page) -> None:
+    main = card(api_page, MAIN)
+    main.get_by_role("button", name="Edit restrictions").click()
+    trading = main.get_by_label("Enable Spot & Margin Trading")
+    expect(trading).to_be_disabled()
+    main.get_by_label("Restrict access to trusted IPs only (Recommended)").check()
+    main.get_by_label("IP address").fill("203.0.113.10, 203.0.113.11\n2001:db8::1")
+    main.get_by_role("button", name="Confirm").click()
+    expect(main.get_by_role("button", name="Remove 2001:db8::1")).to_be_visible()
+    main.get_by_label("IP address").fill("203.0.113.99")  # never confirmed: not saved
+    trading.check()
+    main.get_by_role("button", name="Save").click()
+    expect(submit_code(api_page, codes.next())).to_be_hidden()
+    expect(trusted_ips(api_page, MAIN)).to_have_text(["203.0.113.10", "203.0.113.11", "2001:db8::1"])
+    assert keys(binance)[MAIN] | {"api_key": ""} == {
+        "label": MAIN,
+        "api_key": "",
+        "restricted": True,
+        "ips": ["203.0.113.10", "203.0.113.11", "2001:db8::1"],
+        "spot_trading": True,
+    }
+
+
+def test_refusals_show_inline(binance: MockExchanges, codes: Codes, api_page: Page) -> None:
+    extra = card(api_page, EXTRA)
+    extra.get_by_role("button", name="Edit restrictions").click()
+    extra.get_by_label("IP address").fill("203.0.113.0/24")
+    extra.get_by_role("button", name="Confirm").click()
+    expect(extra.get_by_role("alert")).to_have_text("Invalid IP address format: 203.0.113.0/24")
+    extra.get_by_label("IP address").fill("198.51.100.7")
+    extra.get_by_role("button", name="Confirm").click()
+    extra.get_by_role("button", name="Save").click()
+    expect(submit_code(api_page, codes.next())).to_be_hidden()
+    expect(extra.get_by_role("alert")).to_have_text("IP 198.51.100.7 already exists")
+    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7"]
+    assert binance.state(SITE)["log"] == []
+
+
+def test_a_refused_code_can_be_retyped(
+    binance: MockExchanges, codes: Codes, api_page: Page
+) -> None:
+    binance.fault(SITE, "save", "totp_refused_once")
+    extra = card(api_page, EXTRA)
+    extra.get_by_role("button", name="Edit restrictions").click()
+    extra.get_by_label("IP address").fill("203.0.113.10")
+    extra.get_by_role("button", name="Confirm").click()
+    extra.get_by_role("button", name="Save").click()
+    code = codes.next()
+    verification = submit_code(api_page, code)
+    expect(verification.get_by_role("alert")).to_have_text("Invalid verification code")
+    expect(verification.get_by_label("Authenticator App Code")).to_have_value("")
+    submit_code(api_page, code)  # the refused attempt did not use the code up
+    expect(trusted_ips(api_page, EXTRA)).to_have_text(["198.51.100.7", "203.0.113.10"])
+
+
+def test_removing_every_entry_and_unrestricting(
+    binance: MockExchanges, codes: Codes, api_page: Page
+) -> None:
+    old = card(api_page, OLD)
+    old.get_by_role("button", name="Edit restrictions").click()
+    trading = old.get_by_label("Enable Spot & Margin Trading")
+    expect(trading).to_be_checked()
+    old.get_by_role("button", name="Remove 198.51.100.50").click()
+    old.get_by_role("button", name="Remove 198.51.100.51").click()
+    expect(trading).to_be_disabled()
+    expect(trading).not_to_be_checked()
+    old.get_by_label("Unrestricted (Less Secure)").check()
+    expect(old.get_by_label("IP address")).to_be_hidden()
+    old.get_by_role("button", name="Save").click()
+    submit_code(api_page, codes.next())
+    expect(old).to_contain_text("IP access restrictions: Unrestricted")
+    assert keys(binance)[OLD]["ips"] == []
+    assert keys(binance)[OLD]["restricted"] is False
+
+
+def test_page_faults(binance: MockExchanges, codes: Codes, api_page: Page) -> None:
+    binance.fault(SITE, "keys", "http500")
+    api_page.reload()
+    expect(api_page.get_by_role("alert")).to_have_text(re.compile("Something went wrong"))
+    api_page.get_by_role("button", name="Retry").click()
+    expect(card(api_page, MAIN)).to_be_visible()
+
+    binance.fault(SITE, "keys", "session_expired")
+    api_page.reload()
+    expect(api_page).to_have_url(re.compile(r"/en/login\?next="))
+    log_in(api_page, codes)
+
+    binance.fault(SITE, "page", "modal")
+    binance.fault(SITE, "page", "label_changed", label="Edit restrictions", to="Manage IPs")
+    api_page.reload()
+    promo = api_page.get_by_role("dialog", name="Limited-time offer")
+    promo.get_by_role("button", name="Close").click()
+    expect(card(api_page, MAIN).get_by_role("button", name="Manage IPs")).to_be_visible()
+    expect(api_page.get_by_role("button", name="Edit restrictions")).to_have_count(0)
