@@ -202,10 +202,18 @@ class Engine:
 
     # -- the run ---------------------------------------------------------------------------
 
-    def run(self, mode: Mode, confirm: Callable[[list[KeyPlan]], bool]) -> list[KeyResult]:
+    def run(
+        self,
+        mode: Mode,
+        confirm: Callable[[list[KeyPlan]], bool],
+        chromium: Browser | None = None,
+    ) -> list[KeyResult]:
+        """Runs in `chromium` when given (the tests share one), else launches one."""
         for exchange in self.targets:
             if FLOWS[exchange].notice and not is_loopback_url(self.origins[exchange]):
                 self.reporter.notice(f"{FLOWS[exchange].name}: {FLOWS[exchange].notice}")
+        if chromium is not None:
+            return self._run(chromium, mode, confirm)
         with sync_playwright() as pw:
             chromium = browsers.launch(
                 pw,
@@ -223,6 +231,19 @@ class Engine:
         self, chromium: Browser, mode: Mode, confirm: Callable[[list[KeyPlan]], bool]
     ) -> list[KeyResult]:
         flows: dict[str, Flow] = {}
+        try:
+            return self._plan_and_apply(chromium, flows, mode, confirm)
+        finally:
+            for flow in flows.values():
+                flow.page.context.close()
+
+    def _plan_and_apply(
+        self,
+        chromium: Browser,
+        flows: dict[str, Flow],
+        mode: Mode,
+        confirm: Callable[[list[KeyPlan]], bool],
+    ) -> list[KeyResult]:
         plans: list[KeyPlan] = []
         for exchange, targets in self.targets.items():
             flow = self._flow(chromium, exchange)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
+from playwright.sync_api import Browser
 
 from assistant import logs
 from assistant.allocation import Allocation, load
@@ -60,6 +61,7 @@ def run(
     options: Options,
     *,
     settings: BaseIpbindSettings | None = None,
+    chromium: Browser | None = None,
 ) -> ExitCode:
     reporter = ConsoleReporter(json_mode=options.json_out)
     log_path: Path | None = None
@@ -89,7 +91,7 @@ def run(
             question += f" and remove {removes}" if removes else ""
             return human.confirm(question + f" on {sum(p.changes for p in plans)} key(s)?")
 
-        results = engine.run(mode, confirm)
+        results = engine.run(mode, confirm, chromium)
     except IpbindError as err:
         return fail(reporter, options, mode, results, err, log_path)
     except KeyboardInterrupt:

@@ -215,7 +215,7 @@ class Flow:
         logger.debug("{}: {}", self.name, what)
         try:
             yield
-        except PlaywrightTimeout as err:
+        except (PlaywrightTimeout, AssertionError) as err:  # `expect` raises AssertionError
             raise SiteChanged(
                 f"{self.name}: {what}: the page no longer has what ipbind looks for "
                 f"({expected_of(err)})"
@@ -305,10 +305,10 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def expected_of(err: PlaywrightTimeout) -> str:
-    """Playwright's "waiting for …" line names the control that never came."""
+def expected_of(err: Exception) -> str:
+    """Playwright's "waiting for …" / "Locator: …" line names the control that never came."""
     for line in str(err).splitlines():
         line = line.strip(" -")
-        if line.startswith("waiting for"):
+        if line.startswith(("waiting for", "Locator:")):
             return line
     return first_line(err)

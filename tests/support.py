@@ -1,0 +1,120 @@
+"""Builders shared by the end-to-end tests: seeds for the mock sites, allocation files,
+settings pointed at the mock, and an in-process run of the real CLI code path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyotp
+from playwright.sync_api import Browser
+
+from assistant.errors import ExitCode
+from assistant.runner import Options, run
+from assistant.settings import BaseIpbindSettings, load_settings
+from fixtures.mockex import MockExchanges
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PASSWORD = "s3cret-Passw0rd!"
+
+
+def altrady_ips(count: int = 20, base: str = "203.0.113", start: int = 10) -> list[str]:
+    return [f"{base}.{start + i}" for i in range(count)]
+
+
+def api_key(n: int) -> str:
+    return (f"K{n}" + "x9Qw" * 20)[:64]
+
+
+def binance_seed(*keys: dict[str, Any], **site: Any) -> dict[str, Any]:
+    """One account; `keys` as {"label", "ips", …}; API keys are made up from the index."""
+    return {
+        "latency_ms": [0, 60],
+        "cookie_banner": True,
+        **site,
+        "accounts": [{
+            "username": "trader@ipbind.test",
+            "password": PASSWORD,
+            "totp_secret": SECRET,
+            "keys": [
+                {"api_key": api_key(i), "restricted": bool(k.get("ips")), "ips": [],
+                 "spot_trading": False, **k}
+                for i, k in enumerate(keys)
+            ],
+        }],
+    }
+
+
+def write_allocation(path: Path, accounts: list[dict[str, Any]]) -> Path:
+    """TOML, the format users write: `ips` as the block pasted from Altrady."""
+    lines = []
+    for account in accounts:
+        lines.append("[[accounts]]")
+        for field, value in account.items():
+            if field == "ips" and isinstance(value, list):
+                lines.append('ips = """\n' + "\n".join(value) + '\n"""')
+            else:
+                lines.append(f"{field} = {json.dumps(value)}")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def settings_for(
+    mock: MockExchanges, site: str, tmp_path: Path, secret: str = SECRET, **extra: Any
+) -> BaseIpbindSettings:
+    account = next(iter(mock.site(site).accounts.values()))
+    conf = {
+        "username": account.username,
+        "password": account.password,
+        "totp_secret": secret,
+        "totp_period": mock.site(site).totp_period,
+        "base_url": mock.base_url(site),
+        **extra,
+    }
+    return load_settings(**{site: conf}, artifacts_dir=tmp_path / "runs", timeout=10)
+
+
+@dataclass
+class Outcome:
+    code: ExitCode
+    out: str
+
+
+def run_cli(
+    mode: str,
+    allocation: Path,
+    settings: BaseIpbindSettings,
+    browser: Browser,
+    capsys: Any,
+    **options: Any,
+) -> Outcome:
+    """The CLI's own code path (runner.run), in this process, in the session's browser."""
+    code = run(mode, allocation, Options(yes=True, **options), settings=settings,  # type: ignore[arg-type]
+               chromium=browser)
+    captured = capsys.readouterr()
+    return Outcome(code, captured.out + captured.err)
+
+
+def ipbind(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The installed command in a child process, as a user runs it."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
+    )
+
+
+def current_code(secret: str, period: int) -> str:
+    return pyotp.TOTP(secret, interval=period).now()
+
+
+def keys_of(mock: MockExchanges, site: str) -> list[dict[str, Any]]:
+    return next(iter(mock.state(site)["accounts"].values()))["keys"]

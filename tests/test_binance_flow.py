@@ -1,0 +1,215 @@
+"""The binance flow end to end, through the CLI's code path, against the mock Binance.
+Every test asserts the mock server's state, not only what ipbind printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+from support import (
+    PASSWORD,
+    SECRET,
+    altrady_ips,
+    api_key,
+    binance_seed,
+    keys_of,
+    run_cli,
+    settings_for,
+    write_allocation,
+)
+
+from assistant.errors import ExitCode
+from fixtures.mockex import MockExchanges
+
+IPS = altrady_ips()
+
+
+@pytest.fixture
+def site(mock: MockExchanges) -> MockExchanges:
+    mock.reset("binance", binance_seed(
+        {"label": "Altrady main"},
+        {"label": "Altrady main (old)", "ips": ["198.51.100.1"]},
+        {"label": "Personal bot", "ips": ["198.51.100.50", "198.51.100.51"],
+         "spot_trading": True},
+    ))
+    return mock
+
+
+def allocation(tmp_path: Path, key: str = "Altrady main", ips: list[str] = IPS, **extra) -> Path:
+    account = {"exchange": "binance", "name": "My Binance", "key": key, "ips": ips, **extra}
+    return write_allocation(tmp_path / "allocation.toml", [account])
+
+
+def saves(mock: MockExchanges) -> list[dict]:
+    return [entry for entry in mock.state("binance")["log"] if entry["action"] == "save"]
+
+
+def test_apply_adds_exactly_the_twenty_to_the_right_key(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    before = keys_of(site, "binance")
+    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
+                     browser, capsys)
+
+    assert result.code == ExitCode.OK, result.out
+    after = keys_of(site, "binance")
+    assert after[0]["ips"] == IPS
+    assert after[0]["restricted"] is True
+    assert after[1:] == before[1:]  # the other keys, the near-namesake included, untouched
+    assert len(saves(site)) == 1
+    assert "verified" in result.out
+    assert "click Update" in result.out
+
+
+def test_existing_addresses_are_kept_and_only_missing_ones_added(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.reset("binance", binance_seed(
+        {"label": "Altrady main", "ips": ["198.51.100.9", *IPS[:5]]},
+    ))
+    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
+                     browser, capsys)
+
+    assert result.code == ExitCode.OK, result.out
+    assert keys_of(site, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
+    [save] = saves(site)
+    assert sorted(save["ips"]) == sorted(["198.51.100.9", *IPS])
+
+
+def test_plan_changes_nothing(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    before = site.state("binance")["accounts"]
+    result = run_cli("plan", allocation(tmp_path), settings_for(site, "binance", tmp_path),
+                     browser, capsys)
+
+    assert result.code == ExitCode.OK, result.out
+    assert site.state("binance")["accounts"] == before
+    assert saves(site) == []
+    assert "Altrady main" in result.out and "20" in result.out
+
+
+def test_second_apply_is_a_no_op(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    settings = settings_for(site, "binance", tmp_path)
+    assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
+    state = site.state("binance")["accounts"]
+
+    again = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
+
+    assert again.code == ExitCode.OK, again.out
+    assert site.state("binance")["accounts"] == state
+    assert len(saves(site)) == 1
+    assert "unchanged" in again.out
+
+
+def test_verify_fails_while_addresses_are_missing_and_passes_after_apply(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    settings = settings_for(site, "binance", tmp_path)
+    missing = run_cli("verify", allocation(tmp_path), settings, browser, capsys)
+    assert missing.code == ExitCode.NOT_VERIFIED
+    assert saves(site) == []
+
+    assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
+    assert run_cli("verify", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
+
+
+def test_key_found_by_api_key_prefix(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    result = run_cli("apply", allocation(tmp_path, key=api_key(2)[:12]),
+                     settings_for(site, "binance", tmp_path), browser, capsys)
+
+    assert result.code == ExitCode.OK, result.out
+    assert keys_of(site, "binance")[2]["ips"] == ["198.51.100.50", "198.51.100.51", *IPS]
+    assert keys_of(site, "binance")[0]["ips"] == []
+
+
+def test_unknown_key_stops_before_any_change_and_lists_the_keys(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    path = write_allocation(tmp_path / "two.toml", [
+        {"exchange": "binance", "name": "Good", "key": "Altrady main", "ips": IPS},
+        {"exchange": "binance", "name": "Typo", "key": "Altrady  mian",
+         "ips": altrady_ips(start=100)},
+    ])
+    result = run_cli("apply", path, settings_for(site, "binance", tmp_path), browser, capsys)
+
+    assert result.code == ExitCode.USER_ACTION
+    assert "no key named 'Altrady  mian'" in result.out
+    assert "'Altrady main (old)'" in result.out  # the candidates are listed
+    assert saves(site) == []  # not even the good key was changed
+
+
+def test_over_the_limit_is_refused_before_any_change(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.reset("binance", binance_seed(
+        {"label": "Altrady main", "ips": altrady_ips(15, base="198.51.100")},
+    ))
+    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
+                     browser, capsys)
+
+    assert result.code == ExitCode.USER_ACTION
+    assert "over the limit of 30" in result.out
+    assert saves(site) == []
+
+
+def test_replace_removes_addresses_not_in_the_allocation(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.reset("binance", binance_seed(
+        {"label": "Altrady main", "ips": ["198.51.100.9", IPS[0]]},
+    ))
+    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
+                     browser, capsys, replace=True)
+
+    assert result.code == ExitCode.OK, result.out
+    assert sorted(keys_of(site, "binance")[0]["ips"]) == sorted(IPS)
+
+
+def test_wrong_totp_secret_fails_clearly_and_changes_nothing(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    wrong = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+    settings = settings_for(site, "binance", tmp_path, secret=wrong)
+    result = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
+
+    assert result.code == ExitCode.USER_ACTION
+    assert "two authenticator codes in a row were refused" in result.out
+    assert "IPBIND_BINANCE__TOTP_SECRET" in result.out
+    assert saves(site) == []
+    logs = "".join(p.read_text() for p in (tmp_path / "runs").rglob("debug.log"))
+    for secret in (wrong, PASSWORD, SECRET):
+        assert secret not in result.out
+        assert secret not in logs
+
+
+def test_changed_label_fails_loudly_as_a_site_change(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.fault("binance", "page", "label_changed", label="Edit restrictions", to="Manage")
+    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
+                     browser, capsys)
+
+    assert result.code == ExitCode.SITE_CHANGED
+    assert "report" in result.out
+    assert saves(site) == []
+
+
+def test_secrets_stay_out_of_output_and_debug_log(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    result = run_cli("apply", allocation(tmp_path),
+                     settings_for(site, "binance", tmp_path), browser, capsys, verbose=2)
+
+    assert result.code == ExitCode.OK, result.out
+    [log] = (tmp_path / "runs").rglob("debug.log")
+    text = log.read_text()
+    assert "signing in" in text  # the log is really there, and detailed
+    for secret in (PASSWORD, SECRET):
+        assert secret not in result.out
+        assert secret not in text
