@@ -66,21 +66,21 @@ def never_altrady(net: IpNetwork) -> str | None:
     """Why an address can never be one of Altrady's (public, unicast) addresses, if so."""
     addr = net.network_address
     if addr.is_unspecified:
-        return "unspecified"
+        return "the unspecified address"
     if addr.is_loopback:
-        return "loopback"
+        return "a loopback address"
     if addr.is_link_local:
-        return "link-local"
+        return "a link-local address"
     if addr.is_multicast:
-        return "multicast"
+        return "a multicast address"
     if is_documentation(net):
         return None  # decided per target: allowed against a local mock site only
     if addr.is_reserved:
-        return "reserved"
+        return "a reserved address"
     if any(net.version == n.version and net.subnet_of(n) for n in SHARED_NETS):
-        return "carrier-grade NAT"
+        return "a carrier-grade NAT address"
     if addr.is_private:
-        return "private"
+        return "a private address"
     return None
 
 
@@ -182,7 +182,7 @@ def normalise(raw: str, cidr_ok: bool) -> str:
         raise ValueError(f"{token!r} is not a valid IP address") from None
     why = never_altrady(net)
     if why:
-        raise ValueError(f"{token} is a {why} address and can never be one of Altrady's")
+        raise ValueError(f"{token} is {why} and can never be one of Altrady's")
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 

@@ -1,0 +1,145 @@
+"""The installed command as a user runs it: a child process, real arguments, real exit
+codes. Bad input stops before any browser starts and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support import PASSWORD, SECRET, altrady_ips, binance_seed, ipbind, keys_of, write_allocation
+
+from assistant.errors import ExitCode
+from fixtures.mockex import MockExchanges
+
+IPS = altrady_ips()
+
+
+def env_for(mock: MockExchanges, tmp_path: Path, **extra: str) -> dict[str, str]:
+    account = next(iter(mock.site("binance").accounts.values()))
+    return {
+        "IPBIND_BINANCE__USERNAME": account.username,
+        "IPBIND_BINANCE__PASSWORD": account.password,
+        "IPBIND_BINANCE__TOTP_SECRET": account.totp_secret,
+        "IPBIND_BINANCE__TOTP_PERIOD": str(mock.site("binance").totp_period),
+        "IPBIND_BINANCE__BASE_URL": mock.base_url("binance"),
+        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+        "IPBIND_CONFIG": str(tmp_path / "no-config.toml"),
+        **extra,
+    }
+
+
+def one_account(tmp_path: Path, **fields) -> Path:
+    account = {"exchange": "binance", "name": "My Binance", "key": "Altrady main", "ips": IPS,
+               **fields}
+    return write_allocation(tmp_path / "allocation.toml", [account])
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"exchange": "binanse"}, "accounts[0] ('My Binance') exchange: unknown exchange 'binanse'"),
+        ({"ips": [*IPS[:19], "203.0.113.300"]}, "ips: '203.0.113.300' is not a valid IP address"),
+        ({"ips": [*IPS[:19], IPS[0]]}, f"ips: {IPS[0]} is listed twice"),
+        ({"ips": IPS[:19]}, "19 addresses, but Altrady allocates 20 per key"),
+        ({"ips": [*IPS[:19], "127.0.0.1"]}, "127.0.0.1 is a loopback address"),
+        ({"ips": [*IPS[:19], "169.254.1.1"]}, "169.254.1.1 is a link-local address"),
+        ({"ips": [*IPS[:19], "224.0.0.5"]}, "224.0.0.5 is a multicast address"),
+        ({"ips": [*IPS[:19], "0.0.0.0"]}, "0.0.0.0 is the unspecified address"),
+        ({"ips": [*IPS[:19], "203.0.113.0/28"]}, "is a range (CIDR)"),
+    ],
+)
+def test_bad_allocation_exits_2_naming_account_field_and_value(
+    mock: MockExchanges, tmp_path: Path, fields: dict, expected: str
+) -> None:
+    before = mock.state("binance")["accounts"]
+    result = ipbind("apply", "--yes", str(one_account(tmp_path, **fields)),
+                    env=env_for(mock, tmp_path))
+
+    assert result.returncode == ExitCode.BAD_INPUT, result.stderr + result.stdout
+    assert expected in result.stdout + result.stderr
+    assert str(tmp_path / "allocation.toml") in result.stdout + result.stderr
+    assert mock.state("binance")["accounts"] == before
+    assert mock.state("binance")["sessions"] == 0  # no browser ever reached the site
+
+
+def test_allow_count_accepts_a_shorter_list(mock: MockExchanges, tmp_path: Path) -> None:
+    result = ipbind("plan", "--allow-count", str(one_account(tmp_path, ips=IPS[:5])),
+                    env=env_for(mock, tmp_path))
+    assert result.returncode == ExitCode.OK, result.stderr + result.stdout
+
+
+def test_a_base_url_that_is_not_the_exchange_nor_loopback_is_refused(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    env = env_for(mock, tmp_path, IPBIND_BINANCE__BASE_URL="https://binance.com.example.org")
+    result = ipbind("plan", str(one_account(tmp_path)), env=env)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "IPBIND_BINANCE__BASE_URL" in result.stdout + result.stderr
+    assert "credentials are only ever typed on those" in result.stdout + result.stderr
+
+
+def test_documentation_addresses_are_refused_against_the_real_site(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    env = env_for(mock, tmp_path)
+    del env["IPBIND_BINANCE__BASE_URL"]
+    result = ipbind("plan", str(one_account(tmp_path)), env=env)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "documentation addresses (TEST-NET)" in result.stdout + result.stderr
+
+
+def test_invalid_totp_secret_is_refused_without_echoing_it(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    env = env_for(mock, tmp_path, IPBIND_BINANCE__TOTP_SECRET="not base32 at all!")
+    result = ipbind("plan", str(one_account(tmp_path)), env=env)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "IPBIND_BINANCE__TOTP_SECRET" in result.stdout + result.stderr
+    assert "not base32 at all" not in result.stdout + result.stderr
+
+
+def test_apply_without_a_terminal_needs_yes(mock: MockExchanges, tmp_path: Path) -> None:
+    result = ipbind("apply", str(one_account(tmp_path)), env=env_for(mock, tmp_path))
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "--yes" in result.stdout + result.stderr
+    assert mock.state("binance")["sessions"] == 0
+
+
+def test_apply_json_reports_a_verified_key_in_a_stable_shape(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    mock.reset("binance", binance_seed({"label": "Altrady main", "ips": ["198.51.100.9"]}))
+    result = ipbind("apply", "--yes", "--json", str(one_account(tmp_path)),
+                    env=env_for(mock, tmp_path))
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)  # stdout holds the JSON object and nothing else
+    assert data["ok"] is True and data["exit_code"] == 0 and data["command"] == "apply"
+    [key] = data["keys"]
+    assert key["exchange"] == "binance" and key["key"] == "Altrady main"
+    assert key["status"] == "verified" and key["verified"] is True
+    assert key["added"] == IPS and key["kept"] == ["198.51.100.9"] and key["missing"] == []
+    assert keys_of(mock, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
+    for secret in (PASSWORD, SECRET):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_exchanges_lists_the_supported_exchanges() -> None:
+    result = ipbind("exchanges")
+    assert result.returncode == 0
+    assert "binance" in result.stdout and "paste all" in result.stdout
+
+
+def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:
+    result = ipbind("demo", env={"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+                                 "IPBIND_CONFIG": str(tmp_path / "none.toml")}, timeout=300)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Summary" in result.stdout
+    assert result.stdout.count("verified") >= 2
+    assert "failed" not in result.stdout
