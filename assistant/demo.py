@@ -12,7 +12,7 @@ from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
 
 DEMO_ALLOCATION = Path(__file__).resolve().parents[1] / "fixtures" / "allocations" / "demo.toml"
-DEMO_PERIOD = 2  # seconds per TOTP step: the demo's codes come quickly
+DEMO_PERIOD = 1  # seconds per TOTP step: the demo's codes come quickly
 
 
 def demo_settings(mock: MockExchanges, allocation_exchanges: set[str]) -> dict[str, Any]:

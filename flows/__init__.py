@@ -2,10 +2,14 @@
 
 from flows.base import Flow
 from flows.binance import Binance
+from flows.bittrex import Bittrex
+from flows.kraken import Kraken
 
 FLOWS: dict[str, type[Flow]] = {
     flow.id: flow
     for flow in [
         Binance,
+        Bittrex,
+        Kraken,
     ]
 }

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Literal, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -209,6 +209,11 @@ class Flow:
                     return None
         raise PlaywrightTimeout(f"waiting for {finished[0]} to close, or an error to show")
 
+    def refused(self, what: str, message: Locator, hint: str | None = None) -> NoReturn:
+        """The site said no, in words meant for the user: pass them on."""
+        text = " ".join(message.inner_text().split())
+        raise UserActionNeeded(f"{self.name} refused {what}: {text}", hint=hint)
+
     @contextmanager
     def step(self, what: str) -> Iterator[None]:
         """Names the step in any failure: a missing control means the page changed."""
@@ -276,7 +281,8 @@ CARDS_JS = """(controls) => controls.map((control) => {
   const headings = [...card.querySelectorAll('h1, h2, h3, h4, h5, h6, [role="heading"]')]
     .filter((h) => h.compareDocumentPosition(control) & Node.DOCUMENT_POSITION_FOLLOWING);
   const heading = headings[headings.length - 1];
-  const title = heading ? heading.innerText.trim() : text.split('\\n')[0].trim();
+  // Without a heading, its first line or table cell.
+  const title = heading ? heading.innerText.trim() : text.split(/[\\n\\t]/)[0].trim();
   return [title, text];
 })"""
 

@@ -14,7 +14,6 @@ import re
 
 from playwright.sync_api import Locator, expect
 
-from assistant.errors import UserActionNeeded
 from flows.base import Flow, KeyInfo, Progress, ips_in
 
 EDIT = re.compile(r"^\s*edit restrictions\s*$", re.I)
@@ -59,10 +58,8 @@ class Binance(Flow):
             page.get_by_role("button", name=re.compile(r"^\s*log in\s*$", re.I)).click()
             expect(dialog.or_(captcha).or_(self.fresh(alerts)).first).to_be_visible()
         if self.fresh(alerts).is_visible() and not dialog.is_visible():
-            raise UserActionNeeded(
-                f"Binance refused the sign-in: {' '.join(self.fresh(alerts).inner_text().split())}",
-                hint="Check IPBIND_BINANCE__USERNAME and IPBIND_BINANCE__PASSWORD.",
-            )
+            self.refused("the sign-in", self.fresh(alerts),
+                         hint="Check IPBIND_BINANCE__USERNAME and IPBIND_BINANCE__PASSWORD.")
         if captcha.first.is_visible():
             self.human.hand_off(page, "Binance shows a puzzle: slide it to complete it", dialog)
 

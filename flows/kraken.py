@@ -1,0 +1,154 @@
+"""Kraken: one address at a time, keys known only by their names.
+
+As a person does it (seed article, "Add IP addresses to Kraken"):
+  1. Connections & API: find the key by its name (Kraken never shows the key); "Edit".
+  2. Turn on "IP whitelisting".
+  3. "Add an IP address or range", paste one address into the new input; repeat for all.
+  4. "Save" at the bottom; answer the "Two-factor authentication" prompt if the account
+     has 2FA for API changes.
+  5. Extra keys: the same for each, by its own name.
+The saved list is read back from the key's edit view, where each entry is an input.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Locator, expect
+
+from flows.base import Flow, KeyInfo, Progress, ips_in
+
+EDIT = re.compile(r"^\s*edit\s*$", re.I)
+WHITELISTING = re.compile(r"ip whitelisting", re.I)
+ENTRY = re.compile(r"ip address or range", re.I)
+ADD = re.compile(r"add an ip address or range", re.I)
+REMOVE = re.compile(r"^\s*remove\b", re.I)
+TWO_FACTOR = re.compile(r"two-factor authentication", re.I)
+CONTINUE = re.compile(r"^\s*continue\s*$", re.I)
+
+
+class Kraken(Flow):
+    id = "kraken"
+    name = "Kraken"
+    origins = ("https://pro.kraken.com", "https://www.kraken.com")
+    api_path = "/app/settings/api"
+    max_ips = 30
+    cidr = True
+    keys_by = "name (exact)"
+    how = "one address per input, Save, 2FA if set; extra keys too"
+
+    def api_page_ready(self) -> Locator:
+        return self.page.get_by_role("button", name=EDIT).or_(
+            self.page.get_by_role("heading", name=re.compile(r"\bapi\b", re.I))
+        )
+
+    def login_page_ready(self) -> Locator:
+        return self.page.get_by_label(re.compile(r"^\s*username\s*$", re.I))
+
+    # -- sign in ---------------------------------------------------------------------------
+
+    def login(self) -> None:
+        assert self.credentials is not None
+        page = self.page
+        alerts = page.get_by_role("alert")
+        code_field = page.get_by_label(TWO_FACTOR)
+        with self.step("signing in: username and password"):
+            page.get_by_label(re.compile(r"^\s*username\s*$", re.I)).fill(
+                self.credentials.username
+            )
+            self.type_secret(page.get_by_label(re.compile(r"^\s*password\s*$", re.I)),
+                             self.credentials.password)
+            self.mark_seen(alerts)
+            page.get_by_role("button", name=re.compile(r"^\s*sign in\s*$", re.I)).click()
+            expect(code_field.or_(self.fresh(alerts)).first).to_be_visible()
+        if not code_field.is_visible():
+            self.refused("the sign-in", self.fresh(alerts),
+                         hint="Check IPBIND_KRAKEN__USERNAME and IPBIND_KRAKEN__PASSWORD.")
+
+        def attempt(code: str) -> str | None:
+            with self.step("signing in: two-factor authentication"):
+                self.type_secret(code_field, code)
+                continue_ = page.get_by_role("button", name=CONTINUE)
+                return self.await_outcome(continue_.click, [code_field], alerts)
+
+        self.submit_code("signing in", attempt)
+
+    # -- the keys and their lists ----------------------------------------------------------
+
+    def list_keys(self) -> list[KeyInfo]:
+        with self.step("listing the API keys"):
+            edits = self.page.get_by_role("button", name=EDIT)
+            expect(edits.first).to_be_visible()
+            return [KeyInfo(name) for name, _ in self.cards(edits)]
+
+    def read(self, key: KeyInfo) -> list[str]:
+        with self.step(f"{key.name!r}: reading the IP whitelist"):
+            self.edit(key)
+            if not self.switch().is_checked():
+                return []
+            return ips_in(" ".join(entry.input_value() for entry in self.entries().all()))
+
+    # -- edit, add one by one, Save, 2FA ---------------------------------------------------
+
+    def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
+        page = self.page
+        with self.step(f"{key.name!r}: Edit, IP whitelisting on"):
+            self.edit(key)
+            self.switch().check()
+        for ip in remove:
+            with self.step(f"{key.name!r}: removing {ip}"):
+                values = [entry.input_value().strip() for entry in self.entries().all()]
+                page.get_by_role("button", name=REMOVE).nth(values.index(ip)).click()
+                expect(self.entries()).to_have_count(len(values) - 1)
+        for done, ip in enumerate(add, start=1):
+            with self.step(f"{key.name!r}: Add an IP address or range ({ip})"):
+                count = self.entries().count()
+                page.get_by_role("button", name=ADD).click()
+                expect(self.entries()).to_have_count(count + 1)
+                self.entries().nth(count).fill(ip)
+            progress(done, len(add), "entered")
+        self.save(key)
+
+    def save(self, key: KeyInfo) -> None:
+        page = self.page
+        alerts = page.get_by_role("alert")
+        dialog = page.get_by_role("dialog").filter(has=page.get_by_label(TWO_FACTOR))
+        saved = page.get_by_role("button", name=EDIT)  # back on the list of keys
+        with self.step(f"{key.name!r}: Save"):
+            self.mark_seen(alerts)
+            page.get_by_role("button", name=re.compile(r"^\s*save\s*$", re.I)).click()
+            expect(dialog.or_(self.fresh(alerts)).or_(saved).first).to_be_visible()
+        if self.fresh(alerts).is_visible():
+            self.refused(f"saving {key.name!r}", self.fresh(alerts))
+        if not dialog.is_visible():
+            return
+
+        def attempt(code: str) -> str | None:
+            with self.step(f"{key.name!r}: two-factor authentication for Save"):
+                self.type_secret(dialog.get_by_label(TWO_FACTOR), code)
+                return self.await_outcome(
+                    dialog.get_by_role("button", name=CONTINUE).click, [dialog], alerts
+                )
+
+        self.submit_code(f"saving {key.name!r}", attempt)
+        with self.step(f"{key.name!r}: back to the keys after Save"):
+            expect(saved.first.or_(self.fresh(alerts)).first).to_be_visible()
+        if self.fresh(alerts).is_visible():
+            self.refused(f"saving {key.name!r}", self.fresh(alerts))
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def edit(self, key: KeyInfo) -> None:
+        """From a fresh load of the API page, the key's edit view (a client-side route)."""
+        self.page.goto(self.api_url)
+        expect(self.api_page_ready().first).to_be_visible()
+        self.container_of(key.name, "button", EDIT).get_by_role("button", name=EDIT).click()
+        expect(self.switch()).to_be_visible()
+
+    def switch(self) -> Locator:
+        return self.page.get_by_role("switch", name=WHITELISTING).or_(
+            self.page.get_by_role("checkbox", name=WHITELISTING)
+        )
+
+    def entries(self) -> Locator:
+        return self.page.get_by_role("textbox", name=ENTRY)

@@ -1,0 +1,272 @@
+"""The mock Bittrex Global: its server rules over HTTP, and its pages through a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from fixtures.mockex import MockExchanges
+from fixtures.mockex.core import load_seed
+
+SITE = "bittrex"
+API_PATH = "/Manage?view=ipAllowList"
+USER = "demo@ipbind.test"
+PASSWORD = "demo-password-1"
+SEEDED = "198.51.100.90"
+
+
+def fast_seed(allow_list: list[str] | None = None, **overrides: Any) -> dict[str, Any]:
+    """The default seed with short page delays and no cookie banner, unless overridden."""
+    seed = load_seed(SITE)
+    account = seed["accounts"][0]
+    if allow_list is not None:
+        account = {**account, "allow_list": allow_list}
+    return {**seed, "latency_ms": [5, 40], "cookie_banner": False, "accounts": [account]} | (
+        overrides
+    )
+
+
+class Codes:
+    """TOTP codes, each of a time step no earlier one had: the server takes a step only once."""
+
+    def __init__(self, secret: str, period: int):
+        self.totp = pyotp.TOTP(secret, interval=period)
+        self.period = period
+        self.last_step = -1
+
+    def next(self) -> str:
+        step = max(int(time.time() // self.period), self.last_step + 1)
+        time.sleep(max(0.0, step * self.period - time.time()))  # the TOTP clock, at most 1 step
+        self.last_step = step
+        return self.totp.at(step * self.period)
+
+
+class Client:
+    """The site's JSON API over HTTP, keeping the session cookie as a browser would."""
+
+    def __init__(self, mock: MockExchanges):
+        self.port = mock.port
+        self.cookie = ""
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Host": f"{SITE}.localhost:{self.port}", "Content-Type": "application/json"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers=headers,
+            method=method,
+        )
+        try:
+            response = urllib.request.urlopen(request, timeout=10)
+        except urllib.error.HTTPError as err:  # 4xx/5xx still carry the site's JSON
+            response = err
+        with response:
+            if cookie := response.headers.get("set-cookie"):
+                self.cookie = cookie.split(";")[0]
+            return response.status, json.loads(response.read() or b"{}")
+
+    def log_in(self, codes: Codes) -> Client:
+        assert self.call("POST", "/api/login", {"username": USER, "password": PASSWORD})[0] == 200
+        assert self.call("POST", "/api/login/2fa", {"code": codes.next()})[0] == 200
+        return self
+
+    def add(self, ip: str, code: str) -> tuple[int, dict[str, Any]]:
+        return self.call("POST", "/api/allow-list", {"ip": ip, "code": code})
+
+    def remove(self, ip: str, code: str) -> tuple[int, dict[str, Any]]:
+        return self.call("DELETE", "/api/allow-list", {"ip": ip, "code": code})
+
+
+@pytest.fixture
+def bittrex(mock: MockExchanges) -> MockExchanges:
+    mock.reset(SITE, fast_seed())
+    return mock
+
+
+@pytest.fixture
+def codes(bittrex: MockExchanges) -> Codes:
+    site = bittrex.site(SITE)
+    return Codes(site.accounts[USER].totp_secret, site.totp_period)
+
+
+@pytest.fixture
+def client(bittrex: MockExchanges, codes: Codes) -> Client:
+    return Client(bittrex).log_in(codes)
+
+
+def allow_list(mock: MockExchanges) -> list[str]:
+    return mock.state(SITE)["accounts"][USER]["allow_list"]
+
+
+# -- server rules over HTTP --------------------------------------------------------------
+
+
+def test_state_is_the_seed(mock: MockExchanges) -> None:
+    assert mock.state(SITE)["accounts"] == {USER: {"allow_list": [SEEDED]}}
+
+
+def test_api_needs_a_logged_in_session(bittrex: MockExchanges) -> None:
+    anonymous = Client(bittrex)
+    assert anonymous.call("GET", "/api/allow-list")[0] == 401
+    assert anonymous.add("203.0.113.10", "000000")[0] == 401
+
+
+def test_each_change_needs_a_fresh_code(
+    bittrex: MockExchanges, client: Client, codes: Codes
+) -> None:
+    code = codes.next()
+    # The address is checked before the code, so a refused address does not use the code up.
+    assert client.add(SEEDED, code)[1]["error"] == "IP address already exists"
+    assert client.add("203.0.113.10", code) == (200, {"allow_list": [SEEDED, "203.0.113.10"]})
+    status, body = client.add("2001:db8::1", code)
+    assert (status, body) == (
+        400,
+        {"error": "Code already used. Wait for a new code.", "field": "totp"},
+    )
+    assert client.add("2001:DB8::1", codes.next())[0] == 200
+    assert client.remove(SEEDED, codes.next())[0] == 200
+    assert allow_list(bittrex) == ["203.0.113.10", "2001:db8::1"]
+    assert [(e["action"], e["ip"]) for e in bittrex.state(SITE)["log"]] == [
+        ("add", "203.0.113.10"),
+        ("add", "2001:db8::1"),
+        ("remove", SEEDED),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("seeded", "ip", "error"),
+    [
+        (None, "203.0.113.0/24", 'Invalid IP address: "203.0.113.0/24" is a range.'),
+        (None, "203.0.113.10/32", 'Invalid IP address: "203.0.113.10/32" is a range.'),
+        (None, "203.0.113.256", 'Invalid IP address: "203.0.113.256"'),
+        (None, "203.0.113.1, 203.0.113.2", 'Invalid IP address: "203.0.113.1, 203.0.113.2"'),
+        (None, "", 'Invalid IP address: ""'),
+        (None, SEEDED, "IP address already exists"),
+        (["2001:db8::1"], "2001:DB8:0::1", "IP address already exists"),
+        ([f"203.0.113.{n}" for n in range(30)], "198.51.100.1", "at most 30 addresses"),
+    ],
+)
+def test_refused_add_stores_nothing(
+    bittrex: MockExchanges, codes: Codes, seeded: list[str] | None, ip: str, error: str
+) -> None:
+    bittrex.reset(SITE, fast_seed(seeded))
+    client = Client(bittrex).log_in(codes)
+    before = bittrex.state(SITE)["accounts"]
+    status, body = client.add(ip, "000000")  # the address is checked before the code
+    assert status == 400
+    assert error in body["error"]
+    assert bittrex.state(SITE)["accounts"] == before
+    assert bittrex.state(SITE)["log"] == []
+
+
+def test_remove_needs_a_listed_address_and_a_code(bittrex: MockExchanges, client: Client) -> None:
+    assert client.remove("203.0.113.10", "000000") == (
+        404,
+        {"error": "IP address not found", "field": "ip"},
+    )
+    status, body = client.remove(SEEDED, "")
+    assert (status, body["field"]) == (400, "totp")
+    assert allow_list(bittrex) == [SEEDED]
+
+
+def test_fault_routes(bittrex: MockExchanges, client: Client) -> None:
+    # A fault answers before the handler runs, so no code is needed to reach it.
+    bittrex.fault(SITE, "list", "http500")
+    assert client.call("GET", "/api/allow-list")[0] == 500
+    bittrex.fault(SITE, "add", "rate_limited")
+    assert client.add("203.0.113.10", "")[0] == 429
+    bittrex.fault(SITE, "remove", "session_expired")
+    assert client.remove(SEEDED, "")[0] == 401
+    assert allow_list(bittrex) == [SEEDED]
+
+
+# -- the pages, through a browser --------------------------------------------------------
+
+
+def log_in(page: Page, codes: Codes) -> None:
+    """From the login page back to where it was sent from, through the 2FA dialog."""
+    page.get_by_label("Email").fill(USER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    twofa = page.get_by_role("dialog", name="Two-Factor Authentication")
+    twofa.get_by_label("Authenticator Code").fill(codes.next())
+    twofa.get_by_role("button", name="Submit").click()
+    expect(twofa).to_be_hidden()
+
+
+def listed(page: Page) -> Locator:
+    """The addresses in the IP Allow List, as the page shows them."""
+    return page.get_by_role("table", name="IP Allow List").get_by_role("rowheader")
+
+
+@pytest.fixture
+def allow_page(bittrex: MockExchanges, codes: Codes, page: Page) -> Page:
+    page.goto(bittrex.base_url(SITE) + API_PATH)
+    log_in(page, codes)
+    expect(listed(page)).to_have_text([SEEDED])
+    return page
+
+
+def test_login_redirect_keeps_the_query(bittrex: MockExchanges, codes: Codes, page: Page) -> None:
+    bittrex.reset(SITE, fast_seed(cookie_banner=True))
+    page.goto(bittrex.base_url(SITE) + API_PATH)
+    expect(page).to_have_url(re.compile(r"/login\?next=/Manage%3Fview%3DipAllowList$"))
+    page.get_by_role("button", name=re.compile("Accept")).click()
+    log_in(page, codes)
+    expect(page).to_have_url(re.compile(re.escape(API_PATH) + "$"))
+    expect(page.get_by_role("complementary", name="Notice")).to_contain_text(
+        "stopped all trading on December 4, 2023"
+    )
+    expect(listed(page)).to_have_text([SEEDED])
+
+
+def test_add_form_stays_open_until_an_add_succeeds(
+    bittrex: MockExchanges, codes: Codes, allow_page: Page
+) -> None:
+    allow_page.get_by_role("button", name="Add New IP Address").click()
+    form = allow_page.get_by_role("dialog", name="Add New IP Address")
+    ip_field, code_field = form.get_by_label("IP Address"), form.get_by_label("2FA Code")
+    add = form.get_by_role("button", name="Add")
+
+    ip_field.fill("203.0.113.0/24")
+    code_field.fill(codes.next())
+    add.click()
+    expect(form.get_by_role("alert")).to_contain_text("Invalid IP address")
+    expect(code_field).to_have_value("")
+
+    ip_field.fill("203.0.113.10")
+    bittrex.fault(SITE, "add", "totp_refused_once")
+    code_field.fill(codes.next())
+    add.click()
+    expect(form.get_by_role("alert")).to_have_text("Invalid verification code")
+    expect(code_field).to_have_value("")
+    expect(ip_field).to_have_value("203.0.113.10")
+
+    code_field.fill(codes.next())
+    add.click()
+    expect(form).to_be_hidden()
+    expect(listed(allow_page)).to_have_text([SEEDED, "203.0.113.10"])
+    assert allow_list(bittrex) == [SEEDED, "203.0.113.10"]
+
+
+def test_remove_asks_for_a_code(bittrex: MockExchanges, codes: Codes, allow_page: Page) -> None:
+    allow_page.get_by_role("button", name=f"Remove {SEEDED}").click()
+    confirm = allow_page.get_by_role("dialog", name="Remove IP Address")
+    confirm.get_by_label("2FA Code").fill(codes.next())
+    confirm.get_by_role("button", name="Confirm").click()
+    expect(confirm).to_be_hidden()
+    expect(allow_page.get_by_text("No IP addresses yet")).to_be_visible()
+    expect(listed(allow_page)).to_have_count(0)
+    assert allow_list(bittrex) == []
