@@ -81,7 +81,7 @@ def launch_args(
     if executable:
         path = Path(executable).expanduser()
         if not path.is_file():
-            raise BrowserMissing(f"IPBIND_BROWSER_EXECUTABLE points at {path}, which is not a file.")
+            raise BrowserMissing(f"the browser executable {path} is not a file")
         args["executable_path"] = str(path)
     elif channel:
         args["channel"] = channel
@@ -102,8 +102,8 @@ def launch(
     channel: str | None = None,
 ) -> Browser:
     options = launch_args(playwright, executable, channel)
-    if not headless and sys.platform.startswith("linux") and not os.environ.get("DISPLAY") \
-            and not os.environ.get("WAYLAND_DISPLAY"):
+    no_display = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not headless and sys.platform.startswith("linux") and no_display:
         raise BrowserMissing(
             "--headed needs a display, and this session has none (no DISPLAY). "
             "Run under `xvfb-run -a`, or drop --headed."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,11 +32,6 @@ CountOpt = Annotated[
 ]
 
 
-class Globals:
-    verbose = 0
-    overrides: dict[str, Any] = {}
-
-
 def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"ipbind {__version__}")
@@ -44,6 +40,7 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
                                          help="More detail: -v steps, -vv debug.")] = 0,
     headed: Annotated[bool | None, typer.Option("--headed/--headless",
@@ -55,14 +52,19 @@ def main_options(
     version: Annotated[bool, typer.Option("--version", callback=version_callback,
                                           is_eager=True, help="Show the version.")] = False,
 ) -> None:
-    Globals.verbose = verbose
-    Globals.overrides = {}
+    overrides: dict[str, Any] = {}
     if headed is not None:
-        Globals.overrides["headless"] = not headed
+        overrides["headless"] = not headed
     if slow_mo is not None:
-        Globals.overrides["slow_mo"] = slow_mo
+        overrides["slow_mo"] = slow_mo
     if browser is not None:
-        Globals.overrides["browser_executable"] = browser
+        overrides["browser_executable"] = browser
+    ctx.obj = Options(verbose=verbose, overrides=overrides)
+
+
+def options(ctx: typer.Context, **chosen: Any) -> Options:
+    """The global options, with this command's own."""
+    return replace(ctx.obj, **chosen)
 
 
 def finish(code: ExitCode) -> None:
@@ -70,35 +72,41 @@ def finish(code: ExitCode) -> None:
 
 
 @app.command()
-def plan(file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False) -> None:
+def plan(
+    ctx: typer.Context, file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False
+) -> None:
     """Sign in, read each key's whitelist and show what apply would add. Changes nothing."""
-    finish(run("plan", file, Options(Globals.verbose, Globals.overrides, json_out, allow_count)))
+    finish(run("plan", file, options(ctx, json_out=json_out, allow_count=allow_count)))
 
 
 @app.command()
 def apply(
+    ctx: typer.Context,
     file: FileArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
-    replace: Annotated[bool, typer.Option(
+    replace_others: Annotated[bool, typer.Option(
         "--replace", help="Also remove whitelisted addresses that are not in the allocation.")]
     = False,
     json_out: JsonOpt = False,
     allow_count: CountOpt = False,
 ) -> None:
     """Plan, confirm, add the missing addresses, then read each list back to verify."""
-    options = Options(Globals.verbose, Globals.overrides, json_out, allow_count, yes, replace)
-    finish(run("apply", file, options))
+    chosen = options(ctx, json_out=json_out, allow_count=allow_count, yes=yes,
+                     replace=replace_others)
+    finish(run("apply", file, chosen))
 
 
 @app.command()
-def verify(file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False) -> None:
+def verify(
+    ctx: typer.Context, file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False
+) -> None:
     """Read-only audit: exit 1 if any allocated address is missing from its key."""
-    finish(run("verify", file, Options(Globals.verbose, Globals.overrides, json_out,
-                                       allow_count)))
+    finish(run("verify", file, options(ctx, json_out=json_out, allow_count=allow_count)))
 
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     headed: Annotated[bool, typer.Option("--headed", help="Watch it in a browser window.")]
     = False,
     json_out: JsonOpt = False,
@@ -106,10 +114,10 @@ def demo(
     """Run apply against the bundled mock exchanges, on a free loopback port."""
     from assistant.demo import run_demo  # the mock server's imports are only needed here
 
-    overrides = dict(Globals.overrides)
+    overrides = dict(ctx.obj.overrides)
     if headed:
         overrides["headless"] = False
-    finish(run_demo(Options(Globals.verbose, overrides, json_out, yes=True)))
+    finish(run_demo(options(ctx, overrides=overrides, json_out=json_out, yes=True)))
 
 
 @app.command()

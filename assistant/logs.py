@@ -50,22 +50,22 @@ class Redactor:
 redactor = Redactor()
 
 
-def _patch(record: dict[str, Any]) -> None:
+def _patch(record: Any) -> None:
     record["message"] = redactor(record["message"])
-    if record["exception"] is not None:
-        exc_type, exc, tb = record["exception"]
-        if exc is not None:
-            record["extra"]["exception_text"] = redactor(f"{type(exc).__name__}: {exc}")
-        # The traceback's own text is formatted later by loguru; keep its value text out.
-        record["exception"] = record["exception"]._replace(value=RedactedException(exc))
+    if record["exception"] is not None and record["exception"].value is not None:
+        # loguru formats the traceback later, from the exception's own text: swap in a
+        # stand-in whose text is redacted and whose traceback is the original's.
+        record["exception"] = record["exception"]._replace(
+            value=RedactedException(record["exception"].value)
+        )
 
 
 class RedactedException(Exception):
     """Stands in for an exception whose message might hold a secret."""
 
-    def __init__(self, original: BaseException | None):
-        super().__init__(redactor(str(original)) if original is not None else "")
-        self.__traceback__ = original.__traceback__ if original is not None else None
+    def __init__(self, original: BaseException):
+        super().__init__(redactor(str(original)))
+        self.__traceback__ = original.__traceback__
 
 
 def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = False) -> Path | None:

@@ -102,7 +102,9 @@ def run_cli(
     return Outcome(code, captured.out + captured.err)
 
 
-def ipbind(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def ipbind(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """The installed command in a child process, as a user runs it."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
     full_env.update(env or {})
@@ -118,3 +120,37 @@ def current_code(secret: str, period: int) -> str:
 
 def keys_of(mock: MockExchanges, site: str) -> list[dict[str, Any]]:
     return next(iter(mock.state(site)["accounts"].values()))["keys"]
+
+
+def kraken_seed(*keys: dict[str, Any], api_2fa: bool = True) -> dict[str, Any]:
+    """One account; `keys` as {"name", "ips"}; whitelisting on where there are ips."""
+    return {
+        "latency_ms": [0, 60],
+        "accounts": [{
+            "username": "kraken-trader",
+            "password": PASSWORD,
+            "totp_secret": SECRET,
+            "api_2fa": api_2fa,
+            "keys": [{"ip_whitelisting": bool(k.get("ips")), "ips": [], **k} for k in keys],
+        }],
+    }
+
+
+def bittrex_seed(allow_list: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "latency_ms": [0, 60],
+        "accounts": [{
+            "username": "trader@ipbind.test",
+            "password": PASSWORD,
+            "totp_secret": SECRET,
+            "allow_list": list(allow_list or []),
+        }],
+    }
+
+
+def account_state(mock: MockExchanges, site: str) -> dict[str, Any]:
+    return next(iter(mock.state(site)["accounts"].values()))
+
+
+def actions(mock: MockExchanges, site: str, action: str) -> list[dict[str, Any]]:
+    return [entry for entry in mock.state(site)["log"] if entry["action"] == action]

@@ -38,7 +38,8 @@ def one_account(tmp_path: Path, **fields) -> Path:
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"exchange": "binanse"}, "accounts[0] ('My Binance') exchange: unknown exchange 'binanse'"),
+        ({"exchange": "binanse"},
+         "accounts[0] ('My Binance') exchange: unknown exchange 'binanse'"),
         ({"ips": [*IPS[:19], "203.0.113.300"]}, "ips: '203.0.113.300' is not a valid IP address"),
         ({"ips": [*IPS[:19], IPS[0]]}, f"ips: {IPS[0]} is listed twice"),
         ({"ips": IPS[:19]}, "19 addresses, but Altrady allocates 20 per key"),

@@ -331,3 +331,18 @@ def test_switching_off_on_the_page_clears_the_list(kraken: MockExchanges, api_pa
     api_page.get_by_role("button", name="Save").click()
     expect(key_card(api_page, BOT)).to_contain_text("IP whitelisting: Off")
     assert keys(kraken)[BOT] == {"name": BOT, "ip_whitelisting": False, "ips": []}
+
+
+def test_page_faults(kraken: MockExchanges, api_page: Page) -> None:
+    kraken.fault(SITE, "keys", "http500")
+    api_page.reload()
+    expect(api_page.get_by_role("alert")).to_have_text(re.compile("Something went wrong"))
+    api_page.get_by_role("button", name="Try again").click()
+    expect(key_card(api_page, MAIN)).to_be_visible()
+
+    kraken.fault(SITE, "page", "label_changed", label="Add an IP address or range", to="Add IP")
+    api_page.reload()
+    edit(api_page, MAIN)
+    api_page.get_by_role("switch", name="IP whitelisting").check()
+    expect(api_page.get_by_role("button", name="Add IP", exact=True)).to_be_visible()
+    expect(api_page.get_by_role("button", name="Add an IP address or range")).to_have_count(0)

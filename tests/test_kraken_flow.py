@@ -1,0 +1,120 @@
+"""The kraken flow end to end against the mock Kraken: one input per address, keys known
+only by name, extra keys, 2FA on save. Assertions are on the mock server's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+from support import (
+    account_state,
+    actions,
+    altrady_ips,
+    kraken_seed,
+    run_cli,
+    settings_for,
+    write_allocation,
+)
+
+from assistant.errors import ExitCode
+from fixtures.mockex import MockExchanges
+
+IPS = altrady_ips()
+NAMES = ["Altrady main", "Altrady main (old)", "Altrady extra 1", "Altrady extra 2"]
+
+
+@pytest.fixture
+def site(mock: MockExchanges) -> MockExchanges:
+    mock.reset("kraken", kraken_seed(*({"name": n} for n in NAMES),
+                                     {"name": "Personal bot", "ips": ["198.51.100.80"]}))
+    return mock
+
+
+def allocation(tmp_path: Path, key: str = "Altrady main", ips: list[str] = IPS, **extra) -> Path:
+    account = {"exchange": "kraken", "name": "My Kraken", "key": key, "ips": ips, **extra}
+    return write_allocation(tmp_path / "allocation.toml", [account])
+
+
+def whitelists(mock: MockExchanges) -> dict[str, list[str]]:
+    return {k["name"]: k["ips"] for k in account_state(mock, "kraken")["keys"]}
+
+
+def test_twenty_addresses_on_the_main_key_and_two_extra_keys(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    path = allocation(tmp_path, extra_keys=["Altrady extra 1", "Altrady extra 2"])
+    result = run_cli("apply", path, settings_for(site, "kraken", tmp_path), browser, capsys)
+
+    assert result.code == ExitCode.OK, result.out
+    lists = whitelists(site)
+    assert lists["Altrady main"] == IPS
+    assert lists["Altrady extra 1"] == IPS
+    assert lists["Altrady extra 2"] == IPS
+    assert lists["Altrady main (old)"] == []  # the near-namesake is never confused
+    assert lists["Personal bot"] == ["198.51.100.80"]
+    assert all(k["ip_whitelisting"] for k in account_state(site, "kraken")["keys"]
+               if k["name"] != "Altrady main (old)")
+    for name in ("Altrady main", "Altrady extra 1", "Altrady extra 2"):
+        assert f"kraken: {name}: verified" in result.out  # every key reported separately
+
+
+def test_existing_entries_are_kept_and_cidr_ranges_accepted(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.reset("kraken", kraken_seed({"name": "Altrady main", "ips": ["198.51.100.0/28"]}))
+    ips = [*IPS[:19], "203.0.113.128/25"]
+    result = run_cli("apply", allocation(tmp_path, ips=ips),
+                     settings_for(site, "kraken", tmp_path), browser, capsys)
+
+    assert result.code == ExitCode.OK, result.out
+    assert whitelists(site)["Altrady main"] == ["198.51.100.0/28", *ips]
+
+
+def test_no_2fa_on_save_when_the_account_has_none(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.reset("kraken", kraken_seed({"name": "Altrady main"}, api_2fa=False))
+    result = run_cli("apply", allocation(tmp_path, ips=IPS[:3]),
+                     settings_for(site, "kraken", tmp_path), browser, capsys, allow_count=True)
+
+    assert result.code == ExitCode.OK, result.out
+    assert whitelists(site)["Altrady main"] == IPS[:3]
+
+
+def test_a_name_that_matches_no_key_lists_the_candidates(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    result = run_cli("apply", allocation(tmp_path, key="Altrady"),
+                     settings_for(site, "kraken", tmp_path), browser, capsys)
+
+    assert result.code == ExitCode.USER_ACTION
+    assert "no key named 'Altrady'" in result.out
+    assert "'Altrady main (old)'" in result.out
+    assert actions(site, "kraken", "save_whitelist") == []
+
+
+def test_the_longer_of_two_alike_names_gets_only_its_own_key(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    result = run_cli("apply", allocation(tmp_path, key="Altrady main (old)", ips=IPS[:2]),
+                     settings_for(site, "kraken", tmp_path), browser, capsys, allow_count=True)
+
+    assert result.code == ExitCode.OK, result.out
+    assert whitelists(site)["Altrady main (old)"] == IPS[:2]
+    assert whitelists(site)["Altrady main"] == []
+
+
+def test_rerun_is_a_no_op_and_replace_removes_extras(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.reset("kraken", kraken_seed({"name": "Altrady main", "ips": ["198.51.100.9"]}))
+    settings = settings_for(site, "kraken", tmp_path)
+    assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
+    assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
+    assert len(actions(site, "kraken", "save_whitelist")) == 1
+
+    result = run_cli("apply", allocation(tmp_path), settings, browser, capsys, replace=True)
+
+    assert result.code == ExitCode.OK, result.out
+    assert whitelists(site)["Altrady main"] == IPS
