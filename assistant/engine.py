@@ -89,7 +89,10 @@ class Reporter:
     """What the engine tells the user as it goes (see assistant.output)."""
 
     def plans(self, plans: list[KeyPlan], mode: Mode) -> None: ...
-    def progress(self, exchange: str, key: str, done: int, total: int, note: str) -> None: ...
+    def progress(
+        self, exchange: str, key: str, done: int, total: int, note: str,
+        next_code_in: Callable[[], float],
+    ) -> None: ...
     def result(self, result: KeyResult) -> None: ...
     def notice(self, text: str) -> None: ...
 
@@ -330,10 +333,8 @@ class Engine:
         target = plan.target
 
         def progress(done: int, total: int, note: str) -> None:
-            wait = flow.codes.seconds_until_next()
-            if wait >= 1:
-                note += f" · next code in {wait:.0f} s"
-            self.reporter.progress(target.exchange, target.key, done, total, note)
+            self.reporter.progress(target.exchange, target.key, done, total, note,
+                                   flow.codes.seconds_until_next)
 
         try:
             with self._failure_capture(flow, f"apply-{target.key}"):

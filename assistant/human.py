@@ -7,10 +7,10 @@ import sys
 import time
 
 from playwright.sync_api import Locator, Page
-from rich.console import Console
 from rich.prompt import Confirm, Prompt
 
 from assistant.errors import Interrupted, UserActionNeeded
+from assistant.output import ConsoleReporter
 
 HAND_OFF_MINUTES = 10
 
@@ -20,8 +20,9 @@ def interactive() -> bool:
 
 
 class TerminalHuman:
-    def __init__(self, console: Console, *, headless: bool):
-        self.console = console
+    def __init__(self, reporter: ConsoleReporter, *, headless: bool):
+        self.reporter = reporter
+        self.console = reporter.console
         self.headless = headless
 
     def confirm(self, question: str) -> bool:
@@ -35,6 +36,10 @@ class TerminalHuman:
 
     def ask_code(self, prompt: str, wait: float) -> str:
         """Counts down to the next time step when the last code's step is still current."""
+        with self.reporter.paused():
+            return self._ask_code(prompt, wait)
+
+    def _ask_code(self, prompt: str, wait: float) -> str:
         if wait > 0:
             with self.console.status("") as status:
                 end = time.monotonic() + wait
@@ -53,6 +58,7 @@ class TerminalHuman:
                 f"{message} — a step only a person can do",
                 hint="Run again with --headed and do it in the browser window.",
             )
-        self.console.print(f"[bold yellow]Your turn:[/] {message} (in the browser window)")
-        done.wait_for(state="visible", timeout=HAND_OFF_MINUTES * 60_000)
+        with self.reporter.paused():
+            self.console.print(f"[bold yellow]Your turn:[/] {message} (in the browser window)")
+            done.wait_for(state="visible", timeout=HAND_OFF_MINUTES * 60_000)
         self.console.print("Thanks, carrying on.")

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from assistant import __version__
 from assistant.engine import KeyPlan, KeyResult, Mode, Reporter
@@ -33,12 +37,27 @@ def short(ips: list[str], limit: int = 3) -> str:
     return head + (f" (+{len(ips) - limit})" if len(ips) > limit else "")
 
 
+class ProgressLine:
+    """One progress line whose countdown to the next usable code ticks while it shows."""
+
+    def __init__(self, text: str, next_code_in: Callable[[], float]):
+        self._text = text
+        self._next_code_in = next_code_in
+
+    def text(self) -> str:
+        wait = self._next_code_in()
+        return self._text + (f" · next code in {wait:.0f} s" if wait >= 1 else "")
+
+    def __rich__(self) -> Text:
+        return Text(redactor(self.text()), style="cyan")
+
+
 class ConsoleReporter(Reporter):
     def __init__(self, console: Console | None = None, *, json_mode: bool = False):
         # With --json, stdout carries only the JSON object; everything else goes to stderr.
         self.console = console or Console(stderr=json_mode, highlight=False)
         self.json_mode = json_mode
-        self._last_progress: tuple[str, str, int] | None = None
+        self._live: Live | None = None
 
     def say(self, text: str, style: str | None = None) -> None:
         self.console.print(redactor(text), style=style, soft_wrap=True)
@@ -69,10 +88,40 @@ class ConsoleReporter(Reporter):
             if plan.error and plan.error.hint:
                 self.say(f"  {plan.target.key}: {plan.error.hint}", "yellow")
 
-    def progress(self, exchange: str, key: str, done: int, total: int, note: str) -> None:
-        self.say(f"{exchange}: {key}: {done}/{total} {note}".rstrip(), "dim")
+    def progress(
+        self, exchange: str, key: str, done: int, total: int, note: str,
+        next_code_in: Callable[[], float],
+    ) -> None:
+        line = ProgressLine(f"{exchange}: {key}: {done}/{total} {note}", next_code_in)
+        if not self.console.is_terminal:
+            self.say(line.text(), "dim")  # a log-friendly line per step
+            return
+        if self._live is None:
+            self._live = Live(line, console=self.console, refresh_per_second=4, transient=True)
+            self._live.start()
+        else:
+            self._live.update(line)
+
+    def end_progress(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Takes the live progress line off the screen while the user is asked something."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.stop()
+        try:
+            yield
+        finally:
+            if live is not None:
+                live.start()
+                self._live = live
 
     def result(self, result: KeyResult) -> None:
+        self.end_progress()
         t = result.plan.target
         style = STATUS_STYLE[result.status]
         text = f"{t.exchange}: {t.key}: {result.status}"

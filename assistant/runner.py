@@ -75,7 +75,7 @@ def run(
         if mode == "apply" and not options.yes and not interactive():
             raise BadInput("apply asks before changing anything, and there is no terminal to "
                            "ask: pass --yes")
-        human = TerminalHuman(reporter.console, headless=settings.headless)
+        human = TerminalHuman(reporter, headless=settings.headless)
         engine = Engine(
             settings, allocation, reporter, human,
             ask_code=human.ask_code if interactive() else None,
@@ -98,6 +98,7 @@ def run(
         err = Interrupted("interrupted; whatever was saved before this is on the exchange, "
                           "and a rerun adds only what is still missing")
         return fail(reporter, options, mode, results, err, log_path)
+    reporter.end_progress()
     code = exit_code_of(results, mode)
     if options.json_out:
         print_json(result_json(mode, results, code, log_path=log_path))
@@ -121,6 +122,7 @@ def fail(
     err: IpbindError,
     log_path: Path | None,
 ) -> ExitCode:
+    reporter.end_progress()
     logger.error("{}", err.message)
     if options.json_out:
         print_json(result_json(mode, results, err.exit_code, error=err, log_path=log_path))

@@ -154,3 +154,8 @@ def account_state(mock: MockExchanges, site: str) -> dict[str, Any]:
 
 def actions(mock: MockExchanges, site: str, action: str) -> list[dict[str, Any]]:
     return [entry for entry in mock.state(site)["log"] if entry["action"] == action]
+
+
+def changes(mock: MockExchanges, site: str) -> list[dict[str, Any]]:
+    """The site's log of state changes, without the server's timestamps."""
+    return [{k: v for k, v in e.items() if k != "at"} for e in mock.state(site)["log"]]

@@ -12,6 +12,7 @@ from typing import Any
 import pyotp
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from support import changes
 
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.core import load_seed
@@ -142,7 +143,7 @@ def test_save_appends_new_ips_after_existing_ones(
     status, _ = save(client, binance, EXTRA, codes.next(), add=["203.0.113.10", "2001:DB8::1"])
     assert status == 200
     assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10", "2001:db8::1"]
-    assert binance.state(SITE)["log"] == [
+    assert changes(binance, SITE) == [
         {
             "action": "save",
             "username": USER,

@@ -12,6 +12,7 @@ from typing import Any
 import pyotp
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from support import changes
 
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.core import load_seed
@@ -143,7 +144,7 @@ def test_save_stores_addresses_and_ranges(kraken: MockExchanges, client: Client)
     assert (status, body) == (200, {"name": MAIN, "ip_whitelisting": True, "ips": saved})
     assert keys(kraken)[MAIN]["ips"] == saved
     assert keys(kraken)[OLD_MAIN]["ips"] == []  # keys are told apart by their exact name
-    assert kraken.state(SITE)["log"] == [
+    assert changes(kraken, SITE) == [
         {
             "action": "save_whitelist",
             "username": USER,
