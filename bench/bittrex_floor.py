@@ -80,7 +80,7 @@ def main() -> None:
         for n in range(args.runs):
             adds, total = one_run(mock, Path(tmp) / str(n), args.period)
             results.append((adds, total))
-            print(f"run {n + 1}: adds {adds:5.2f} s (floor {floor} s, +{adds - floor:.2f} s)"
+            print(f"run {n + 1}: adds {adds:5.2f} s (floor {floor} s, {adds - floor:+.2f} s)"
                   f" · total {total:5.2f} s", file=sys.stderr)
     adds = [a for a, _ in results]
     totals = [t for _, t in results]
