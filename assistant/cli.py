@@ -128,10 +128,13 @@ def exchanges() -> None:
         table.add_column(column)
     for flow in FLOWS.values():
         status = "working" if flow.working else "broken"
+        table.add_row(flow.id, flow.name, flow.how, str(flow.max_ips), flow.keys_by,
+                      status + (" *" if flow.notice else ""))
+    console = Console()
+    console.print(table)
+    for flow in FLOWS.values():
         if flow.notice:
-            status += f" — {flow.notice}"
-        table.add_row(flow.id, flow.name, flow.how, str(flow.max_ips), flow.keys_by, status)
-    Console().print(table)
+            console.print(f"* {flow.name}: {flow.notice}")
 
 
 def main() -> None:

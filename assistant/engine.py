@@ -94,7 +94,9 @@ class Reporter:
         next_code_in: Callable[[], float],
     ) -> None: ...
     def result(self, result: KeyResult) -> None: ...
+    def end_progress(self) -> None: ...
     def notice(self, text: str) -> None: ...
+    def status(self, text: str) -> None: ...
 
 
 def targets_of(allocation: Allocation) -> dict[str, list[Target]]:
@@ -249,9 +251,12 @@ class Engine:
     ) -> list[KeyResult]:
         plans: list[KeyPlan] = []
         for exchange, targets in self.targets.items():
+            self.reporter.status(f"{FLOWS[exchange].name}: signing in and reading "
+                                 f"{len(targets)} whitelist(s) at {self.origins[exchange]} …")
             flow = self._flow(chromium, exchange)
             flows[exchange] = flow
             plans.extend(self._plan(flow, targets))
+        self.reporter.end_progress()
         self.reporter.plans(plans, mode)
         failed = [p for p in plans if p.error]
         if failed or mode != "apply":
@@ -362,7 +367,7 @@ class Engine:
         try:
             yield
         except IpbindError as err:
-            logger.error("{}", err.message)
+            logger.info("failed: {}", err.message)  # the reporter tells the user
             self._screenshot(flow.page, f"{flow.id}-{what}")
             raise
 

@@ -58,6 +58,7 @@ class ConsoleReporter(Reporter):
         self.console = console or Console(stderr=json_mode, highlight=False)
         self.json_mode = json_mode
         self._live: Live | None = None
+        self._line: ProgressLine | None = None
 
     def say(self, text: str, style: str | None = None) -> None:
         self.console.print(redactor(text), style=style, soft_wrap=True)
@@ -66,7 +67,7 @@ class ConsoleReporter(Reporter):
         self.say(f"Note: {text}", "yellow")
 
     def plans(self, plans: list[KeyPlan], mode: Mode) -> None:
-        table = Table(title=f"Plan ({mode})" if mode != "verify" else "Current whitelists")
+        table = Table(title="Plan" if mode != "verify" else "Current whitelists")
         for column in ("exchange", "account", "key", "to add", "already there", "kept",
                        "to remove" if any(p.to_remove for p in plans) else None):
             if column:
@@ -74,8 +75,8 @@ class ConsoleReporter(Reporter):
         for plan in plans:
             t = plan.target
             if plan.error:
-                row = [t.exchange, ", ".join(t.accounts), t.key,
-                       f"[red]cannot plan: {plan.error.message}[/red]", "", ""]
+                row = [t.exchange, ", ".join(t.accounts), t.key, "[red]cannot plan[/red]",
+                       "", ""]
             else:
                 row = [t.exchange, ", ".join(t.accounts), t.key,
                        f"{len(plan.to_add)}", f"{len(plan.present)}/{len(t.ips)}",
@@ -84,18 +85,29 @@ class ConsoleReporter(Reporter):
                 row.append(str(len(plan.to_remove)))
             table.add_row(*[redactor(cell) for cell in row])
         self.console.print(table)
-        for plan in plans:
-            if plan.error and plan.error.hint:
-                self.say(f"  {plan.target.key}: {plan.error.hint}", "yellow")
+        shown: set[str] = set()
+        for plan in plans:  # one exchange's sign-in failure is every one of its keys' error
+            if plan.error and plan.error.message not in shown:
+                shown.add(plan.error.message)
+                self.say(plan.error.message, "red")
+                if plan.error.hint:
+                    self.say(f"  {plan.error.hint}", "yellow")
 
     def progress(
         self, exchange: str, key: str, done: int, total: int, note: str,
         next_code_in: Callable[[], float],
     ) -> None:
-        line = ProgressLine(f"{exchange}: {key}: {done}/{total} {note}", next_code_in)
+        self.show(ProgressLine(f"{exchange}: {key}: {done}/{total} {note}", next_code_in))
+
+    def status(self, text: str) -> None:
+        self.show(ProgressLine(text, lambda: 0.0))
+
+    def show(self, line: ProgressLine) -> None:
+        """A live line on a terminal; elsewhere, a log-friendly line per call."""
         if not self.console.is_terminal:
-            self.say(line.text(), "dim")  # a log-friendly line per step
+            self.say(line.text(), "dim")
             return
+        self._line = line
         if self._live is None:
             self._live = Live(line, console=self.console, refresh_per_second=4, transient=True)
             self._live.start()
@@ -113,6 +125,8 @@ class ConsoleReporter(Reporter):
         live, self._live = self._live, None
         if live is not None:
             live.stop()
+            if self._line is not None:  # keep where we are on screen, above the question
+                self.say(self._line.text(), "cyan")
         try:
             yield
         finally:

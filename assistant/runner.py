@@ -66,6 +66,7 @@ def run(
     reporter = ConsoleReporter(json_mode=options.json_out)
     log_path: Path | None = None
     results: list[KeyResult] = []
+    logs.setup(options.verbose)  # until the run's own folder exists: stderr only
     try:
         settings = settings or load_settings(**options.overrides)
         run_dir = logs.new_run_dir(settings.artifacts_dir)
@@ -123,7 +124,7 @@ def fail(
     log_path: Path | None,
 ) -> ExitCode:
     reporter.end_progress()
-    logger.error("{}", err.message)
+    logger.info("failed: {}", err.message)  # for the debug log; the reporter tells the user
     if options.json_out:
         print_json(result_json(mode, results, err.exit_code, error=err, log_path=log_path))
     else:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pyotp
 import typer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
 from pydantic_settings import (
@@ -30,13 +29,14 @@ from pydantic_settings import (
 )
 
 from assistant.errors import BadInput
+from assistant.twofa import Totp
 from flows import FLOWS
 
 APP_DIR = Path(typer.get_app_dir("ipbind"))
 CONFIG_FILE = Path(os.environ.get("IPBIND_CONFIG", APP_DIR / "config.toml"))
 
 
-class Totp(BaseModel):
+class TotpSetting(BaseModel):
     """A validated TOTP secret: Base32, with the period and digits an otpauth URI gives."""
 
     secret: SecretStr
@@ -60,13 +60,13 @@ class ExchangeSettings(BaseModel):
             parse_totp(value.get_secret_value(), 30)  # raises ValueError, without the value
         return value
 
-    def totp(self) -> Totp | None:
+    def totp(self) -> TotpSetting | None:
         if self.totp_secret is None or not self.totp_secret.get_secret_value().strip():
             return None
         return parse_totp(self.totp_secret.get_secret_value(), self.totp_period)
 
 
-def parse_totp(raw: str, period: int) -> Totp:
+def parse_totp(raw: str, period: int) -> TotpSetting:
     """Base32 or an otpauth:// URI. Error messages never repeat the secret."""
     raw = raw.strip()
     digits = 6
@@ -90,12 +90,15 @@ def parse_totp(raw: str, period: int) -> Totp:
         secret = raw
     secret = secret.replace(" ", "").upper()
     try:
-        pyotp.TOTP(secret).now()
+        Totp(secret).now()
     except Exception:
-        raise ValueError("the TOTP secret is not valid Base32 (nor an otpauth:// URI)") from None
+        raise ValueError(
+            "the TOTP secret is not valid Base32 of at least 16 characters (nor an otpauth:// "
+            "URI)"
+        ) from None
     if not 6 <= digits <= 8 or not 1 <= period <= 300:
         raise ValueError("the TOTP period or digits are out of range")
-    return Totp(secret=SecretStr(secret), period=period, digits=digits)
+    return TotpSetting(secret=SecretStr(secret), period=period, digits=digits)
 
 
 class BaseIpbindSettings(BaseSettings):

@@ -9,6 +9,7 @@ code, shows when the next one will be accepted, and refuses a code typed twice.
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 from collections.abc import Callable
@@ -18,6 +19,21 @@ import pyotp
 
 from assistant.errors import UserActionNeeded
 from assistant.logs import redactor
+
+MIN_SECRET_BYTES = 10  # 80 bits: the 16-character secrets exchanges have long handed out
+
+
+class Totp(pyotp.TOTP):
+    """pyotp's TOTP, but accepting 80-bit secrets. pyotp refuses secrets under 112 bits
+    (NIST's advice for new ones), yet Binance and others issue 16-character (80-bit)
+    Base32 secrets, and a user cannot choose theirs."""
+
+    def byte_secret(self) -> bytes:
+        padded = self.secret + "=" * (-len(self.secret) % 8)
+        decoded = base64.b32decode(padded, casefold=True)
+        if len(decoded) < MIN_SECRET_BYTES:
+            raise ValueError("a TOTP secret has at least 80 bits (16 Base32 characters)")
+        return decoded
 
 
 class Codes(Protocol):
@@ -46,7 +62,7 @@ class TotpCodes:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self._totp = pyotp.TOTP(secret, interval=period, digits=digits)
+        self._totp = Totp(secret, interval=period, digits=digits)
         self.period = period
         self.margin = safe_margin(period)
         self._clock = clock

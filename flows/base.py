@@ -42,6 +42,7 @@ Progress = Callable[[int, int, str], None]
 IPV4 = r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])"
 IPV6 = r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:/\d{1,3})?(?![\w:])"
 IP_TEXT = re.compile(f"{IPV4}|{IPV6}")
+NETWORK_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 CODE_REFUSAL = re.compile(r"code|verif|2fa|two-factor|authenticat|otp|already used", re.I)
 
 
@@ -228,6 +229,11 @@ class Flow:
         except PlaywrightError as err:
             if "Target" in str(err) and "closed" in str(err):
                 raise UserActionNeeded(f"{self.name}: {what}: the browser was closed") from None
+            if network := NETWORK_ERROR.search(str(err)):
+                raise UserActionNeeded(
+                    f"{self.name}: {what}: could not reach {self.origin} ({network.group(0)})",
+                    hint="Check the internet connection (and any proxy), then run again.",
+                ) from None
             raise SiteChanged(f"{self.name}: {what}: {first_line(err)}") from None
 
     def container_of(self, name: str, role: str, control: re.Pattern[str] | str) -> Locator:

@@ -32,9 +32,9 @@ class Bittrex(Flow):
     max_ips = 30
     scope = "account"
     keys_by = "account (one list for all keys)"
-    how = "one address at a time, a fresh 2FA code each (~10 min for 20)"
+    how = "one at a time, a fresh 2FA code each"
     notice = (
-        "Bittrex Global stopped trading on 2023-12-04; the flow remains for accounts that "
+        "stopped trading on 2023-12-04; the flow remains for accounts that "
         "still need their allow list."
     )
 

@@ -35,7 +35,7 @@ class Kraken(Flow):
     max_ips = 30
     cidr = True
     keys_by = "name (exact)"
-    how = "one address per input, Save, 2FA if set; extra keys too"
+    how = "one per input, Save, 2FA if set"
 
     def api_page_ready(self) -> Locator:
         return self.page.get_by_role("button", name=EDIT).or_(

@@ -144,3 +144,19 @@ def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:
     assert "Summary" in result.stdout
     assert result.stdout.count("verified") >= 2
     assert "failed" not in result.stdout
+
+
+def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
+    tmp_path: Path,
+) -> None:
+    assert "stopped trading on 2023-12-04" in ipbind("exchanges").stdout
+    path = write_allocation(tmp_path / "b.toml", [
+        {"exchange": "bittrex", "name": "B", "key": "main", "ips": ["8.8.4.4"]},
+    ])
+    env = {"IPBIND_BITTREX__USERNAME": "someone", "IPBIND_BITTREX__PASSWORD": "password",
+           "IPBIND_BITTREX__TOTP_SECRET": "JBSWY3DPEHPK3PXP", "IPBIND_TIMEOUT": "3",
+           "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs")}
+    result = ipbind("plan", "--allow-count", str(path), env=env)
+
+    assert "Bittrex Global: stopped trading on 2023-12-04" in result.stdout
+    assert result.returncode != 0  # no exchange is reachable from the tests
