@@ -154,15 +154,17 @@ class Allocation(BaseModel):
     @model_validator(mode="after")
     def keys_once(self) -> Allocation:
         seen: dict[tuple[str, str], str] = {}
-        for account in self.accounts:
-            for key in account.keys:
+        for index, account in enumerate(self.accounts):
+            here = f"accounts[{index}] ({account.name!r})"
+            fields = ["key"] + ["extra_keys"] * len(account.extra_keys)
+            for field, key in zip(fields, account.keys, strict=True):
                 where = seen.get((account.exchange, key))
                 if where is not None:
                     raise ValueError(
-                        f"key {key!r} on {account.exchange} appears in both {where!r} and "
-                        f"{account.name!r}; each key gets one list"
+                        f"{here} {field}: key {key!r} on {account.exchange} is already in "
+                        f"{where}; each key gets one list"
                     )
-                seen[(account.exchange, key)] = account.name
+                seen[(account.exchange, key)] = here
         return self
 
 
@@ -170,6 +172,8 @@ def normalise(raw: str, cidr_ok: bool) -> str:
     """The canonical text of an address (or, where allowed, a CIDR range); ValueError if not."""
     token = raw.strip()
     try:
+        if "%" in token:  # an IPv6 zone id ("%eth0") means something on one machine only
+            raise ValueError(token)
         if "/" in token:
             net = ipaddress.ip_network(token, strict=True)
             if not cidr_ok:

@@ -33,7 +33,14 @@ from assistant.twofa import Totp
 from flows import FLOWS
 
 APP_DIR = Path(typer.get_app_dir("ipbind"))
-CONFIG_FILE = Path(os.environ.get("IPBIND_CONFIG", APP_DIR / "config.toml"))
+
+
+def config_file() -> Path:
+    """The TOML config file, looked up each time settings load (IPBIND_CONFIG overrides it)."""
+    return Path(os.environ.get("IPBIND_CONFIG", APP_DIR / "config.toml"))
+
+
+CONFIG_FILE = config_file()  # as at import; loading settings looks again
 
 
 class TotpSetting(BaseModel):
@@ -108,7 +115,6 @@ class BaseIpbindSettings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
-        toml_file=CONFIG_FILE,
     )
 
     headless: bool = True
@@ -127,7 +133,7 @@ class BaseIpbindSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
         return init_settings, env_settings, dotenv_settings, toml
 
     def exchange(self, exchange_id: str) -> ExchangeSettings:

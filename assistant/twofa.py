@@ -121,7 +121,7 @@ class PromptedCodes:
         prompt = f"{self.exchange}: authenticator code for {purpose}"
         for _ in range(5):
             code = "".join(self._ask(prompt, self.seconds_until_next()).split())
-            if not (code.isdigit() and 6 <= len(code) <= 8):
+            if not (code.isascii() and code.isdigit() and 6 <= len(code) <= 8):
                 prompt = f"{self.exchange}: a code is 6 to 8 digits. Code for {purpose}"
                 continue
             if code in self.used:

@@ -1,0 +1,252 @@
+"""2FA code providers against a fake clock: no real waiting, exact step arithmetic."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import struct
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+
+from assistant.errors import UserActionNeeded
+from assistant.logs import redactor
+from assistant.twofa import PromptedCodes, TotpCodes, safe_margin
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # 160 bits: plain pyotp takes it too
+SHORT_SECRET = "JBSWY3DPEHPK3PXP"  # 80 bits: as Binance and others issue them
+EPS = 0.005  # "within a few ms": TotpCodes sleeps a hair past the boundary
+
+
+class FakeClock:
+    """A clock that only moves when slept on, recording every sleep."""
+
+    def __init__(self, now: float):
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    @property
+    def slept(self) -> float:
+        return sum(self.sleeps)
+
+
+@pytest.fixture(autouse=True)
+def clean_redactor() -> Iterator[None]:
+    redactor.clear()
+    yield
+    redactor.clear()
+
+
+def step_of(t: float, period: int) -> int:
+    return int(t // period)
+
+
+def codes_at(clock: FakeClock, secret: str = SECRET, period: int = 30, digits: int = 6):
+    return TotpCodes(secret, period, digits, clock=clock, sleep=clock.sleep)
+
+
+def reference_totp(secret: str, step: int, digits: int = 6) -> str:
+    """RFC 6238 with SHA1, written out independently of pyotp and of assistant.twofa."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(value % 10**digits).zfill(digits)
+
+
+def test_safe_margin() -> None:
+    assert safe_margin(30) == 3.0
+    assert safe_margin(1) == pytest.approx(0.2)
+    assert safe_margin(5) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("period", [30, 1])
+def test_first_code_is_immediate_in_a_fresh_step(period: int) -> None:
+    clock = FakeClock(1_000_000 * period + 0.25 * period)
+    codes = codes_at(clock, period=period)
+    assert codes.seconds_until_next() == 0
+    code = codes.next("login")
+    assert clock.sleeps == []
+    assert code == pyotp.TOTP(SECRET, interval=period).at(clock.now)
+
+
+@pytest.mark.parametrize("period", [30, 1])
+def test_next_code_waits_exactly_to_the_next_boundary(period: int) -> None:
+    start = 1_000_000 * period + 0.1 * period
+    clock = FakeClock(start)
+    codes = codes_at(clock, period=period)
+    codes.next("login")
+    boundary = (step_of(start, period) + 1) * period
+    assert codes.seconds_until_next() == pytest.approx(boundary - start, abs=1e-9)
+    second = codes.next("save")
+    assert clock.slept == pytest.approx(boundary - start, abs=EPS)
+    assert clock.slept >= boundary - start  # never early: that step would be refused
+    assert step_of(clock.now, period) == step_of(start, period) + 1
+    assert second == pyotp.TOTP(SECRET, interval=period).at(boundary)
+
+
+@pytest.mark.parametrize("period", [30, 1])
+def test_waits_for_the_next_step_when_too_little_is_left(period: int) -> None:
+    margin = safe_margin(period)
+    boundary = 1_000_000 * period
+    start = boundary - margin / 2  # fresh step, but not enough time left to use it
+    clock = FakeClock(start)
+    code = codes_at(clock, period=period).next("login")
+    assert clock.slept == pytest.approx(boundary - start, abs=EPS)
+    assert step_of(clock.now, period) == boundary // period
+    assert code == pyotp.TOTP(SECRET, interval=period).at(boundary)
+
+
+def test_enough_margin_left_is_used_at_once() -> None:
+    clock = FakeClock(1_000_000 * 30 - safe_margin(30) - 0.01)
+    codes_at(clock).next("login")
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("period", [30, 1])
+def test_n_codes_take_n_minus_1_step_boundaries(period: int) -> None:
+    start_step = 1_000_000
+    start = start_step * period + 0.001
+    clock = FakeClock(start)
+    codes = codes_at(clock, period=period)
+    n = 7
+    steps = []
+    for i in range(n):
+        code = codes.next(f"ip {i}")
+        steps.append(step_of(clock.now, period))
+        assert code == pyotp.TOTP(SECRET, interval=period).at(clock.now)
+        # every code has at least the safe margin left in its step
+        assert (steps[-1] + 1) * period - clock.now >= safe_margin(period)
+    assert steps == list(range(start_step, start_step + n))  # never the same step twice
+    expected = (start_step + n - 1) * period - start
+    assert clock.slept == pytest.approx(expected, abs=n * EPS)
+
+
+def test_a_step_is_never_reused_even_if_the_clock_stands_still() -> None:
+    clock = FakeClock(1_000_000 * 30 + 1)
+    codes = codes_at(clock)
+    codes.next("a")
+    first_step = codes.last_step
+    clock.now -= 0.5  # a clock that steps back a little must not give the same step again
+    codes.next("b")
+    assert codes.last_step == first_step + 1
+    assert step_of(clock.now, 30) == first_step + 1
+
+
+def test_codes_match_rfc_6238_vectors() -> None:
+    # RFC 6238 appendix B, SHA1, secret "12345678901234567890", 8 digits.
+    rfc_secret = base64.b32encode(b"12345678901234567890").decode()
+    for t, expected in [(59, "94287082"), (1111111109, "07081804"), (1234567890, "89005924")]:
+        clock = FakeClock(t)
+        codes = TotpCodes(rfc_secret, 30, 8, clock=clock, sleep=clock.sleep)
+        codes.margin = 0  # the vectors sit anywhere in their step
+        assert codes.next("rfc") == expected
+
+
+def test_80_bit_secrets_work() -> None:
+    clock = FakeClock(1_000_000 * 30 + 2)
+    code = codes_at(clock, secret=SHORT_SECRET).next("login")
+    assert code == reference_totp(SHORT_SECRET, 1_000_000)
+
+
+def test_secret_and_codes_are_registered_with_the_redactor() -> None:
+    clock = FakeClock(1_000_000 * 30 + 2)
+    codes = codes_at(clock)
+    assert redactor(f"secret {SECRET}") == "secret [redacted]"
+    code = codes.next("login")
+    assert code not in redactor(f"code {code}")
+
+
+# --- PromptedCodes ---------------------------------------------------------------------
+
+
+class Asker:
+    """A scripted person: answers in order, remembering each prompt and countdown."""
+
+    def __init__(self, *answers: str):
+        self.answers = list(answers)
+        self.calls: list[tuple[str, float]] = []
+
+    def __call__(self, prompt: str, wait: float) -> str:
+        self.calls.append((prompt, wait))
+        return self.answers.pop(0)
+
+
+def prompted(asker: Asker, clock: FakeClock, period: int = 30) -> PromptedCodes:
+    return PromptedCodes("Binance", period, asker, clock=clock)
+
+
+def test_prompted_returns_the_typed_code() -> None:
+    asker = Asker(" 123 456 ")
+    codes = prompted(asker, FakeClock(1000.0))
+    assert codes.seconds_until_next() == 0
+    assert codes.next("login") == "123456"
+    assert asker.calls == [("Binance: authenticator code for login", 0.0)]
+
+
+def test_prompted_refuses_a_code_typed_twice() -> None:
+    clock = FakeClock(1000.0)
+    asker = Asker("123456", "123456", "654321")
+    codes = prompted(asker, clock)
+    assert codes.next("login") == "123456"
+    clock.now += 40
+    assert codes.next("save") == "654321"
+    assert len(asker.calls) == 3
+    assert "already used" in asker.calls[2][0]
+    assert "save" in asker.calls[2][0]
+
+
+@pytest.mark.parametrize(
+    "bad", ["abc", "12345", "123456789", "12a456", "", "１２３４５６", "²²²²²²"]
+)
+def test_prompted_refuses_non_digit_or_wrong_length(bad: str) -> None:
+    asker = Asker(bad, "12345678")
+    codes = prompted(asker, FakeClock(1000.0))
+    assert codes.next("login") == "12345678"
+    assert "6 to 8 digits" in asker.calls[1][0]
+
+
+def test_prompted_counts_down_to_the_next_step() -> None:
+    clock = FakeClock(1000.0)  # step 33 runs from 990 to 1020
+    asker = Asker("111111", "222222")
+    codes = prompted(asker, clock)
+    codes.next("login")
+    clock.now = 1005.0
+    assert codes.seconds_until_next() == pytest.approx(15.0)
+    codes.next("save")
+    assert asker.calls[1][1] == pytest.approx(15.0)
+    clock.now = 1040.0  # the step of the last code is over
+    assert codes.seconds_until_next() == 0
+
+
+def test_prompted_gives_up_after_five_bad_answers() -> None:
+    asker = Asker("x", "1", "222222", "222222", "nope", "333333")
+    codes = prompted(asker, FakeClock(1000.0))
+    codes.used.add("222222")
+    with pytest.raises(UserActionNeeded) as info:
+        codes.next("login")
+    assert len(asker.calls) == 5
+    assert asker.answers == ["333333"]  # the sixth answer was never asked for
+    assert "Binance" in info.value.message
+    assert "222222" not in info.value.message
+
+
+def test_prompted_accepts_a_good_fifth_answer() -> None:
+    asker = Asker("a", "b", "c", "d", "987654")
+    assert prompted(asker, FakeClock(1000.0)).next("login") == "987654"
+
+
+def test_prompted_codes_are_registered_with_the_redactor() -> None:
+    codes = prompted(Asker("424242"), FakeClock(1000.0))
+    codes.next("login")
+    assert redactor("typed 424242") == "typed [redacted]"
