@@ -46,6 +46,8 @@ DOCUMENTATION_NETS = [
     for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
 ]
 SHARED_NETS = [ipaddress.ip_network("100.64.0.0/10")]  # carrier-grade NAT
+# Altrady's addresses are single hosts; a range wider than this is a typo, not an allocation.
+WIDEST_PREFIX = {4: 16, 6: 32}
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -63,8 +65,15 @@ def is_documentation(net: IpNetwork) -> bool:
 
 
 def never_altrady(net: IpNetwork) -> str | None:
-    """Why an address can never be one of Altrady's (public, unicast) addresses, if so."""
-    addr = net.network_address
+    """Why an address (or any address of a range) can never be one of Altrady's (public,
+    unicast) addresses, if so."""
+    for addr in {net.network_address, net.broadcast_address}:
+        if why := never_altrady_address(net, addr):
+            return why
+    return None
+
+
+def never_altrady_address(net: IpNetwork, addr: IpAddress) -> str | None:
     if addr.is_unspecified:
         return "the unspecified address"
     if addr.is_loopback:
@@ -171,23 +180,34 @@ class Allocation(BaseModel):
 def normalise(raw: str, cidr_ok: bool) -> str:
     """The canonical text of an address (or, where allowed, a CIDR range); ValueError if not."""
     token = raw.strip()
-    try:
-        if "%" in token:  # an IPv6 zone id ("%eth0") means something on one machine only
-            raise ValueError(token)
-        if "/" in token:
-            net = ipaddress.ip_network(token, strict=True)
-            if not cidr_ok:
-                raise ValueError(f"{token} is a range (CIDR); this exchange takes single addresses")
-        else:
+    if "/" in token:
+        net = parse_range(token, cidr_ok)
+    else:
+        try:
+            if "%" in token:  # an IPv6 zone id ("%eth0") means something on one machine only
+                raise ValueError(token)
             net = ipaddress.ip_network(ipaddress.ip_address(token))
-    except ValueError as err:
-        if "range (CIDR)" in str(err):
-            raise
-        raise ValueError(f"{token!r} is not a valid IP address") from None
+        except ValueError:
+            raise ValueError(f"{token!r} is not a valid IP address") from None
     why = never_altrady(net)
     if why:
         raise ValueError(f"{token} is {why} and can never be one of Altrady's")
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
+
+def parse_range(token: str, cidr_ok: bool) -> IpNetwork:
+    if not cidr_ok:
+        raise ValueError(f"{token} is a range (CIDR); this exchange takes single addresses")
+    try:
+        net = ipaddress.ip_network(token, strict=False)
+    except ValueError:
+        raise ValueError(f"{token!r} is not a valid IP address or range") from None
+    if net.network_address != ipaddress.ip_address(token.split("/")[0]):
+        raise ValueError(f"{token} has host bits set; the range would be {net}")
+    widest = WIDEST_PREFIX[net.version]
+    if net.prefixlen < widest:
+        raise ValueError(f"{token} is wider than /{widest} and can never be Altrady's")
+    return net
 
 
 def documentation_ips(account: Account) -> list[str]:

@@ -61,11 +61,18 @@ def _patch(record: Any) -> None:
 
 
 class RedactedException(Exception):
-    """Stands in for an exception whose message might hold a secret."""
+    """Stands in for an exception whose message might hold a secret: same class name,
+    same traceback, redacted text."""
 
     def __init__(self, original: BaseException):
         super().__init__(redactor(str(original)))
         self.__traceback__ = original.__traceback__
+        if original.__cause__ is not None:
+            self.__cause__ = RedactedException(original.__cause__)
+
+    def __new__(cls, original: BaseException) -> RedactedException:
+        named = type(type(original).__name__, (cls,), {"__module__": type(original).__module__})
+        return Exception.__new__(named)
 
 
 def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = False) -> Path | None:

@@ -40,9 +40,6 @@ def config_file() -> Path:
     return Path(os.environ.get("IPBIND_CONFIG", APP_DIR / "config.toml"))
 
 
-CONFIG_FILE = config_file()  # as at import; loading settings looks again
-
-
 class TotpSetting(BaseModel):
     """A validated TOTP secret: Base32, with the period and digits an otpauth URI gives."""
 

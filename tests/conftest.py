@@ -3,7 +3,10 @@ browser, launched through `assistant.browser` like the CLI does."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,13 @@ from assistant import browser
 from fixtures.mockex import MockExchanges
 
 TEST_PERIOD = 1  # seconds per TOTP step on the mock sites in tests
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The developer's own ipbind settings (environment, config file) must not leak in.
+    for name in [n for n in os.environ if n.startswith("IPBIND_")]:
+        del os.environ[name]
+    os.environ["IPBIND_CONFIG"] = str(Path(tempfile.mkdtemp(prefix="ipbind-tests-")) / "none.toml")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from assistant.runner import Options, run
 from assistant.settings import BaseIpbindSettings, load_settings
 from fixtures.mockex import MockExchanges
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORD = "s3cret-Passw0rd!"
 
@@ -78,7 +78,8 @@ def settings_for(
         "base_url": mock.base_url(site),
         **extra,
     }
-    return load_settings(**{site: conf}, artifacts_dir=tmp_path / "runs", timeout=10)
+    return load_settings(**{site: conf}, artifacts_dir=tmp_path / "runs", timeout=10,
+                         _env_file=None)  # a developer's .env must not leak in
 
 
 @dataclass
@@ -110,7 +111,8 @@ def ipbind(
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "assistant", *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
+        capture_output=True, text=True, env=full_env, timeout=timeout,
+        cwd=tempfile.gettempdir(),  # away from any .env in the checkout
     )
 
 
