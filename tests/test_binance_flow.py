@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Locator, Page, expect
 from support import (
     PASSWORD,
     SECRET,
@@ -19,7 +19,10 @@ from support import (
     write_allocation,
 )
 
+from assistant.engine import Engine
 from assistant.errors import ExitCode
+from assistant.output import ConsoleReporter
+from assistant.runner import load_allocation
 from fixtures.mockex import MockExchanges
 
 IPS = altrady_ips()
@@ -213,3 +216,42 @@ def test_secrets_stay_out_of_output_and_debug_log(
     for secret in (PASSWORD, SECRET):
         assert secret not in result.out
         assert secret not in text
+
+
+def test_a_captcha_headless_asks_for_a_headed_run_and_changes_nothing(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.reset("binance", binance_seed({"label": "Altrady main"}, options={"captcha": True}))
+    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
+                     browser, capsys)
+
+    assert result.code == ExitCode.USER_ACTION
+    assert "Binance shows a puzzle" in result.out and "--headed" in result.out
+    assert saves(site) == []
+
+
+class PuzzleSolver:
+    """The person at a headed browser: solves the slider when handed the page."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        self.asked.append(message)
+        page.get_by_role("slider").press("End")
+        expect(done).to_be_visible()
+
+
+def test_a_captcha_is_handed_to_the_person_and_the_run_goes_on(
+    site: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    site.reset("binance", binance_seed({"label": "Altrady main"}, options={"captcha": True}))
+    person = PuzzleSolver()
+    engine = Engine(settings_for(site, "binance", tmp_path),
+                    load_allocation(allocation(tmp_path), allow_count=False),
+                    ConsoleReporter(), person)
+    results = engine.run("apply", lambda plans: True, browser)
+
+    assert person.asked == ["Binance shows a puzzle: slide it to complete it"]
+    assert [r.status for r in results] == ["verified"]
+    assert keys_of(site, "binance")[0]["ips"] == IPS

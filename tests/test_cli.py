@@ -4,6 +4,7 @@ codes. Bad input stops before any browser starts and changes nothing."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,16 @@ def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
 
     assert "Bittrex Global: stopped trading on 2023-12-04" in result.stdout
     assert result.returncode != 0  # no exchange is reachable from the tests
+
+
+@pytest.mark.headed
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: `make test` "
+                    "runs the suite under xvfb-run")
+def test_headed_apply_works_in_a_visible_browser(mock: MockExchanges, tmp_path: Path) -> None:
+    result = ipbind("--headed", "apply", "--yes", str(one_account(tmp_path)),
+                    env={**env_for(mock, tmp_path), "DISPLAY": os.environ["DISPLAY"]})
+
+    assert result.returncode == ExitCode.OK, result.stdout + result.stderr
+    [sign_in] = mock.state("binance")["sign_ins"]
+    assert "HeadlessChrome" not in sign_in["user_agent"]  # a real, visible browser
+    assert keys_of(mock, "binance")[0]["ips"] == IPS

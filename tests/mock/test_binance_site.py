@@ -410,3 +410,126 @@ def test_page_faults(binance: MockExchanges, codes: Codes, api_page: Page) -> No
     promo.get_by_role("button", name="Close").click()
     expect(card(api_page, MAIN).get_by_role("button", name="Manage IPs")).to_be_visible()
     expect(api_page.get_by_role("button", name="Edit restrictions")).to_have_count(0)
+
+
+# -- the "table" layout: the same site, other markup ---------------------------------------
+# No <label for>, no per-key heading or region: a table row per key, editing in a modal
+# dialog, entries deleted by icon buttons, "Security Verification" stacked on top.
+
+
+@pytest.fixture
+def table_page(binance: MockExchanges, codes: Codes, page: Page) -> Page:
+    binance.reset(SITE, fast_seed(options={"layout": "table"}))
+    page.goto(binance.base_url(SITE) + API_PATH)
+    log_in(page, codes)
+    expect(row(page, MAIN)).to_be_visible()
+    return page
+
+
+def row(page: Page, label: str) -> Locator:
+    cell = page.get_by_role("cell", name=label, exact=True)
+    return page.get_by_role("row").filter(has=cell)
+
+
+def edit_dialog(page: Page, label: str) -> Locator:
+    row(page, label).get_by_role("button", name="Edit restrictions").click()
+    return page.get_by_role("dialog", name="Edit restrictions")
+
+
+def test_table_login_and_rows(binance: MockExchanges, codes: Codes, page: Page) -> None:
+    binance.reset(SITE, fast_seed(cookie_banner=True, options={"layout": "table"}))
+    page.goto(binance.base_url(SITE) + API_PATH)
+    expect(page).to_have_url(re.compile(r"/en/login\?next="))
+    page.get_by_role("button", name=re.compile("Accept")).click()
+    assert page.locator("label[for]").count() == 0
+    log_in(page, codes)  # the same words find the other markup
+    expect(page.get_by_role("heading", name="API Management")).to_be_visible()
+    expect(page.get_by_role("region")).to_have_count(0)
+    expect(page.get_by_role("heading")).to_have_count(1)
+    expect(page.get_by_role("columnheader")).to_have_text(
+        ["Label", "API Key", "IP access", "Trusted IPs", "Actions"]
+    )
+    expect(row(page, MAIN).get_by_role("cell")).to_have_text(
+        [MAIN, keys(binance)[MAIN]["api_key"], "Unrestricted", "–", "Edit restrictions"]
+    )
+    expect(row(page, OLD).get_by_role("cell").nth(3)).to_have_text("198.51.100.50, 198.51.100.51")
+
+
+def test_table_edit_in_a_dialog(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
+    edit = edit_dialog(table_page, OLD)
+    trading = edit.get_by_label("Enable Spot & Margin Trading")
+    expect(trading).to_be_checked()
+    expect(edit.get_by_role("button", name=re.compile("^Remove"))).to_have_count(0)
+    edit.get_by_role("button", name="Delete 198.51.100.50").click()
+    edit.get_by_label("IP address").fill("203.0.113.10\n2001:DB8::1")
+    edit.get_by_role("button", name="Confirm").click()
+    expect(edit.get_by_role("listitem")).to_have_text(
+        ["198.51.100.51", "203.0.113.10", "2001:DB8::1"]
+    )
+    edit.get_by_role("button", name="Save").click()
+    verification = table_page.get_by_role("dialog", name="Security Verification")
+    expect(edit).to_be_visible()  # stacked, not replaced
+    verification.get_by_label("Authenticator App Code").fill(codes.next())
+    verification.get_by_role("button", name="Submit").click()
+    expect(verification).to_be_hidden()
+    expect(edit).to_be_hidden()
+    expect(row(table_page, OLD).get_by_role("cell").nth(3)).to_have_text(
+        "198.51.100.51, 203.0.113.10, 2001:db8::1"
+    )
+    assert keys(binance)[OLD]["ips"] == ["198.51.100.51", "203.0.113.10", "2001:db8::1"]
+    assert keys(binance)[OLD]["spot_trading"] is True
+
+
+def test_table_refusals(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
+    binance.fault(SITE, "save", "totp_refused_once")
+    edit = edit_dialog(table_page, EXTRA)
+    edit.get_by_label("IP address").fill("198.51.100.7")
+    edit.get_by_role("button", name="Confirm").click()
+    edit.get_by_role("button", name="Save").click()
+    verification = table_page.get_by_role("dialog", name="Security Verification")
+    code = codes.next()
+    verification.get_by_label("Authenticator App Code").fill(code)
+    verification.get_by_role("button", name="Submit").click()
+    expect(verification.get_by_role("alert")).to_have_text("Invalid verification code")
+    expect(verification.get_by_label("Authenticator App Code")).to_have_value("")
+    verification.get_by_label("Authenticator App Code").fill(code)
+    verification.get_by_role("button", name="Submit").click()
+    expect(verification).to_be_hidden()  # a validation error closes the verification …
+    expect(edit.get_by_role("alert")).to_have_text("IP 198.51.100.7 already exists")  # … not the edit
+    edit.get_by_role("button", name="Cancel").click()
+    expect(edit).to_be_hidden()
+    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7"]
+    assert binance.state(SITE)["log"] == []
+
+
+def test_table_unrestricting(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
+    edit = edit_dialog(table_page, EXTRA)
+    edit.get_by_label("Unrestricted (Less Secure)").check()
+    expect(edit.get_by_label("IP address")).to_be_hidden()
+    expect(edit.get_by_label("Enable Spot & Margin Trading")).to_be_disabled()
+    edit.get_by_role("button", name="Save").click()
+    submit_code(table_page, codes.next())
+    expect(row(table_page, EXTRA).get_by_role("cell").nth(2)).to_have_text("Unrestricted")
+    assert keys(binance)[EXTRA]["restricted"] is False
+
+
+def test_table_page_faults(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
+    binance.fault(SITE, "keys", "http500")
+    table_page.reload()
+    table_page.get_by_role("button", name="Retry").click()
+    expect(row(table_page, MAIN)).to_be_visible()
+
+    binance.fault(SITE, "page", "modal")
+    binance.fault(SITE, "page", "label_changed", label="Delete", to="Discard")
+    table_page.reload()
+    table_page.get_by_role("dialog", name="Limited-time offer").get_by_role(
+        "button", name="Close"
+    ).click()
+    edit = edit_dialog(table_page, EXTRA)
+    expect(edit.get_by_role("button", name="Discard 198.51.100.7")).to_be_visible()
+
+
+def test_unknown_layout_is_said_on_the_page(binance: MockExchanges, page: Page) -> None:
+    binance.reset(SITE, fast_seed(options={"layout": "grid"}))
+    page.goto(binance.base_url(SITE) + "/en/login")
+    expect(page.get_by_role("alert")).to_have_text(re.compile('Unknown layout "grid"'))
