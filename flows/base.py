@@ -4,7 +4,8 @@ A flow is one small subclass of `Flow` per exchange. Its class attributes are th
 exchange's metadata; its four hooks are the steps a person would take, in the words of the
 seed article, and the engine calls them in this order:
 
-    login()                       on the login page the API page sent us to
+    login()                       on the login page the API page sent us to (shared: the
+                                  flow gives the words of its `sign_in`)
     list_keys() -> [KeyInfo]      the keys on the API page (the engine picks the right one)
     read(key) -> [ip, …]          the key's saved whitelist, as the page shows it
     change(key, add, remove)      edit, enter, save, pass 2FA (engine re-reads to verify)
@@ -54,6 +55,23 @@ class KeyInfo:
     api_key: str | None = None  # the key string, on sites that show it
 
 
+@dataclass(frozen=True)
+class SignIn:
+    """The words on an exchange's two-step sign-in (password, then authenticator code):
+    labels of the fields and names of the buttons, as patterns."""
+
+    username: re.Pattern[str]
+    submit: re.Pattern[str]
+    code: re.Pattern[str]
+    code_submit: re.Pattern[str]
+    password: re.Pattern[str] = re.compile(r"^\s*password\s*$", re.I)
+
+
+def words(text: str) -> re.Pattern[str]:
+    """A control's whole name, case and spacing aside: "Log In" matches " log  in "."""
+    return re.compile(r"^\s*" + r"\s*".join(map(re.escape, text.split())) + r"\s*$", re.I)
+
+
 @dataclass
 class Credentials:
     username: str
@@ -79,6 +97,7 @@ class Flow:
     how: ClassVar[str]  # one line: how the whitelist is entered
     working: ClassVar[bool] = True
     notice: ClassVar[str | None] = None  # shown before a run against the real site
+    sign_in: ClassVar[SignIn]
 
     def __init__(
         self,
@@ -105,7 +124,32 @@ class Flow:
     # -- the hooks -------------------------------------------------------------------------
 
     def login(self) -> None:
-        raise NotImplementedError
+        """Username and password, a puzzle if the site shows one (a person's job), then the
+        authenticator code."""
+        assert self.credentials is not None
+        page, words = self.page, self.sign_in
+        alerts = page.get_by_role("alert")
+        code_field = page.get_by_label(words.code)
+        puzzle = page.get_by_role("slider")
+        with self.step("signing in: username and password"):
+            page.get_by_label(words.username).fill(self.credentials.username)
+            self.type_secret(page.get_by_label(words.password), self.credentials.password)
+            self.mark_seen(alerts)
+            page.get_by_role("button", name=words.submit).click()
+            expect(code_field.or_(puzzle).or_(self.fresh(alerts)).first).to_be_visible()
+        if self.fresh(alerts).is_visible() and not code_field.is_visible():
+            self.refused("the sign-in", self.fresh(alerts),
+                         hint=f"Check IPBIND_{self.id.upper()}__USERNAME and __PASSWORD.")
+        if puzzle.first.is_visible():
+            self.human.hand_off(page, f"{self.name} shows a puzzle: solve it", code_field)
+
+        def attempt(code: str) -> str | None:
+            with self.step("signing in: authenticator code"):
+                self.type_secret(code_field, code)
+                send = page.get_by_role("button", name=words.code_submit)
+                return self.await_outcome(send.click, [code_field], alerts)
+
+        self.submit_code("signing in", attempt)
 
     def list_keys(self) -> list[KeyInfo]:
         raise NotImplementedError
@@ -121,8 +165,7 @@ class Flow:
         raise NotImplementedError
 
     def login_page_ready(self) -> Locator:
-        """Visible on the login page."""
-        raise NotImplementedError
+        return self.page.get_by_label(self.sign_in.username)
 
     # -- what every flow shares --------------------------------------------------------------
 

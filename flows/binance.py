@@ -14,12 +14,12 @@ import re
 
 from playwright.sync_api import Locator, expect
 
-from flows.base import Flow, KeyInfo, Progress, ips_in
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
 
-EDIT = re.compile(r"^\s*edit restrictions\s*$", re.I)
+EDIT = words("Edit restrictions")
 VERIFICATION = re.compile(r"security verification", re.I)
 CODE = re.compile(r"authenticator app code", re.I)
-SUBMIT = re.compile(r"^\s*submit\s*$", re.I)
+SUBMIT = words("Submit")
 RESTRICTED = re.compile(r"restrict access to trusted ips", re.I)
 API_KEY_TEXT = re.compile(r"\b[A-Za-z0-9]{48,80}\b")
 
@@ -31,46 +31,17 @@ class Binance(Flow):
     api_path = "/en/my/settings/api-management"
     max_ips = 30
     how = "paste all, Confirm, Save, 2FA"
+    sign_in = SignIn(
+        username=re.compile(r"email\s*/\s*phone", re.I),
+        submit=words("Log In"),
+        code=CODE,
+        code_submit=SUBMIT,
+    )
 
     def api_page_ready(self) -> Locator:
         return self.page.get_by_role("button", name=EDIT).or_(
             self.page.get_by_role("heading", name=re.compile(r"api management", re.I))
         )
-
-    def login_page_ready(self) -> Locator:
-        return self.page.get_by_label(re.compile(r"email\s*/\s*phone", re.I))
-
-    # -- sign in ---------------------------------------------------------------------------
-
-    def login(self) -> None:
-        assert self.credentials is not None
-        page = self.page
-        dialog = page.get_by_role("dialog", name=VERIFICATION)
-        alerts = page.get_by_role("alert")
-        captcha = page.get_by_role("slider")
-        with self.step("signing in: email and password"):
-            page.get_by_label(re.compile(r"email\s*/\s*phone", re.I)).fill(
-                self.credentials.username
-            )
-            self.type_secret(page.get_by_label(re.compile(r"^\s*password\s*$", re.I)),
-                             self.credentials.password)
-            self.mark_seen(alerts)
-            page.get_by_role("button", name=re.compile(r"^\s*log in\s*$", re.I)).click()
-            expect(dialog.or_(captcha).or_(self.fresh(alerts)).first).to_be_visible()
-        if self.fresh(alerts).is_visible() and not dialog.is_visible():
-            self.refused("the sign-in", self.fresh(alerts),
-                         hint="Check IPBIND_BINANCE__USERNAME and IPBIND_BINANCE__PASSWORD.")
-        if captcha.first.is_visible():
-            self.human.hand_off(page, "Binance shows a puzzle: slide it to complete it", dialog)
-
-        def attempt(code: str) -> str | None:
-            with self.step("signing in: Security Verification"):
-                self.type_secret(dialog.get_by_label(CODE), code)
-                return self.await_outcome(
-                    dialog.get_by_role("button", name=SUBMIT).click, [dialog], alerts
-                )
-
-        self.submit_code("signing in", attempt)
 
     # -- the keys and their lists ----------------------------------------------------------
 
@@ -103,13 +74,13 @@ class Binance(Flow):
         if add:
             with self.step(f"{key.name!r}: pasting {len(add)} addresses, Confirm"):
                 page.get_by_label(re.compile(r"^\s*ip address", re.I)).fill("\n".join(add))
-                page.get_by_role("button", name=re.compile(r"^\s*confirm\s*$", re.I)).click()
+                page.get_by_role("button", name=words("Confirm")).click()
                 # Text not turned into entries would be ignored on Save: check every one.
                 for ip in add:
                     expect(page.get_by_text(ip, exact=True).first).to_be_visible()
             progress(len(add), len(add), "addresses entered")
         dialog = page.get_by_role("dialog", name=VERIFICATION)
-        save = page.get_by_role("button", name=re.compile(r"^\s*save\s*$", re.I))
+        save = page.get_by_role("button", name=words("Save"))
         alerts = page.get_by_role("alert")
 
         def attempt(code: str) -> str | None:

@@ -14,12 +14,12 @@ import re
 
 from playwright.sync_api import Locator, expect
 
-from flows.base import Flow, KeyInfo, Progress, ips_in
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
 
 ADD_NEW = re.compile(r"add new ip address", re.I)
-IP_FIELD = re.compile(r"^\s*ip address\s*$", re.I)
+IP_FIELD = words("IP Address")
 CODE = re.compile(r"2fa code", re.I)
-ADD = re.compile(r"^\s*add\s*$", re.I)
+ADD = words("Add")
 REMOVE = re.compile(r"^\s*remove\b", re.I)
 CONFIRM_REMOVE = re.compile(r"^\s*(remove|confirm)\s*$", re.I)
 
@@ -33,6 +33,12 @@ class Bittrex(Flow):
     scope = "account"
     keys_by = "account (one list for all keys)"
     how = "one at a time, a fresh 2FA code each"
+    sign_in = SignIn(
+        username=words("Email"),
+        submit=words("Sign In"),
+        code=re.compile(r"authenticator code", re.I),
+        code_submit=words("Submit"),
+    )
     notice = (
         "stopped trading on 2023-12-04; the flow remains for accounts that "
         "still need their allow list."
@@ -40,35 +46,6 @@ class Bittrex(Flow):
 
     def api_page_ready(self) -> Locator:
         return self.page.get_by_role("button", name=ADD_NEW)
-
-    def login_page_ready(self) -> Locator:
-        return self.page.get_by_label(re.compile(r"^\s*email\s*$", re.I))
-
-    # -- sign in ---------------------------------------------------------------------------
-
-    def login(self) -> None:
-        assert self.credentials is not None
-        page = self.page
-        alerts = page.get_by_role("alert")
-        code_field = page.get_by_label(re.compile(r"authenticator code", re.I))
-        with self.step("signing in: email and password"):
-            page.get_by_label(re.compile(r"^\s*email\s*$", re.I)).fill(self.credentials.username)
-            self.type_secret(page.get_by_label(re.compile(r"^\s*password\s*$", re.I)),
-                             self.credentials.password)
-            self.mark_seen(alerts)
-            page.get_by_role("button", name=re.compile(r"^\s*sign in\s*$", re.I)).click()
-            expect(code_field.or_(self.fresh(alerts)).first).to_be_visible()
-        if not code_field.is_visible():
-            self.refused("the sign-in", self.fresh(alerts),
-                         hint="Check IPBIND_BITTREX__USERNAME and IPBIND_BITTREX__PASSWORD.")
-
-        def attempt(code: str) -> str | None:
-            with self.step("signing in: authenticator code"):
-                self.type_secret(code_field, code)
-                submit = page.get_by_role("button", name=re.compile(r"^\s*submit\s*$", re.I))
-                return self.await_outcome(submit.click, [code_field], alerts)
-
-        self.submit_code("signing in", attempt)
 
     # -- the allow list --------------------------------------------------------------------
 

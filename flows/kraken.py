@@ -16,15 +16,15 @@ import re
 
 from playwright.sync_api import Locator, expect
 
-from flows.base import Flow, KeyInfo, Progress, ips_in
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
 
-EDIT = re.compile(r"^\s*edit\s*$", re.I)
+EDIT = words("Edit")
 WHITELISTING = re.compile(r"ip whitelisting", re.I)
 ENTRY = re.compile(r"ip address or range", re.I)
 ADD = re.compile(r"add an ip address or range", re.I)
 REMOVE = re.compile(r"^\s*remove\b", re.I)
 TWO_FACTOR = re.compile(r"two-factor authentication", re.I)
-CONTINUE = re.compile(r"^\s*continue\s*$", re.I)
+CONTINUE = words("Continue")
 
 
 class Kraken(Flow):
@@ -36,42 +36,17 @@ class Kraken(Flow):
     cidr = True
     keys_by = "name (exact)"
     how = "one per input, Save, 2FA if set"
+    sign_in = SignIn(
+        username=words("Username"),
+        submit=words("Sign in"),
+        code=TWO_FACTOR,
+        code_submit=CONTINUE,
+    )
 
     def api_page_ready(self) -> Locator:
         return self.page.get_by_role("button", name=EDIT).or_(
             self.page.get_by_role("heading", name=re.compile(r"\bapi\b", re.I))
         )
-
-    def login_page_ready(self) -> Locator:
-        return self.page.get_by_label(re.compile(r"^\s*username\s*$", re.I))
-
-    # -- sign in ---------------------------------------------------------------------------
-
-    def login(self) -> None:
-        assert self.credentials is not None
-        page = self.page
-        alerts = page.get_by_role("alert")
-        code_field = page.get_by_label(TWO_FACTOR)
-        with self.step("signing in: username and password"):
-            page.get_by_label(re.compile(r"^\s*username\s*$", re.I)).fill(
-                self.credentials.username
-            )
-            self.type_secret(page.get_by_label(re.compile(r"^\s*password\s*$", re.I)),
-                             self.credentials.password)
-            self.mark_seen(alerts)
-            page.get_by_role("button", name=re.compile(r"^\s*sign in\s*$", re.I)).click()
-            expect(code_field.or_(self.fresh(alerts)).first).to_be_visible()
-        if not code_field.is_visible():
-            self.refused("the sign-in", self.fresh(alerts),
-                         hint="Check IPBIND_KRAKEN__USERNAME and IPBIND_KRAKEN__PASSWORD.")
-
-        def attempt(code: str) -> str | None:
-            with self.step("signing in: two-factor authentication"):
-                self.type_secret(code_field, code)
-                continue_ = page.get_by_role("button", name=CONTINUE)
-                return self.await_outcome(continue_.click, [code_field], alerts)
-
-        self.submit_code("signing in", attempt)
 
     # -- the keys and their lists ----------------------------------------------------------
 
@@ -116,7 +91,7 @@ class Kraken(Flow):
         saved = page.get_by_role("button", name=EDIT)  # back on the list of keys
         with self.step(f"{key.name!r}: Save"):
             self.mark_seen(alerts)
-            page.get_by_role("button", name=re.compile(r"^\s*save\s*$", re.I)).click()
+            page.get_by_role("button", name=words("Save")).click()
             expect(dialog.or_(self.fresh(alerts)).or_(saved).first).to_be_visible()
         if self.fresh(alerts).is_visible():
             self.refused(f"saving {key.name!r}", self.fresh(alerts))

@@ -252,6 +252,6 @@ def test_a_captcha_is_handed_to_the_person_and_the_run_goes_on(
                     ConsoleReporter(), person)
     results = engine.run("apply", lambda plans: True, browser)
 
-    assert person.asked == ["Binance shows a puzzle: slide it to complete it"]
+    assert person.asked == ["Binance shows a puzzle: solve it"]
     assert [r.status for r in results] == ["verified"]
     assert keys_of(site, "binance")[0]["ips"] == IPS
