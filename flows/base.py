@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -280,32 +281,35 @@ class Flow:
             raise SiteChanged(f"{self.name}: {what}: {first_line(err)}") from None
 
     def container_of(self, name: str, role: str, control: re.Pattern[str] | str) -> Locator:
-        """The largest element that holds this key's name and exactly one of the controls
-        `role`/`control` (e.g. its "Edit" button): the key's card or row, found without
-        knowing the markup."""
-        button = self.page.get_by_role(role, name=control)  # type: ignore[arg-type]
+        """The card or row of the key whose name (or API key) is `name`: the element around
+        that text holding exactly one of the controls `role`/`control` (its "Edit"
+        button), found without knowing the markup (see CARD_JS)."""
         label = self.page.get_by_text(name, exact=True)
         try:  # lists render late: give this one the page's usual time to show up
             expect(label.first).to_be_visible()
         except AssertionError:
             raise UserActionNeeded(f"{self.name}: no key named {name!r} on the page") from None
-        chain = self.page.locator("*").filter(has=label).filter(has=button)
-        best: Locator | None = None
-        for index in range(chain.count() - 1, -1, -1):  # document order: the deepest is last
-            candidate = chain.nth(index)
-            if candidate.get_by_role(role, name=control).count() != 1:  # type: ignore[arg-type]
-                break
-            best = candidate
-        if best is None:
-            raise UserActionNeeded(f"{self.name}: no key named {name!r} on the API page")
-        return best
+        controls = self.page.get_by_role(role, name=control)  # type: ignore[arg-type]
+        mark = f"card-{secrets.token_hex(4)}"
+        found = label.first.evaluate(
+            f"(label, [controls, mark]) => {{ {CARD_JS}; const card = cardOf(label, controls);"
+            " if (card) card.setAttribute('data-ipbind', mark); return !!card; }",
+            [controls.element_handles(), mark],
+        )
+        if not found:
+            raise UserActionNeeded(f"{self.name}: {name!r} is on the API page, but no key's "
+                                   "controls are around it")
+        return self.page.locator(f"[data-ipbind='{mark}']")
 
     def cards(self, controls: Locator) -> list[tuple[str, str]]:
-        """For each control (say, every key's "Edit" button): the largest element around it
-        that holds no other of them — its key's card or row — as (its title: the last
-        heading before the control, else the first line; its whole text)."""
-        handles = controls.element_handles()
-        return self.page.evaluate(CARDS_JS, handles)
+        """For each control (say, every key's "Edit" button), its key's card or row (see
+        CARD_JS) as (its title: the last heading before the control, else its first line
+        or cell; its whole text)."""
+        return self.page.evaluate(
+            f"(controls) => {{ {CARD_JS}; return controls.map((c) => {{"
+            " const card = cardOf(c, controls); return [titleOf(card, c), card.innerText]; }); }",
+            controls.element_handles(),
+        )
 
     def _dismiss_cookie_banner(self) -> None:
         # Consent banners come late and may cover the next control; Playwright clears one
@@ -320,20 +324,27 @@ class Flow:
         page.add_locator_handler(consent.first, lambda button: button.click())
 
 
-CARDS_JS = """(controls) => controls.map((control) => {
-  let card = control;
-  const holdsOne = (el) => controls.filter((other) => el.contains(other)).length === 1;
-  while (card.parentElement && holdsOne(card.parentElement)) card = card.parentElement;
-  const text = card.innerText.trim();
-  // The key's own heading is the last one before its control (a lone card may grow to the
-  // whole page, page title included).
+# A key's card or row, from its name (or its control) upward: the first ancestor holding
+# one of the page's `controls`, then wider while it holds no other — but never past an
+# element that is a list item or table row, so that a lone key does not grow into the page.
+CARD_JS = """
+const ITEM = 'tr, li, article, [role="row"], [role="listitem"], [role="article"]';
+const holds = (el, controls) => controls.filter((c) => el.contains(c)).length;
+function cardOf(start, controls) {
+  let card = start;
+  while (card && holds(card, controls) === 0) card = card.parentElement;
+  if (!card || holds(card, controls) !== 1) return null;
+  while (!card.matches(ITEM) && card.parentElement && holds(card.parentElement, controls) === 1)
+    card = card.parentElement;
+  return card;
+}
+function titleOf(card, control) {
   const headings = [...card.querySelectorAll('h1, h2, h3, h4, h5, h6, [role="heading"]')]
     .filter((h) => h.compareDocumentPosition(control) & Node.DOCUMENT_POSITION_FOLLOWING);
-  const heading = headings[headings.length - 1];
-  // Without a heading, its first line or table cell.
-  const title = heading ? heading.innerText.trim() : text.split(/[\\n\\t]/)[0].trim();
-  return [title, text];
-})"""
+  if (headings.length) return headings[headings.length - 1].innerText.trim();
+  return card.innerText.trim().split(/[\\n\\t]/)[0].trim();
+}
+"""
 
 
 def origin_of(url: str) -> str:

@@ -481,25 +481,31 @@ def test_table_edit_in_a_dialog(binance: MockExchanges, codes: Codes, table_page
 
 
 def test_table_refusals(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
-    binance.fault(SITE, "save", "totp_refused_once")
     edit = edit_dialog(table_page, EXTRA)
     edit.get_by_label("IP address").fill("198.51.100.7")
     edit.get_by_role("button", name="Confirm").click()
     edit.get_by_role("button", name="Save").click()
-    verification = table_page.get_by_role("dialog", name="Security Verification")
+    verification = submit_code(table_page, codes.next())
+    # A validation error closes the verification, and shows in the edit dialog.
+    expect(verification).to_be_hidden()
+    expect(edit.get_by_role("alert")).to_have_text("IP 198.51.100.7 already exists")
+    assert binance.state(SITE)["log"] == []
+
+    binance.fault(SITE, "save", "totp_refused_once")
+    edit.get_by_role("button", name="Delete 198.51.100.7").nth(1).click()
+    edit.get_by_label("IP address").fill("203.0.113.10")
+    edit.get_by_role("button", name="Confirm").click()
+    edit.get_by_role("button", name="Save").click()
     code = codes.next()
-    verification.get_by_label("Authenticator App Code").fill(code)
-    verification.get_by_role("button", name="Submit").click()
+    submit_code(table_page, code)
     expect(verification.get_by_role("alert")).to_have_text("Invalid verification code")
     expect(verification.get_by_label("Authenticator App Code")).to_have_value("")
-    verification.get_by_label("Authenticator App Code").fill(code)
-    verification.get_by_role("button", name="Submit").click()
-    expect(verification).to_be_hidden()  # a validation error closes the verification …
-    expect(edit.get_by_role("alert")).to_have_text("IP 198.51.100.7 already exists")  # … not the edit
-    edit.get_by_role("button", name="Cancel").click()
+    submit_code(table_page, code)  # the refused attempt did not use the code up
     expect(edit).to_be_hidden()
-    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7"]
-    assert binance.state(SITE)["log"] == []
+    expect(row(table_page, EXTRA).get_by_role("cell").nth(3)).to_have_text(
+        "198.51.100.7, 203.0.113.10"
+    )
+    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10"]
 
 
 def test_table_unrestricting(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
