@@ -41,16 +41,22 @@ def version_callback(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                         help="More detail: -v steps, -vv debug.")] = 0,
-    headed: Annotated[bool | None, typer.Option("--headed/--headless",
-                                                help="Show the browser window.")] = None,
-    slow_mo: Annotated[float | None, typer.Option(help="Milliseconds between browser actions.")]
-    = None,
-    browser: Annotated[Path | None, typer.Option(help="Chrome/Chromium executable to use.")]
-    = None,
-    version: Annotated[bool, typer.Option("--version", callback=version_callback,
-                                          is_eager=True, help="Show the version.")] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail: -v steps, -vv debug.")
+    ] = 0,
+    headed: Annotated[
+        bool | None, typer.Option("--headed/--headless", help="Show the browser window.")
+    ] = None,
+    slow_mo: Annotated[
+        float | None, typer.Option(help="Milliseconds between browser actions.")
+    ] = None,
+    browser: Annotated[Path | None, typer.Option(help="Chrome/Chromium executable to use.")] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
 ) -> None:
     overrides: dict[str, Any] = {}
     if headed is not None:
@@ -84,15 +90,19 @@ def apply(
     ctx: typer.Context,
     file: FileArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
-    replace_others: Annotated[bool, typer.Option(
-        "--replace", help="Also remove whitelisted addresses that are not in the allocation.")]
-    = False,
+    replace_others: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Also remove whitelisted addresses that are not in the allocation."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     allow_count: CountOpt = False,
 ) -> None:
     """Plan, confirm, add the missing addresses, then read each list back to verify."""
-    chosen = options(ctx, json_out=json_out, allow_count=allow_count, yes=yes,
-                     replace=replace_others)
+    chosen = options(
+        ctx, json_out=json_out, allow_count=allow_count, yes=yes, replace=replace_others
+    )
     finish(run("apply", file, chosen))
 
 
@@ -107,8 +117,7 @@ def verify(
 @app.command()
 def demo(
     ctx: typer.Context,
-    headed: Annotated[bool, typer.Option("--headed", help="Watch it in a browser window.")]
-    = False,
+    headed: Annotated[bool, typer.Option("--headed", help="Watch it in a browser window.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run apply against the bundled mock exchanges, on a free loopback port."""
@@ -128,8 +137,14 @@ def exchanges() -> None:
         table.add_column(column)
     for flow in FLOWS.values():
         status = "working" if flow.working else "broken"
-        table.add_row(flow.id, flow.name, flow.how, str(flow.max_ips), flow.keys_by,
-                      status + (" *" if flow.notice else ""))
+        table.add_row(
+            flow.id,
+            flow.name,
+            flow.how,
+            str(flow.max_ips),
+            flow.keys_by,
+            status + (" *" if flow.notice else ""),
+        )
     console = Console()
     console.print(table)
     for flow in FLOWS.values():

@@ -35,7 +35,9 @@ def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
 
     exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
     with MockExchanges(totp_period=DEMO_PERIOD) as mock:
-        print(f"Mock exchanges running on loopback port {mock.port}: "
-              + ", ".join(mock.base_url(s) for s in sorted(exchanges)))
+        print(
+            f"Mock exchanges running on loopback port {mock.port}: "
+            + ", ".join(mock.base_url(s) for s in sorted(exchanges))
+        )
         settings = load_settings(**options.overrides, **demo_settings(mock, exchanges))
         return run("apply", allocation, options, settings=settings)

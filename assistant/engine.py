@@ -90,7 +90,12 @@ class Reporter:
 
     def plans(self, plans: list[KeyPlan], mode: Mode) -> None: ...
     def progress(
-        self, exchange: str, key: str, done: int, total: int, note: str,
+        self,
+        exchange: str,
+        key: str,
+        done: int,
+        total: int,
+        note: str,
         next_code_in: Callable[[], float],
     ) -> None: ...
     def result(self, result: KeyResult) -> None: ...
@@ -112,8 +117,9 @@ def targets_of(allocation: Allocation) -> dict[str, list[Target]]:
             merged.accounts.append(account.name)
             merged.ips.extend(ip for ip in account.ips if ip not in merged.ips)
             continue
-        targets.extend(Target(account.exchange, key, [account.name], list(account.ips))
-                       for key in account.keys)
+        targets.extend(
+            Target(account.exchange, key, [account.name], list(account.ips)) for key in account.keys
+        )
     return grouped
 
 
@@ -127,14 +133,17 @@ def match_key(flow: type[Flow], wanted: str, keys: list[KeyInfo]) -> KeyInfo:
             f"{flow.name}: {len(by_name)} keys are named {wanted!r}",
             hint="Give them distinct names on the exchange, or name the key by its API key.",
         )
-    by_key = [k for k in keys if k.api_key and k.api_key.startswith(wanted)] \
-        if len(wanted) >= 8 else []
+    by_key = (
+        [k for k in keys if k.api_key and k.api_key.startswith(wanted)] if len(wanted) >= 8 else []
+    )
     if len(by_key) == 1:
         return by_key[0]
     names = ", ".join(repr(k.name) for k in keys) or "none"
     if len(by_key) > 1:
-        raise UserActionNeeded(f"{flow.name}: {wanted!r} starts {len(by_key)} API keys: {names}",
-                               hint="Use more of the API key, or the key's label.")
+        raise UserActionNeeded(
+            f"{flow.name}: {wanted!r} starts {len(by_key)} API keys: {names}",
+            hint="Use more of the API key, or the key's label.",
+        )
     raise UserActionNeeded(
         f"{flow.name}: no key named {wanted!r} (matched by {flow.keys_by}). Keys on the "
         f"account: {names}",
@@ -201,8 +210,10 @@ class Engine:
         if conf.username or conf.password:
             return [f"{prefix}USERNAME and {prefix}PASSWORD go together; only one is set"]
         if self.settings.headless:
-            return [f"no {prefix}USERNAME / {prefix}PASSWORD set for {account.exchange}; set "
-                    "them, or run with --headed and sign in yourself"]
+            return [
+                f"no {prefix}USERNAME / {prefix}PASSWORD set for {account.exchange}; set "
+                "them, or run with --headed and sign in yourself"
+            ]
         return []
 
     # -- the run ---------------------------------------------------------------------------
@@ -251,8 +262,10 @@ class Engine:
     ) -> list[KeyResult]:
         plans: list[KeyPlan] = []
         for exchange, targets in self.targets.items():
-            self.reporter.status(f"{FLOWS[exchange].name}: signing in and reading "
-                                 f"{len(targets)} whitelist(s) at {self.origins[exchange]} …")
+            self.reporter.status(
+                f"{FLOWS[exchange].name}: signing in and reading "
+                f"{len(targets)} whitelist(s) at {self.origins[exchange]} …"
+            )
             flow = self._flow(chromium, exchange)
             flows[exchange] = flow
             plans.extend(self._plan(flow, targets))
@@ -279,8 +292,14 @@ class Engine:
         if conf.username and conf.password:
             redactor.add(conf.password.get_secret_value())
             credentials = Credentials(conf.username, conf.password)
-        return flow_cls(page, self.origins[exchange], credentials, self._codes(exchange),
-                        self.human, timeout=self.settings.timeout)
+        return flow_cls(
+            page,
+            self.origins[exchange],
+            credentials,
+            self._codes(exchange),
+            self.human,
+            timeout=self.settings.timeout,
+        )
 
     def _codes(self, exchange: str) -> Codes:
         conf = self.settings.exchange(exchange)
@@ -310,8 +329,11 @@ class Engine:
 
     def _read_plan(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
         target = plan.target
-        plan.key = KeyInfo(ACCOUNT_LIST) if flow.scope == "account" \
+        plan.key = (
+            KeyInfo(ACCOUNT_LIST)
+            if flow.scope == "account"
             else match_key(type(flow), target.key, keys)
+        )
         plan.current = flow.read(plan.key)
         plan.to_add = [ip for ip in target.ips if ip not in plan.current]
         if self.replace:
@@ -338,8 +360,9 @@ class Engine:
         target = plan.target
 
         def progress(done: int, total: int, note: str) -> None:
-            self.reporter.progress(target.exchange, target.key, done, total, note,
-                                   flow.codes.seconds_until_next)
+            self.reporter.progress(
+                target.exchange, target.key, done, total, note, flow.codes.seconds_until_next
+            )
 
         try:
             with self._failure_capture(flow, f"apply-{target.key}"):

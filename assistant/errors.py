@@ -54,7 +54,8 @@ class SiteChanged(IpbindError):
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(
             message,
-            hint or "The exchange's page may have changed. Run again with -v and report it, "
+            hint
+            or "The exchange's page may have changed. Run again with -v and report it, "
             "with the debug log (it holds no secrets).",
         )
 

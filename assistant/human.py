@@ -27,8 +27,10 @@ class TerminalHuman:
 
     def confirm(self, question: str) -> bool:
         if not interactive():
-            raise UserActionNeeded("there is no terminal to confirm the plan",
-                                   hint="Pass --yes to apply without asking.")
+            raise UserActionNeeded(
+                "there is no terminal to confirm the plan",
+                hint="Pass --yes to apply without asking.",
+            )
         try:
             return Confirm.ask(question, console=self.console, default=False)
         except (EOFError, KeyboardInterrupt):

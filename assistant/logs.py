@@ -81,14 +81,26 @@ def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = Fals
     logger.configure(patcher=_patch)  # type: ignore[arg-type]
     level = {0: "WARNING", 1: "INFO"}.get(verbosity, "DEBUG")
     if not quiet:
-        logger.add(sys.stderr, level=level, format="<level>{level: <7}</level> {message}",
-                   backtrace=False, diagnose=False, colorize=None)
+        logger.add(
+            sys.stderr,
+            level=level,
+            format="<level>{level: <7}</level> {message}",
+            backtrace=False,
+            diagnose=False,
+            colorize=None,
+        )
     if run_dir is None:
         return None
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = run_dir / "debug.log"
-    logger.add(path, level="DEBUG", backtrace=False, diagnose=False, encoding="utf-8",
-               format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}")
+    logger.add(
+        path,
+        level="DEBUG",
+        backtrace=False,
+        diagnose=False,
+        encoding="utf-8",
+        format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}",
+    )
     return path
 
 

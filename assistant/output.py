@@ -68,19 +68,30 @@ class ConsoleReporter(Reporter):
 
     def plans(self, plans: list[KeyPlan], mode: Mode) -> None:
         table = Table(title="Plan" if mode != "verify" else "Current whitelists")
-        for column in ("exchange", "account", "key", "to add", "already there", "kept",
-                       "to remove" if any(p.to_remove for p in plans) else None):
+        for column in (
+            "exchange",
+            "account",
+            "key",
+            "to add",
+            "already there",
+            "kept",
+            "to remove" if any(p.to_remove for p in plans) else None,
+        ):
             if column:
                 table.add_column(column)
         for plan in plans:
             t = plan.target
             if plan.error:
-                row = [t.exchange, ", ".join(t.accounts), t.key, "[red]cannot plan[/red]",
-                       "", ""]
+                row = [t.exchange, ", ".join(t.accounts), t.key, "[red]cannot plan[/red]", "", ""]
             else:
-                row = [t.exchange, ", ".join(t.accounts), t.key,
-                       f"{len(plan.to_add)}", f"{len(plan.present)}/{len(t.ips)}",
-                       f"{len(plan.kept)}"]
+                row = [
+                    t.exchange,
+                    ", ".join(t.accounts),
+                    t.key,
+                    f"{len(plan.to_add)}",
+                    f"{len(plan.present)}/{len(t.ips)}",
+                    f"{len(plan.kept)}",
+                ]
             if any(p.to_remove for p in plans):
                 row.append(str(len(plan.to_remove)))
             table.add_row(*[redactor(cell) for cell in row])
@@ -94,7 +105,12 @@ class ConsoleReporter(Reporter):
                     self.say(f"  {plan.error.hint}", "yellow")
 
     def progress(
-        self, exchange: str, key: str, done: int, total: int, note: str,
+        self,
+        exchange: str,
+        key: str,
+        done: int,
+        total: int,
+        note: str,
         next_code_in: Callable[[], float],
     ) -> None:
         self.show(ProgressLine(f"{exchange}: {key}: {done}/{total} {note}", next_code_in))
@@ -147,20 +163,24 @@ class ConsoleReporter(Reporter):
 
     def summary(self, results: list[KeyResult], mode: Mode) -> None:
         table = Table(title="Summary")
-        for column in ("exchange", "key", "status", "added", "already there", "kept",
-                       "missing"):
+        for column in ("exchange", "key", "status", "added", "already there", "kept", "missing"):
             table.add_column(column)
         for r in results:
             t = r.plan.target
             added = len(r.plan.to_add) if r.status == "verified" else 0
-            table.add_row(t.exchange, t.key, f"[{STATUS_STYLE[r.status]}]{r.status}[/]",
-                          str(added), str(len(r.plan.present)), str(len(r.plan.kept)),
-                          short(r.missing) if r.status != "planned" else "-")
+            table.add_row(
+                t.exchange,
+                t.key,
+                f"[{STATUS_STYLE[r.status]}]{r.status}[/]",
+                str(added),
+                str(len(r.plan.present)),
+                str(len(r.plan.kept)),
+                short(r.missing) if r.status != "planned" else "-",
+            )
         self.console.print(table)
         for r in results:
             if r.error:
-                self.say(f"{r.plan.target.exchange}: {r.plan.target.key}: {r.error.message}",
-                         "red")
+                self.say(f"{r.plan.target.exchange}: {r.plan.target.key}: {r.error.message}", "red")
                 if r.error.hint:
                     self.say(f"  {r.error.hint}", "yellow")
 

@@ -74,13 +74,18 @@ def run(
         logger.info("ipbind {} {}", mode, file)
         allocation = load_allocation(file, options.allow_count)
         if mode == "apply" and not options.yes and not interactive():
-            raise BadInput("apply asks before changing anything, and there is no terminal to "
-                           "ask: pass --yes")
+            raise BadInput(
+                "apply asks before changing anything, and there is no terminal to ask: pass --yes"
+            )
         human = TerminalHuman(reporter, headless=settings.headless)
         engine = Engine(
-            settings, allocation, reporter, human,
+            settings,
+            allocation,
+            reporter,
+            human,
             ask_code=human.ask_code if interactive() else None,
-            replace=options.replace, run_dir=run_dir,
+            replace=options.replace,
+            run_dir=run_dir,
         )
 
         def confirm(plans: list[KeyPlan]) -> bool:
@@ -96,8 +101,10 @@ def run(
     except IpbindError as err:
         return fail(reporter, options, mode, results, err, log_path)
     except KeyboardInterrupt:
-        err = Interrupted("interrupted; whatever was saved before this is on the exchange, "
-                          "and a rerun adds only what is still missing")
+        err = Interrupted(
+            "interrupted; whatever was saved before this is on the exchange, "
+            "and a rerun adds only what is still missing"
+        )
         return fail(reporter, options, mode, results, err, log_path)
     reporter.end_progress()
     code = exit_code_of(results, mode)
@@ -106,8 +113,7 @@ def run(
     else:
         if mode != "plan":
             reporter.summary(results, mode)
-        if mode == "apply" and code == ExitCode.OK and any(r.status == "verified"
-                                                            for r in results):
+        if mode == "apply" and code == ExitCode.OK and any(r.status == "verified" for r in results):
             reporter.say(ALTRADY_LAST_STEP, "bold")
         if code != ExitCode.OK and log_path:
             reporter.say(f"Debug log (no secrets): {log_path}", "dim")

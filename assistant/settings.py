@@ -97,8 +97,7 @@ def parse_totp(raw: str, period: int) -> TotpSetting:
         Totp(secret).now()
     except Exception:
         raise ValueError(
-            "the TOTP secret is not valid Base32 of at least 16 characters (nor an otpauth:// "
-            "URI)"
+            "the TOTP secret is not valid Base32 of at least 16 characters (nor an otpauth:// URI)"
         ) from None
     if not 6 <= digits <= 8 or not 1 <= period <= 300:
         raise ValueError("the TOTP period or digits are out of range")

@@ -125,8 +125,10 @@ class PromptedCodes:
                 prompt = f"{self.exchange}: a code is 6 to 8 digits. Code for {purpose}"
                 continue
             if code in self.used:
-                prompt = (f"{self.exchange}: that code was already used; wait for your app to "
-                          f"show a new one. Code for {purpose}")
+                prompt = (
+                    f"{self.exchange}: that code was already used; wait for your app to "
+                    f"show a new one. Code for {purpose}"
+                )
                 continue
             self.used.add(code)
             redactor.add(code)

@@ -47,16 +47,29 @@ def allocation(folder: Path) -> Path:
 
 def one_run(mock: MockExchanges, folder: Path, period: int) -> tuple[float, float]:
     site = mock.site("bittrex")
-    mock.reset("bittrex", {
-        "latency_ms": [30, 250],
-        "accounts": [{"username": "bench@ipbind.test", "password": "bench-password",
-                      "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "allow_list": []}],
-    })
+    mock.reset(
+        "bittrex",
+        {
+            "latency_ms": [30, 250],
+            "accounts": [
+                {
+                    "username": "bench@ipbind.test",
+                    "password": "bench-password",
+                    "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+                    "allow_list": [],
+                }
+            ],
+        },
+    )
     account = next(iter(site.accounts.values()))
     settings = load_settings(
-        bittrex={"username": account.username, "password": account.password,
-                 "totp_secret": account.totp_secret, "totp_period": period,
-                 "base_url": mock.base_url("bittrex")},
+        bittrex={
+            "username": account.username,
+            "password": account.password,
+            "totp_secret": account.totp_secret,
+            "totp_period": period,
+            "base_url": mock.base_url("bittrex"),
+        },
         artifacts_dir=folder / "runs",
     )
     started = time.monotonic()
@@ -80,18 +93,27 @@ def main() -> None:
         for n in range(args.runs):
             adds, total = one_run(mock, Path(tmp) / str(n), args.period)
             results.append((adds, total))
-            print(f"run {n + 1}: adds {adds:5.2f} s (floor {floor} s, {adds - floor:+.2f} s)"
-                  f" · total {total:5.2f} s", file=sys.stderr)
+            print(
+                f"run {n + 1}: adds {adds:5.2f} s (floor {floor} s, {adds - floor:+.2f} s)"
+                f" · total {total:5.2f} s",
+                file=sys.stderr,
+            )
     adds = [a for a, _ in results]
     totals = [t for _, t in results]
     print(f"\nbittrex, {COUNT} addresses, TOTP period {args.period} s, {args.runs} runs")
     print(f"floor (19 periods):            {floor:6.2f} s")
-    print(f"adds, first to last (median):  {statistics.median(adds):6.2f} s "
-          f"({statistics.median(adds) - floor:+.2f} s; worst {max(adds) - floor:+.2f} s)")
-    print(f"whole run (median):            {statistics.median(totals):6.2f} s "
-          f"({statistics.median(totals) - floor:+.2f} s; worst {max(totals) - floor:+.2f} s)")
-    print("(the whole run also starts a browser, signs in with a code of its own time step, "
-          "plans and reads the list back)")
+    print(
+        f"adds, first to last (median):  {statistics.median(adds):6.2f} s "
+        f"({statistics.median(adds) - floor:+.2f} s; worst {max(adds) - floor:+.2f} s)"
+    )
+    print(
+        f"whole run (median):            {statistics.median(totals):6.2f} s "
+        f"({statistics.median(totals) - floor:+.2f} s; worst {max(totals) - floor:+.2f} s)"
+    )
+    print(
+        "(the whole run also starts a browser, signs in with a code of its own time step, "
+        "plans and reads the list back)"
+    )
     if max(adds) > floor + 3:
         print("the adds took longer than the floor + 3 s", file=sys.stderr)
         raise SystemExit(1)

@@ -139,8 +139,11 @@ class Flow:
             page.get_by_role("button", name=words.submit).click()
             expect(code_field.or_(puzzle).or_(self.fresh(alerts)).first).to_be_visible()
         if self.fresh(alerts).is_visible() and not code_field.is_visible():
-            self.refused("the sign-in", self.fresh(alerts),
-                         hint=f"Check IPBIND_{self.id.upper()}__USERNAME and __PASSWORD.")
+            self.refused(
+                "the sign-in",
+                self.fresh(alerts),
+                hint=f"Check IPBIND_{self.id.upper()}__USERNAME and __PASSWORD.",
+            )
         if puzzle.first.is_visible():
             self.human.hand_off(page, f"{self.name} shows a puzzle: solve it", code_field)
 
@@ -219,8 +222,13 @@ class Flow:
                 return
             if not CODE_REFUSAL.search(refusal):  # e.g. a validation error: no code will help
                 raise UserActionNeeded(f"{self.name}: {purpose}: the site said: {refusal}")
-            logger.warning("{}: {}: the code was refused ({}){}", self.name, purpose, refusal,
-                           "; trying once more with the next code" if tries == 1 else "")
+            logger.warning(
+                "{}: {}: the code was refused ({}){}",
+                self.name,
+                purpose,
+                refusal,
+                "; trying once more with the next code" if tries == 1 else "",
+            )
         raise UserActionNeeded(
             f"{self.name}: {purpose}: two authenticator codes in a row were refused "
             f"(the site said: {refusal})",
@@ -297,8 +305,9 @@ class Flow:
             [controls.element_handles(), mark],
         )
         if not found:
-            raise UserActionNeeded(f"{self.name}: {name!r} is on the API page, but no key's "
-                                   "controls are around it")
+            raise UserActionNeeded(
+                f"{self.name}: {name!r} is on the API page, but no key's controls are around it"
+            )
         return self.page.locator(f"[data-ipbind='{mark}']")
 
     def cards(self, controls: Locator) -> list[tuple[str, str]]:

@@ -69,8 +69,10 @@ class Binance(Flow):
             page.get_by_label(RESTRICTED).check()
         for ip in remove:
             with self.step(f"{key.name!r}: removing {ip}"):
-                page.get_by_role("button", name=re.compile(
-                    rf"(remove|delete)\b.*{re.escape(ip)}(?![\d.:/])", re.I)).click()
+                page.get_by_role(
+                    "button",
+                    name=re.compile(rf"(remove|delete)\b.*{re.escape(ip)}(?![\d.:/])", re.I),
+                ).click()
         if add:
             with self.step(f"{key.name!r}: pasting {len(add)} addresses, Confirm"):
                 page.get_by_label(re.compile(r"^\s*ip address", re.I)).fill("\n".join(add))

@@ -272,8 +272,9 @@ def test_cidr_range_of_private_addresses_refused(tmp_path: Path) -> None:
 def test_ranges_that_cannot_be_an_allocation_refused(
     tmp_path: Path, entry: str, words: tuple[str, ...]
 ) -> None:
-    path = write_toml(tmp_path, account(exchange="kraken", name="K", key="main",
-                                        ips=[*PUBLIC[:19], entry]))
+    path = write_toml(
+        tmp_path, account(exchange="kraken", name="K", key="main", ips=[*PUBLIC[:19], entry])
+    )
     assert_names(refusal(path), 0, "K", "ips", *words)
 
 

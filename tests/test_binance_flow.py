@@ -30,12 +30,18 @@ IPS = altrady_ips()
 
 @pytest.fixture
 def site(mock: MockExchanges) -> MockExchanges:
-    mock.reset("binance", binance_seed(
-        {"label": "Altrady main"},
-        {"label": "Altrady main (old)", "ips": ["198.51.100.1"]},
-        {"label": "Personal bot", "ips": ["198.51.100.50", "198.51.100.51"],
-         "spot_trading": True},
-    ))
+    mock.reset(
+        "binance",
+        binance_seed(
+            {"label": "Altrady main"},
+            {"label": "Altrady main (old)", "ips": ["198.51.100.1"]},
+            {
+                "label": "Personal bot",
+                "ips": ["198.51.100.50", "198.51.100.51"],
+                "spot_trading": True,
+            },
+        ),
+    )
     return mock
 
 
@@ -52,8 +58,9 @@ def test_apply_adds_exactly_the_twenty_to_the_right_key(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     before = keys_of(site, "binance")
-    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
-                     browser, capsys)
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+    )
 
     assert result.code == ExitCode.OK, result.out
     after = keys_of(site, "binance")
@@ -68,11 +75,15 @@ def test_apply_adds_exactly_the_twenty_to_the_right_key(
 def test_existing_addresses_are_kept_and_only_missing_ones_added(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset("binance", binance_seed(
-        {"label": "Altrady main", "ips": ["198.51.100.9", *IPS[:5]]},
-    ))
-    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
-                     browser, capsys)
+    site.reset(
+        "binance",
+        binance_seed(
+            {"label": "Altrady main", "ips": ["198.51.100.9", *IPS[:5]]},
+        ),
+    )
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert keys_of(site, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
@@ -84,8 +95,9 @@ def test_plan_changes_nothing(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     before = site.state("binance")["accounts"]
-    result = run_cli("plan", allocation(tmp_path), settings_for(site, "binance", tmp_path),
-                     browser, capsys)
+    result = run_cli(
+        "plan", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert site.state("binance")["accounts"] == before
@@ -123,8 +135,13 @@ def test_verify_fails_while_addresses_are_missing_and_passes_after_apply(
 def test_key_found_by_api_key_prefix(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    result = run_cli("apply", allocation(tmp_path, key=api_key(2)[:12]),
-                     settings_for(site, "binance", tmp_path), browser, capsys)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, key=api_key(2)[:12]),
+        settings_for(site, "binance", tmp_path),
+        browser,
+        capsys,
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert keys_of(site, "binance")[2]["ips"] == ["198.51.100.50", "198.51.100.51", *IPS]
@@ -134,11 +151,18 @@ def test_key_found_by_api_key_prefix(
 def test_unknown_key_stops_before_any_change_and_lists_the_keys(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    path = write_allocation(tmp_path / "two.toml", [
-        {"exchange": "binance", "name": "Good", "key": "Altrady main", "ips": IPS},
-        {"exchange": "binance", "name": "Typo", "key": "Altrady  mian",
-         "ips": altrady_ips(start=100)},
-    ])
+    path = write_allocation(
+        tmp_path / "two.toml",
+        [
+            {"exchange": "binance", "name": "Good", "key": "Altrady main", "ips": IPS},
+            {
+                "exchange": "binance",
+                "name": "Typo",
+                "key": "Altrady  mian",
+                "ips": altrady_ips(start=100),
+            },
+        ],
+    )
     result = run_cli("apply", path, settings_for(site, "binance", tmp_path), browser, capsys)
 
     assert result.code == ExitCode.USER_ACTION
@@ -150,11 +174,15 @@ def test_unknown_key_stops_before_any_change_and_lists_the_keys(
 def test_over_the_limit_is_refused_before_any_change(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset("binance", binance_seed(
-        {"label": "Altrady main", "ips": altrady_ips(15, base="198.51.100")},
-    ))
-    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
-                     browser, capsys)
+    site.reset(
+        "binance",
+        binance_seed(
+            {"label": "Altrady main", "ips": altrady_ips(15, base="198.51.100")},
+        ),
+    )
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+    )
 
     assert result.code == ExitCode.USER_ACTION
     assert "over the limit of 30" in result.out
@@ -164,11 +192,20 @@ def test_over_the_limit_is_refused_before_any_change(
 def test_replace_removes_addresses_not_in_the_allocation(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset("binance", binance_seed(
-        {"label": "Altrady main", "ips": ["198.51.100.9", IPS[0]]},
-    ))
-    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
-                     browser, capsys, replace=True)
+    site.reset(
+        "binance",
+        binance_seed(
+            {"label": "Altrady main", "ips": ["198.51.100.9", IPS[0]]},
+        ),
+    )
+    result = run_cli(
+        "apply",
+        allocation(tmp_path),
+        settings_for(site, "binance", tmp_path),
+        browser,
+        capsys,
+        replace=True,
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert sorted(keys_of(site, "binance")[0]["ips"]) == sorted(IPS)
@@ -195,8 +232,9 @@ def test_changed_label_fails_loudly_as_a_site_change(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     site.fault("binance", "page", "label_changed", label="Edit restrictions", to="Manage")
-    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
-                     browser, capsys)
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+    )
 
     assert result.code == ExitCode.SITE_CHANGED
     assert "report" in result.out
@@ -206,8 +244,14 @@ def test_changed_label_fails_loudly_as_a_site_change(
 def test_secrets_stay_out_of_output_and_debug_log(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    result = run_cli("apply", allocation(tmp_path),
-                     settings_for(site, "binance", tmp_path), browser, capsys, verbose=2)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path),
+        settings_for(site, "binance", tmp_path),
+        browser,
+        capsys,
+        verbose=2,
+    )
 
     assert result.code == ExitCode.OK, result.out
     [log] = (tmp_path / "runs").rglob("debug.log")
@@ -222,8 +266,9 @@ def test_a_captcha_headless_asks_for_a_headed_run_and_changes_nothing(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     site.reset("binance", binance_seed({"label": "Altrady main"}, options={"captcha": True}))
-    result = run_cli("apply", allocation(tmp_path), settings_for(site, "binance", tmp_path),
-                     browser, capsys)
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+    )
 
     assert result.code == ExitCode.USER_ACTION
     assert "Binance shows a puzzle" in result.out and "--headed" in result.out
@@ -247,9 +292,12 @@ def test_a_captcha_is_handed_to_the_person_and_the_run_goes_on(
 ) -> None:
     site.reset("binance", binance_seed({"label": "Altrady main"}, options={"captcha": True}))
     person = PuzzleSolver()
-    engine = Engine(settings_for(site, "binance", tmp_path),
-                    load_allocation(allocation(tmp_path), allow_count=False),
-                    ConsoleReporter(), person)
+    engine = Engine(
+        settings_for(site, "binance", tmp_path),
+        load_allocation(allocation(tmp_path), allow_count=False),
+        ConsoleReporter(),
+        person,
+    )
     results = engine.run("apply", lambda plans: True, browser)
 
     assert person.asked == ["Binance shows a puzzle: solve it"]

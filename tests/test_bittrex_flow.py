@@ -37,8 +37,10 @@ def site(mock: MockExchanges) -> MockExchanges:
 
 
 def allocation(tmp_path: Path, ips: list[str] = IPS, accounts: int = 1) -> Path:
-    rows = [{"exchange": "bittrex", "name": f"Bittrex {n}", "key": f"Key {n}", "ips": ips}
-            for n in range(accounts)]
+    rows = [
+        {"exchange": "bittrex", "name": f"Bittrex {n}", "key": f"Key {n}", "ips": ips}
+        for n in range(accounts)
+    ]
     return write_allocation(tmp_path / "allocation.toml", rows)
 
 
@@ -49,8 +51,14 @@ def allow_list(mock: MockExchanges) -> list[str]:
 def test_five_addresses_unattended_one_fresh_code_each(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    result = run_cli("apply", allocation(tmp_path, IPS[:5]),
-                     settings_for(site, "bittrex", tmp_path), browser, capsys, allow_count=True)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, IPS[:5]),
+        settings_for(site, "bittrex", tmp_path),
+        browser,
+        capsys,
+        allow_count=True,
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert allow_list(site) == IPS[:5]
@@ -62,8 +70,9 @@ def test_only_the_missing_seventeen_are_added(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     site.reset("bittrex", bittrex_seed(["198.51.100.90", IPS[3], IPS[7], IPS[15]]))
-    result = run_cli("apply", allocation(tmp_path),
-                     settings_for(site, "bittrex", tmp_path), browser, capsys)
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(site, "bittrex", tmp_path), browser, capsys
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert len(actions(site, "bittrex", "add")) == 17
@@ -73,12 +82,16 @@ def test_only_the_missing_seventeen_are_added(
 def test_keys_of_one_account_share_one_merged_list(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    path = write_allocation(tmp_path / "two.toml", [
-        {"exchange": "bittrex", "name": "Main", "key": "Key A", "ips": IPS[:3]},
-        {"exchange": "bittrex", "name": "Bot", "key": "Key B", "ips": [*IPS[2:4]]},
-    ])
-    result = run_cli("apply", path, settings_for(site, "bittrex", tmp_path), browser, capsys,
-                     allow_count=True)
+    path = write_allocation(
+        tmp_path / "two.toml",
+        [
+            {"exchange": "bittrex", "name": "Main", "key": "Key A", "ips": IPS[:3]},
+            {"exchange": "bittrex", "name": "Bot", "key": "Key B", "ips": [*IPS[2:4]]},
+        ],
+    )
+    result = run_cli(
+        "apply", path, settings_for(site, "bittrex", tmp_path), browser, capsys, allow_count=True
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert allow_list(site) == IPS[:4]  # IPS[2] once, though both keys have it
@@ -88,8 +101,14 @@ def test_a_refused_code_is_retried_once_with_the_next_one(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     site.fault("bittrex", "add", "totp_refused_once")
-    result = run_cli("apply", allocation(tmp_path, IPS[:2]),
-                     settings_for(site, "bittrex", tmp_path), browser, capsys, allow_count=True)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, IPS[:2]),
+        settings_for(site, "bittrex", tmp_path),
+        browser,
+        capsys,
+        allow_count=True,
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert allow_list(site) == IPS[:2]
@@ -102,8 +121,14 @@ def test_two_refused_codes_stop_the_run_with_nothing_re_added(
 ) -> None:
     site.fault("bittrex", "add", "totp_refused_once", times=1)
     site.fault("bittrex", "add", "totp_refused_once", times=1)
-    result = run_cli("apply", allocation(tmp_path, IPS[:2]),
-                     settings_for(site, "bittrex", tmp_path), browser, capsys, allow_count=True)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, IPS[:2]),
+        settings_for(site, "bittrex", tmp_path),
+        browser,
+        capsys,
+        allow_count=True,
+    )
 
     assert result.code == ExitCode.USER_ACTION
     assert "two authenticator codes in a row were refused" in result.out
@@ -126,9 +151,13 @@ def test_typed_codes_a_repeated_one_is_refused_before_it_is_sent(
         return typed[-1]
 
     settings = settings_for(site, "bittrex", tmp_path, secret="")
-    engine = Engine(settings, load(allocation(tmp_path, IPS[:2]), exchanges=FLOWS,
-                                   allow_count=True),
-                    ConsoleReporter(), human=None, ask_code=person)  # type: ignore[arg-type]
+    engine = Engine(
+        settings,
+        load(allocation(tmp_path, IPS[:2]), exchanges=FLOWS, allow_count=True),
+        ConsoleReporter(),
+        human=None,
+        ask_code=person,
+    )  # type: ignore[arg-type]
     results = engine.run("apply", lambda plans: True, browser)
 
     assert [r.status for r in results] == ["verified"]
@@ -139,5 +168,8 @@ def test_typed_codes_a_repeated_one_is_refused_before_it_is_sent(
 
 def test_cidr_is_refused_for_bittrex_before_anything_starts(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="is a range"):
-        load(allocation(tmp_path, [*IPS[:19], "203.0.113.0/28"]), exchanges=FLOWS,
-             cidr={fid: f.cidr for fid, f in FLOWS.items()})
+        load(
+            allocation(tmp_path, [*IPS[:19], "203.0.113.0/28"]),
+            exchanges=FLOWS,
+            cidr={fid: f.cidr for fid, f in FLOWS.items()},
+        )

@@ -31,16 +31,23 @@ def env_for(mock: MockExchanges, tmp_path: Path, **extra: str) -> dict[str, str]
 
 
 def one_account(tmp_path: Path, **fields) -> Path:
-    account = {"exchange": "binance", "name": "My Binance", "key": "Altrady main", "ips": IPS,
-               **fields}
+    account = {
+        "exchange": "binance",
+        "name": "My Binance",
+        "key": "Altrady main",
+        "ips": IPS,
+        **fields,
+    }
     return write_allocation(tmp_path / "allocation.toml", [account])
 
 
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"exchange": "binanse"},
-         "accounts[0] ('My Binance') exchange: unknown exchange 'binanse'"),
+        (
+            {"exchange": "binanse"},
+            "accounts[0] ('My Binance') exchange: unknown exchange 'binanse'",
+        ),
         ({"ips": [*IPS[:19], "203.0.113.300"]}, "ips: '203.0.113.300' is not a valid IP address"),
         ({"ips": [*IPS[:19], IPS[0]]}, f"ips: {IPS[0]} is listed twice"),
         ({"ips": IPS[:19]}, "19 addresses, but Altrady allocates 20 per key"),
@@ -55,8 +62,9 @@ def test_bad_allocation_exits_2_naming_account_field_and_value(
     mock: MockExchanges, tmp_path: Path, fields: dict, expected: str
 ) -> None:
     before = mock.state("binance")["accounts"]
-    result = ipbind("apply", "--yes", str(one_account(tmp_path, **fields)),
-                    env=env_for(mock, tmp_path))
+    result = ipbind(
+        "apply", "--yes", str(one_account(tmp_path, **fields)), env=env_for(mock, tmp_path)
+    )
 
     assert result.returncode == ExitCode.BAD_INPUT, result.stderr + result.stdout
     assert expected in result.stdout + result.stderr
@@ -66,8 +74,12 @@ def test_bad_allocation_exits_2_naming_account_field_and_value(
 
 
 def test_allow_count_accepts_a_shorter_list(mock: MockExchanges, tmp_path: Path) -> None:
-    result = ipbind("plan", "--allow-count", str(one_account(tmp_path, ips=IPS[:5])),
-                    env=env_for(mock, tmp_path))
+    result = ipbind(
+        "plan",
+        "--allow-count",
+        str(one_account(tmp_path, ips=IPS[:5])),
+        env=env_for(mock, tmp_path),
+    )
     assert result.returncode == ExitCode.OK, result.stderr + result.stdout
 
 
@@ -116,8 +128,9 @@ def test_apply_json_reports_a_verified_key_in_a_stable_shape(
     mock: MockExchanges, tmp_path: Path
 ) -> None:
     mock.reset("binance", binance_seed({"label": "Altrady main", "ips": ["198.51.100.9"]}))
-    result = ipbind("apply", "--yes", "--json", str(one_account(tmp_path)),
-                    env=env_for(mock, tmp_path))
+    result = ipbind(
+        "apply", "--yes", "--json", str(one_account(tmp_path)), env=env_for(mock, tmp_path)
+    )
 
     assert result.returncode == ExitCode.OK, result.stderr
     data = json.loads(result.stdout)  # stdout holds the JSON object and nothing else
@@ -138,8 +151,14 @@ def test_exchanges_lists_the_supported_exchanges() -> None:
 
 
 def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:
-    result = ipbind("demo", env={"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
-                                 "IPBIND_CONFIG": str(tmp_path / "none.toml")}, timeout=300)
+    result = ipbind(
+        "demo",
+        env={
+            "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+            "IPBIND_CONFIG": str(tmp_path / "none.toml"),
+        },
+        timeout=300,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Summary" in result.stdout
@@ -151,12 +170,19 @@ def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
     tmp_path: Path,
 ) -> None:
     assert "stopped trading on 2023-12-04" in ipbind("exchanges").stdout
-    path = write_allocation(tmp_path / "b.toml", [
-        {"exchange": "bittrex", "name": "B", "key": "main", "ips": ["8.8.4.4"]},
-    ])
-    env = {"IPBIND_BITTREX__USERNAME": "someone", "IPBIND_BITTREX__PASSWORD": "password",
-           "IPBIND_BITTREX__TOTP_SECRET": "JBSWY3DPEHPK3PXP", "IPBIND_TIMEOUT": "3",
-           "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs")}
+    path = write_allocation(
+        tmp_path / "b.toml",
+        [
+            {"exchange": "bittrex", "name": "B", "key": "main", "ips": ["8.8.4.4"]},
+        ],
+    )
+    env = {
+        "IPBIND_BITTREX__USERNAME": "someone",
+        "IPBIND_BITTREX__PASSWORD": "password",
+        "IPBIND_BITTREX__TOTP_SECRET": "JBSWY3DPEHPK3PXP",
+        "IPBIND_TIMEOUT": "3",
+        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+    }
     result = ipbind("plan", "--allow-count", str(path), env=env)
 
     assert "Bittrex Global: stopped trading on 2023-12-04" in result.stdout
@@ -164,11 +190,18 @@ def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
 
 
 @pytest.mark.headed
-@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: `make test` "
-                    "runs the suite under xvfb-run")
+@pytest.mark.skipif(
+    not os.environ.get("DISPLAY"),
+    reason="needs a display: `make test` runs the suite under xvfb-run",
+)
 def test_headed_apply_works_in_a_visible_browser(mock: MockExchanges, tmp_path: Path) -> None:
-    result = ipbind("--headed", "apply", "--yes", str(one_account(tmp_path)),
-                    env={**env_for(mock, tmp_path), "DISPLAY": os.environ["DISPLAY"]})
+    result = ipbind(
+        "--headed",
+        "apply",
+        "--yes",
+        str(one_account(tmp_path)),
+        env={**env_for(mock, tmp_path), "DISPLAY": os.environ["DISPLAY"]},
+    )
 
     assert result.returncode == ExitCode.OK, result.stdout + result.stderr
     [sign_in] = mock.state("binance")["sign_ins"]

@@ -26,8 +26,12 @@ NAMES = ["Altrady main", "Altrady main (old)", "Altrady extra 1", "Altrady extra
 
 @pytest.fixture
 def site(mock: MockExchanges) -> MockExchanges:
-    mock.reset("kraken", kraken_seed(*({"name": n} for n in NAMES),
-                                     {"name": "Personal bot", "ips": ["198.51.100.80"]}))
+    mock.reset(
+        "kraken",
+        kraken_seed(
+            *({"name": n} for n in NAMES), {"name": "Personal bot", "ips": ["198.51.100.80"]}
+        ),
+    )
     return mock
 
 
@@ -53,8 +57,11 @@ def test_twenty_addresses_on_the_main_key_and_two_extra_keys(
     assert lists["Altrady extra 2"] == IPS
     assert lists["Altrady main (old)"] == []  # the near-namesake is never confused
     assert lists["Personal bot"] == ["198.51.100.80"]
-    assert all(k["ip_whitelisting"] for k in account_state(site, "kraken")["keys"]
-               if k["name"] != "Altrady main (old)")
+    assert all(
+        k["ip_whitelisting"]
+        for k in account_state(site, "kraken")["keys"]
+        if k["name"] != "Altrady main (old)"
+    )
     for name in ("Altrady main", "Altrady extra 1", "Altrady extra 2"):
         assert f"kraken: {name}: verified" in result.out  # every key reported separately
 
@@ -64,8 +71,13 @@ def test_existing_entries_are_kept_and_cidr_ranges_accepted(
 ) -> None:
     site.reset("kraken", kraken_seed({"name": "Altrady main", "ips": ["198.51.100.0/28"]}))
     ips = [*IPS[:19], "203.0.113.128/25"]
-    result = run_cli("apply", allocation(tmp_path, ips=ips),
-                     settings_for(site, "kraken", tmp_path), browser, capsys)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, ips=ips),
+        settings_for(site, "kraken", tmp_path),
+        browser,
+        capsys,
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert whitelists(site)["Altrady main"] == ["198.51.100.0/28", *ips]
@@ -75,8 +87,14 @@ def test_no_2fa_on_save_when_the_account_has_none(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     site.reset("kraken", kraken_seed({"name": "Altrady main"}, api_2fa=False))
-    result = run_cli("apply", allocation(tmp_path, ips=IPS[:3]),
-                     settings_for(site, "kraken", tmp_path), browser, capsys, allow_count=True)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, ips=IPS[:3]),
+        settings_for(site, "kraken", tmp_path),
+        browser,
+        capsys,
+        allow_count=True,
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert whitelists(site)["Altrady main"] == IPS[:3]
@@ -85,8 +103,13 @@ def test_no_2fa_on_save_when_the_account_has_none(
 def test_a_name_that_matches_no_key_lists_the_candidates(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    result = run_cli("apply", allocation(tmp_path, key="Altrady"),
-                     settings_for(site, "kraken", tmp_path), browser, capsys)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, key="Altrady"),
+        settings_for(site, "kraken", tmp_path),
+        browser,
+        capsys,
+    )
 
     assert result.code == ExitCode.USER_ACTION
     assert "no key named 'Altrady'" in result.out
@@ -97,8 +120,14 @@ def test_a_name_that_matches_no_key_lists_the_candidates(
 def test_the_longer_of_two_alike_names_gets_only_its_own_key(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    result = run_cli("apply", allocation(tmp_path, key="Altrady main (old)", ips=IPS[:2]),
-                     settings_for(site, "kraken", tmp_path), browser, capsys, allow_count=True)
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, key="Altrady main (old)", ips=IPS[:2]),
+        settings_for(site, "kraken", tmp_path),
+        browser,
+        capsys,
+        allow_count=True,
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert whitelists(site)["Altrady main (old)"] == IPS[:2]
