@@ -80,10 +80,6 @@ class KeyResult:
         source = self.after if self.status in ("verified", "not verified") else self.plan.current
         return [ip for ip in self.plan.target.ips if ip not in source]
 
-    @property
-    def ok(self) -> bool:
-        return self.status in ("verified", "unchanged", "planned") and self.error is None
-
 
 class Reporter:
     """What the engine tells the user as it goes (see assistant.output)."""
@@ -170,6 +166,8 @@ class Engine:
         self.ask_code = ask_code
         self.replace = replace
         self.run_dir = run_dir
+        for exchange in FLOWS:  # every secret known to the run is masked in every log line
+            redactor.add(*settings.exchange(exchange).secret_values())
         self.targets = targets_of(allocation)
         self.origins = {ex: self._origin(ex) for ex in self.targets}
         self._check_targets()
@@ -290,7 +288,6 @@ class Engine:
         page = context.new_page()
         credentials = None
         if conf.username and conf.password:
-            redactor.add(conf.password.get_secret_value())
             credentials = Credentials(conf.username, conf.password)
         return flow_cls(
             page,

@@ -161,7 +161,7 @@ class ConsoleReporter(Reporter):
             text += f": {result.error.message}"
         self.say(text, style)
 
-    def summary(self, results: list[KeyResult], mode: Mode) -> None:
+    def summary(self, results: list[KeyResult]) -> None:
         table = Table(title="Summary")
         for column in ("exchange", "key", "status", "added", "already there", "kept", "missing"):
             table.add_column(column)
@@ -213,7 +213,7 @@ def result_json(
                 "accounts": r.plan.target.accounts,
                 "key": r.plan.target.key,
                 "status": r.status,
-                "verified": r.status in ("verified", "unchanged") and mode_verified(r),
+                "verified": r.status in ("verified", "unchanged") and not r.missing,
                 "ips": r.plan.target.ips,
                 "added": r.plan.to_add if r.status == "verified" else [],
                 "to_add": r.plan.to_add,
@@ -227,10 +227,6 @@ def result_json(
         ],
         "log": str(log_path) if log_path else None,
     }
-
-
-def mode_verified(result: KeyResult) -> bool:
-    return not result.missing
 
 
 def print_json(data: dict[str, Any]) -> None:

@@ -112,7 +112,7 @@ def run(
         print_json(result_json(mode, results, code, log_path=log_path))
     else:
         if mode != "plan":
-            reporter.summary(results, mode)
+            reporter.summary(results)
         if mode == "apply" and code == ExitCode.OK and any(r.status == "verified" for r in results):
             reporter.say(ALTRADY_LAST_STEP, "bold")
         if code != ExitCode.OK and log_path:

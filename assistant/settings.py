@@ -64,6 +64,11 @@ class ExchangeSettings(BaseModel):
             parse_totp(value.get_secret_value(), 30)  # raises ValueError, without the value
         return value
 
+    def secret_values(self) -> list[str]:
+        values = [s.get_secret_value() for s in (self.password, self.totp_secret) if s]
+        totp = self.totp() if self.totp_secret else None
+        return values + ([totp.secret.get_secret_value()] if totp else [])
+
     def totp(self) -> TotpSetting | None:
         if self.totp_secret is None or not self.totp_secret.get_secret_value().strip():
             return None
