@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from assistant.errors import ExitCode
-from assistant.runner import Options, run
+from assistant.runner import Options, load_allocation, run
 from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
 
@@ -31,13 +33,12 @@ def demo_settings(mock: MockExchanges, allocation_exchanges: set[str]) -> dict[s
 
 
 def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
-    from assistant.runner import load_allocation
-
     exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
     with MockExchanges(totp_period=DEMO_PERIOD) as mock:
-        print(
-            f"Mock exchanges running on loopback port {mock.port}: "
-            + ", ".join(mock.base_url(s) for s in sorted(exchanges))
+        Console(stderr=True, highlight=False).print(
+            "[bold]ipbind demo[/]: a real `ipbind apply` against mock exchange sites on this "
+            f"machine ({', '.join(mock.base_url(s) for s in sorted(exchanges))}), with demo "
+            "accounts and TEST-NET addresses. Nothing leaves this computer.\n"
         )
         settings = load_settings(**options.overrides, **demo_settings(mock, exchanges))
         return run("apply", allocation, options, settings=settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from assistant import __version__
 from assistant.engine import KeyPlan, KeyResult, Mode, Reporter
 from assistant.errors import ExitCode, IpbindError
 from assistant.logs import redactor
+
+LOG_EVERY = 2.0  # seconds between progress lines when the output is not a terminal
 
 STATUS_STYLE = {
     "verified": "green",
@@ -43,6 +46,7 @@ class ProgressLine:
     def __init__(self, text: str, next_code_in: Callable[[], float]):
         self._text = text
         self._next_code_in = next_code_in
+        self.done = False  # the last line of its step
 
     def text(self) -> str:
         wait = self._next_code_in()
@@ -59,6 +63,7 @@ class ConsoleReporter(Reporter):
         self.json_mode = json_mode
         self._live: Live | None = None
         self._line: ProgressLine | None = None
+        self._last_logged = -LOG_EVERY
 
     def say(self, text: str, style: str | None = None) -> None:
         self.console.print(redactor(text), style=style, soft_wrap=True)
@@ -113,15 +118,22 @@ class ConsoleReporter(Reporter):
         note: str,
         next_code_in: Callable[[], float],
     ) -> None:
-        self.show(ProgressLine(f"{exchange}: {key}: {done}/{total} {note}", next_code_in))
+        line = ProgressLine(f"{exchange}: {key}: {done}/{total} {note}", next_code_in)
+        line.done = done == total
+        self.show(line)
 
     def status(self, text: str) -> None:
-        self.show(ProgressLine(text, lambda: 0.0))
+        line = ProgressLine(text, lambda: 0.0)
+        line.done = True  # a new step: always worth a line
+        self.show(line)
 
     def show(self, line: ProgressLine) -> None:
         """A live line on a terminal; elsewhere, a log-friendly line per call."""
-        if not self.console.is_terminal:
-            self.say(line.text(), "dim")
+        if not self.console.is_terminal:  # a log: one line per step, at most every 2 s
+            now = time.monotonic()
+            if line.done or now - self._last_logged >= LOG_EVERY:
+                self._last_logged = now
+                self.say(line.text(), "dim")
             return
         self._line = line
         if self._live is None:
