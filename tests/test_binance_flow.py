@@ -303,3 +303,18 @@ def test_a_captcha_is_handed_to_the_person_and_the_run_goes_on(
     assert person.asked == ["Binance shows a puzzle: solve it"]
     assert [r.status for r in results] == ["verified"]
     assert keys_of(site, "binance")[0]["ips"] == IPS
+
+
+def test_nothing_is_typed_on_a_sign_in_page_of_another_origin(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.fault("binance", "page", "foreign_login")
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+    )
+
+    assert result.code == ExitCode.USER_ACTION
+    assert "binance-login.localhost" in result.out and "nothing was typed there" in result.out
+    assert site.state("binance")["foreign_sign_ins"] == []  # the look-alike got nothing
+    assert site.state("binance")["sign_ins"] == []
+    assert saves(site) == []
