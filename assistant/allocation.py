@@ -60,8 +60,12 @@ def split_block(value: Any) -> Any:
     return value
 
 
+def within(net: IpNetwork, outer: IpNetwork) -> bool:
+    return net.version == outer.version and net.subnet_of(outer)  # type: ignore[arg-type]
+
+
 def is_documentation(net: IpNetwork) -> bool:
-    return any(net.subnet_of(doc) for doc in DOCUMENTATION_NETS if doc.version == net.version)
+    return any(within(net, doc) for doc in DOCUMENTATION_NETS)
 
 
 def never_altrady(net: IpNetwork) -> str | None:
@@ -86,7 +90,7 @@ def never_altrady_address(net: IpNetwork, addr: IpAddress) -> str | None:
         return None  # decided per target: allowed against a local mock site only
     if addr.is_reserved:
         return "a reserved address"
-    if any(net.version == n.version and net.subnet_of(n) for n in SHARED_NETS):
+    if any(within(net, n) for n in SHARED_NETS):
         return "a carrier-grade NAT address"
     if addr.is_private:
         return "a private address"

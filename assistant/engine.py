@@ -372,12 +372,12 @@ class Engine:
         missing = [ip for ip in target.ips if ip not in after]
         extra = [ip for ip in after if ip in plan.to_remove]
         if missing or extra:
-            err = SiteChanged(
+            mismatch = SiteChanged(
                 f"{flow.name}: {target.key!r}: after saving, the list read back lacks "
                 f"{len(missing)} of the {len(target.ips)} addresses"
                 + (f" and still holds {len(extra)} that were to be removed" if extra else "")
             )
-            return KeyResult(plan, "not verified", after, error=err)
+            return KeyResult(plan, "not verified", after, error=mismatch)
         status: Status = "verified" if plan.changes else "unchanged"
         return KeyResult(plan, status, after)
 

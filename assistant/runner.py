@@ -101,11 +101,11 @@ def run(
     except IpbindError as err:
         return fail(reporter, options, mode, results, err, log_path)
     except KeyboardInterrupt:
-        err = Interrupted(
+        stop = Interrupted(
             "interrupted; whatever was saved before this is on the exchange, "
             "and a rerun adds only what is still missing"
         )
-        return fail(reporter, options, mode, results, err, log_path)
+        return fail(reporter, options, mode, results, stop, log_path)
     reporter.end_progress()
     code = exit_code_of(results, mode)
     if options.json_out:

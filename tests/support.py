@@ -32,22 +32,32 @@ def api_key(n: int) -> str:
     return (f"K{n}" + "x9Qw" * 20)[:64]
 
 
+def seeded_account(username: str, **fields: Any) -> dict[str, Any]:
+    """A seeded account that signs in with PASSWORD and SECRET."""
+    return {"username": username, "password": PASSWORD, "totp_secret": SECRET, **fields}
+
+
 def binance_seed(*keys: dict[str, Any], **site: Any) -> dict[str, Any]:
     """One account; `keys` as {"label", "ips", …}; API keys are made up from the index."""
     return {
         "latency_ms": [0, 60],
         "cookie_banner": True,
         **site,
-        "accounts": [{
-            "username": "trader@ipbind.test",
-            "password": PASSWORD,
-            "totp_secret": SECRET,
-            "keys": [
-                {"api_key": api_key(i), "restricted": bool(k.get("ips")), "ips": [],
-                 "spot_trading": False, **k}
-                for i, k in enumerate(keys)
-            ],
-        }],
+        "accounts": [
+            seeded_account(
+                "trader@ipbind.test",
+                keys=[
+                    {
+                        "api_key": api_key(i),
+                        "restricted": bool(k.get("ips")),
+                        "ips": [],
+                        "spot_trading": False,
+                        **k,
+                    }
+                    for i, k in enumerate(keys)
+                ],
+            )
+        ],
     }
 
 
@@ -78,8 +88,9 @@ def settings_for(
         "base_url": mock.base_url(site),
         **extra,
     }
-    return load_settings(**{site: conf}, artifacts_dir=tmp_path / "runs", timeout=10,
-                         _env_file=None)  # a developer's .env must not leak in
+    return load_settings(
+        **{site: conf}, artifacts_dir=tmp_path / "runs", timeout=10, _env_file=None
+    )  # a developer's .env must not leak in
 
 
 @dataclass
@@ -97,8 +108,13 @@ def run_cli(
     **options: Any,
 ) -> Outcome:
     """The CLI's own code path (runner.run), in this process, in the session's browser."""
-    code = run(mode, allocation, Options(yes=True, **options), settings=settings,  # type: ignore[arg-type]
-               chromium=browser)
+    code = run(
+        mode,  # type: ignore[arg-type]
+        allocation,
+        Options(yes=True, **options),
+        settings=settings,
+        chromium=browser,
+    )
     captured = capsys.readouterr()
     return Outcome(code, captured.out + captured.err)
 
@@ -111,7 +127,10 @@ def ipbind(
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "assistant", *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
         cwd=tempfile.gettempdir(),  # away from any .env in the checkout
     )
 
@@ -128,25 +147,20 @@ def kraken_seed(*keys: dict[str, Any], api_2fa: bool = True) -> dict[str, Any]:
     """One account; `keys` as {"name", "ips"}; whitelisting on where there are ips."""
     return {
         "latency_ms": [0, 60],
-        "accounts": [{
-            "username": "kraken-trader",
-            "password": PASSWORD,
-            "totp_secret": SECRET,
-            "api_2fa": api_2fa,
-            "keys": [{"ip_whitelisting": bool(k.get("ips")), "ips": [], **k} for k in keys],
-        }],
+        "accounts": [
+            seeded_account(
+                "kraken-trader",
+                api_2fa=api_2fa,
+                keys=[{"ip_whitelisting": bool(k.get("ips")), "ips": [], **k} for k in keys],
+            )
+        ],
     }
 
 
 def bittrex_seed(allow_list: list[str] | None = None) -> dict[str, Any]:
     return {
         "latency_ms": [0, 60],
-        "accounts": [{
-            "username": "trader@ipbind.test",
-            "password": PASSWORD,
-            "totp_secret": SECRET,
-            "allow_list": list(allow_list or []),
-        }],
+        "accounts": [seeded_account("trader@ipbind.test", allow_list=list(allow_list or []))],
     }
 
 

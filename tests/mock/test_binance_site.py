@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 
-import pyotp
 import pytest
+import sitekit
 from playwright.sync_api import Locator, Page, expect
+from sitekit import Codes, SignIn, SiteClient, keys_by, list_items, open_signed_in
 from support import changes
 
 from fixtures.mockex import MockExchanges
@@ -22,82 +19,27 @@ API_PATH = "/en/my/settings/api-management"
 USER = "demo@ipbind.test"
 PASSWORD = "demo-password-1"
 MAIN, EXTRA, OLD = "Altrady main", "Altrady extra", "Old bot"
+SIGN_IN = SignIn(
+    "Email/Phone number", "Log In", "Security Verification", "Authenticator App Code", "Submit"
+)
 
 
 def fast_seed(**overrides: Any) -> dict[str, Any]:
     """The default seed with short page delays and no cookie banner, unless overridden."""
-    return {**load_seed(SITE), "latency_ms": [5, 40], "cookie_banner": False, **overrides}
+    return sitekit.fast_seed(SITE, **overrides)
 
 
-class Codes:
-    """TOTP codes of successive time steps: the server accepts each step only once."""
-
-    def __init__(self, secret: str, period: int):
-        self.totp = pyotp.TOTP(secret, interval=period)
-        self.period = period
-        self.last_step = -1
-
-    def step(self) -> int:
-        return int(time.time() // self.period)
-
-    def next(self) -> str:
-        deadline = time.monotonic() + 3 * self.period
-        while self.step() <= self.last_step:  # waits on the TOTP clock, never on a page
-            assert time.monotonic() < deadline, "the TOTP step did not advance"
-            time.sleep(0.02)
-        self.last_step = self.step()
-        return self.totp.at(self.last_step * self.period)
-
-
-class Client:
-    """The site's JSON API over HTTP, keeping the session cookie as a browser would."""
-
-    def __init__(self, mock: MockExchanges):
-        self.port = mock.port
-        self.cookie = ""
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None):
-        headers = {"Host": f"{SITE}.localhost:{self.port}", "Content-Type": "application/json"}
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            headers=headers,
-            method=method,
-        )
-        try:
-            response = urllib.request.urlopen(request, timeout=10)
-        except urllib.error.HTTPError as err:  # 4xx/5xx still carry the site's JSON
-            response = err
-        with response:
-            if cookie := response.headers.get("set-cookie"):
-                self.cookie = cookie.split(";")[0]
-            return response.status, json.loads(response.read() or b"{}")
+class Client(SiteClient):
+    site, user, password = SITE, USER, PASSWORD
 
 
 @pytest.fixture
-def binance(mock: MockExchanges) -> MockExchanges:
-    mock.reset(SITE, fast_seed())
-    return mock
-
-
-@pytest.fixture
-def codes(binance: MockExchanges) -> Codes:
-    site = binance.site(SITE)
-    return Codes(site.accounts[USER].totp_secret, site.totp_period)
-
-
-@pytest.fixture
-def client(binance: MockExchanges, codes: Codes) -> Client:
-    client = Client(binance)
-    assert client.call("POST", "/api/login", {"username": USER, "password": PASSWORD})[0] == 200
-    assert client.call("POST", "/api/login/2fa", {"code": codes.next()})[0] == 200
-    return client
+def binance(site_mock: MockExchanges) -> MockExchanges:
+    return site_mock
 
 
 def keys(mock: MockExchanges) -> dict[str, dict[str, Any]]:
-    return {key["label"]: key for key in mock.state(SITE)["accounts"][USER]["keys"]}
+    return keys_by(mock, SITE, USER, "label")
 
 
 def save(client: Client, mock: MockExchanges, label: str, code: str, **changes: Any):
@@ -240,19 +182,14 @@ def test_server_faults(binance: MockExchanges, client: Client, codes: Codes) -> 
 
 def log_in(page: Page, codes: Codes) -> None:
     """From the login page to the API page, through "Security Verification"."""
-    page.get_by_label("Email/Phone number").fill(USER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log In").click()
-    verification = page.get_by_role("dialog", name="Security Verification")
-    verification.get_by_label("Authenticator App Code").fill(codes.next())
-    verification.get_by_role("button", name="Submit").click()
+    SIGN_IN.enter_password(page, USER, PASSWORD)
+    submit_code(page, codes.next())
     expect(page).to_have_url(re.compile(re.escape(API_PATH) + "$"))
 
 
 @pytest.fixture
 def api_page(binance: MockExchanges, codes: Codes, page: Page) -> Page:
-    page.goto(binance.base_url(SITE) + API_PATH)
-    log_in(page, codes)
+    open_signed_in(page, binance.base_url(SITE) + API_PATH, log_in, codes)
     expect(card(page, MAIN)).to_be_visible()
     return page
 
@@ -262,18 +199,11 @@ def card(page: Page, label: str) -> Locator:
 
 
 def trusted_ips(page: Page, label: str) -> Locator:
-    return (
-        card(page, label)
-        .get_by_role("list", name=f"Trusted IPs for {label}")
-        .get_by_role("listitem")
-    )
+    return list_items(card(page, label), f"Trusted IPs for {label}")
 
 
 def submit_code(page: Page, code: str) -> Locator:
-    verification = page.get_by_role("dialog", name="Security Verification")
-    verification.get_by_label("Authenticator App Code").fill(code)
-    verification.get_by_role("button", name="Submit").click()
-    return verification
+    return SIGN_IN.enter_code(page, code)
 
 
 def test_login_redirects_and_comes_back(binance: MockExchanges, codes: Codes, page: Page) -> None:
@@ -420,8 +350,7 @@ def test_page_faults(binance: MockExchanges, codes: Codes, api_page: Page) -> No
 @pytest.fixture
 def table_page(binance: MockExchanges, codes: Codes, page: Page) -> Page:
     binance.reset(SITE, fast_seed(options={"layout": "table"}))
-    page.goto(binance.base_url(SITE) + API_PATH)
-    log_in(page, codes)
+    open_signed_in(page, binance.base_url(SITE) + API_PATH, log_in, codes)
     expect(row(page, MAIN)).to_be_visible()
     return page
 

@@ -2,85 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import re
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 
-import pyotp
 import pytest
+import sitekit
 from playwright.sync_api import Locator, Page, expect
+from sitekit import Codes, SignIn, SiteClient, account, open_signed_in
 
 from fixtures.mockex import MockExchanges
-from fixtures.mockex.core import load_seed
 
 SITE = "bittrex"
 API_PATH = "/Manage?view=ipAllowList"
 USER = "demo@ipbind.test"
 PASSWORD = "demo-password-1"
 SEEDED = "198.51.100.90"
+SIGN_IN = SignIn("Email", "Sign In", "Two-Factor Authentication", "Authenticator Code", "Submit")
 
 
 def fast_seed(allow_list: list[str] | None = None, **overrides: Any) -> dict[str, Any]:
     """The default seed with short page delays and no cookie banner, unless overridden."""
-    seed = load_seed(SITE)
-    account = seed["accounts"][0]
-    if allow_list is not None:
-        account = {**account, "allow_list": allow_list}
-    return {**seed, "latency_ms": [5, 40], "cookie_banner": False, "accounts": [account]} | (
-        overrides
-    )
+    changed = None if allow_list is None else {"allow_list": allow_list}
+    return sitekit.fast_seed(SITE, changed, **overrides)
 
 
-class Codes:
-    """TOTP codes, each of a time step no earlier one had: the server takes a step only once."""
-
-    def __init__(self, secret: str, period: int):
-        self.totp = pyotp.TOTP(secret, interval=period)
-        self.period = period
-        self.last_step = -1
-
-    def next(self) -> str:
-        step = max(int(time.time() // self.period), self.last_step + 1)
-        time.sleep(max(0.0, step * self.period - time.time()))  # the TOTP clock, at most 1 step
-        self.last_step = step
-        return self.totp.at(step * self.period)
-
-
-class Client:
-    """The site's JSON API over HTTP, keeping the session cookie as a browser would."""
-
-    def __init__(self, mock: MockExchanges):
-        self.port = mock.port
-        self.cookie = ""
-
-    def call(
-        self, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        headers = {"Host": f"{SITE}.localhost:{self.port}", "Content-Type": "application/json"}
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            headers=headers,
-            method=method,
-        )
-        try:
-            response = urllib.request.urlopen(request, timeout=10)
-        except urllib.error.HTTPError as err:  # 4xx/5xx still carry the site's JSON
-            response = err
-        with response:
-            if cookie := response.headers.get("set-cookie"):
-                self.cookie = cookie.split(";")[0]
-            return response.status, json.loads(response.read() or b"{}")
-
-    def log_in(self, codes: Codes) -> Client:
-        assert self.call("POST", "/api/login", {"username": USER, "password": PASSWORD})[0] == 200
-        assert self.call("POST", "/api/login/2fa", {"code": codes.next()})[0] == 200
-        return self
+class Client(SiteClient):
+    site, user, password = SITE, USER, PASSWORD
 
     def add(self, ip: str, code: str) -> tuple[int, dict[str, Any]]:
         return self.call("POST", "/api/allow-list", {"ip": ip, "code": code})
@@ -90,24 +37,12 @@ class Client:
 
 
 @pytest.fixture
-def bittrex(mock: MockExchanges) -> MockExchanges:
-    mock.reset(SITE, fast_seed())
-    return mock
-
-
-@pytest.fixture
-def codes(bittrex: MockExchanges) -> Codes:
-    site = bittrex.site(SITE)
-    return Codes(site.accounts[USER].totp_secret, site.totp_period)
-
-
-@pytest.fixture
-def client(bittrex: MockExchanges, codes: Codes) -> Client:
-    return Client(bittrex).log_in(codes)
+def bittrex(site_mock: MockExchanges) -> MockExchanges:
+    return site_mock
 
 
 def allow_list(mock: MockExchanges) -> list[str]:
-    return mock.state(SITE)["accounts"][USER]["allow_list"]
+    return account(mock, SITE, USER)["allow_list"]
 
 
 # -- server rules over HTTP --------------------------------------------------------------
@@ -197,13 +132,8 @@ def test_fault_routes(bittrex: MockExchanges, client: Client) -> None:
 
 def log_in(page: Page, codes: Codes) -> None:
     """From the login page back to where it was sent from, through the 2FA dialog."""
-    page.get_by_label("Email").fill(USER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    twofa = page.get_by_role("dialog", name="Two-Factor Authentication")
-    twofa.get_by_label("Authenticator Code").fill(codes.next())
-    twofa.get_by_role("button", name="Submit").click()
-    expect(twofa).to_be_hidden()
+    SIGN_IN.enter_password(page, USER, PASSWORD)
+    expect(SIGN_IN.enter_code(page, codes.next())).to_be_hidden()
 
 
 def listed(page: Page) -> Locator:
@@ -213,8 +143,7 @@ def listed(page: Page) -> Locator:
 
 @pytest.fixture
 def allow_page(bittrex: MockExchanges, codes: Codes, page: Page) -> Page:
-    page.goto(bittrex.base_url(SITE) + API_PATH)
-    log_in(page, codes)
+    open_signed_in(page, bittrex.base_url(SITE) + API_PATH, log_in, codes)
     expect(listed(page)).to_have_text([SEEDED])
     return page
 

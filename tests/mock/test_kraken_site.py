@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 
-import pyotp
 import pytest
+import sitekit
 from playwright.sync_api import Locator, Page, expect
+from sitekit import Codes, SignIn, SiteClient, keys_by, list_items, open_signed_in
 from support import changes
 
 from fixtures.mockex import MockExchanges
-from fixtures.mockex.core import load_seed
 
 SITE = "kraken"
 API_PATH = "/app/settings/api"
@@ -28,65 +24,17 @@ MAIN, OLD_MAIN, EXTRA_1, EXTRA_2, BOT = (
     "Altrady extra 2",
     "Personal bot",
 )
+SIGN_IN = SignIn("Username", "Sign in", "Verify it's you", "Two-factor authentication", "Continue")
 
 
 def fast_seed(api_2fa: bool = False, **overrides: Any) -> dict[str, Any]:
     """The default seed with short page delays, no cookie banner and (unless asked) no 2FA
     on API changes, so a test needs codes only where it is about them."""
-    seed = load_seed(SITE)
-    account = {**seed["accounts"][0], "api_2fa": api_2fa}
-    return {**seed, "latency_ms": [5, 40], "cookie_banner": False, "accounts": [account]} | (
-        overrides
-    )
+    return sitekit.fast_seed(SITE, {"api_2fa": api_2fa}, **overrides)
 
 
-class Codes:
-    """TOTP codes, each of a time step no earlier one had: the server takes a step only once."""
-
-    def __init__(self, secret: str, period: int):
-        self.totp = pyotp.TOTP(secret, interval=period)
-        self.period = period
-        self.last_step = -1
-
-    def next(self) -> str:
-        step = max(int(time.time() // self.period), self.last_step + 1)
-        time.sleep(max(0.0, step * self.period - time.time()))  # the TOTP clock, at most 1 step
-        self.last_step = step
-        return self.totp.at(step * self.period)
-
-
-class Client:
-    """The site's JSON API over HTTP, keeping the session cookie as a browser would."""
-
-    def __init__(self, mock: MockExchanges):
-        self.port = mock.port
-        self.cookie = ""
-
-    def call(
-        self, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        headers = {"Host": f"{SITE}.localhost:{self.port}", "Content-Type": "application/json"}
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            headers=headers,
-            method=method,
-        )
-        try:
-            response = urllib.request.urlopen(request, timeout=10)
-        except urllib.error.HTTPError as err:  # 4xx/5xx still carry the site's JSON
-            response = err
-        with response:
-            if cookie := response.headers.get("set-cookie"):
-                self.cookie = cookie.split(";")[0]
-            return response.status, json.loads(response.read() or b"{}")
-
-    def log_in(self, codes: Codes) -> Client:
-        assert self.call("POST", "/api/login", {"username": USER, "password": PASSWORD})[0] == 200
-        assert self.call("POST", "/api/login/2fa", {"code": codes.next()})[0] == 200
-        return self
+class Client(SiteClient):
+    site, user, password = SITE, USER, PASSWORD
 
     def save(self, name: str, ips: Any, on: bool = True, **extra: Any) -> tuple[int, dict]:
         body = {"name": name, "ip_whitelisting": on, "ips": ips, **extra}
@@ -94,24 +42,12 @@ class Client:
 
 
 @pytest.fixture
-def kraken(mock: MockExchanges) -> MockExchanges:
-    mock.reset(SITE, fast_seed())
-    return mock
-
-
-@pytest.fixture
-def codes(kraken: MockExchanges) -> Codes:
-    site = kraken.site(SITE)
-    return Codes(site.accounts[USER].totp_secret, site.totp_period)
-
-
-@pytest.fixture
-def client(kraken: MockExchanges, codes: Codes) -> Client:
-    return Client(kraken).log_in(codes)
+def kraken(site_mock: MockExchanges) -> MockExchanges:
+    return site_mock
 
 
 def keys(mock: MockExchanges) -> dict[str, dict[str, Any]]:
-    return {key["name"]: key for key in mock.state(SITE)["accounts"][USER]["keys"]}
+    return keys_by(mock, SITE, USER, "name")
 
 
 # -- server rules over HTTP --------------------------------------------------------------
@@ -221,13 +157,8 @@ def test_fault_routes(kraken: MockExchanges, client: Client) -> None:
 
 def log_in(page: Page, codes: Codes) -> None:
     """From the login page back to where it was sent from, through "Verify it's you"."""
-    page.get_by_label("Username").fill(USER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    verify = page.get_by_role("dialog", name="Verify it's you")
-    verify.get_by_label("Two-factor authentication").fill(codes.next())
-    verify.get_by_role("button", name="Continue").click()
-    expect(verify).to_be_hidden()
+    SIGN_IN.enter_password(page, USER, PASSWORD)
+    expect(SIGN_IN.enter_code(page, codes.next())).to_be_hidden()
 
 
 def key_card(page: Page, name: str) -> Locator:
@@ -236,11 +167,7 @@ def key_card(page: Page, name: str) -> Locator:
 
 def whitelist(page: Page, name: str) -> Locator:
     """The key's saved whitelist as the API page shows it: what a flow reads back."""
-    return (
-        key_card(page, name)
-        .get_by_role("list", name=f"IP whitelist for {name}")
-        .get_by_role("listitem")
-    )
+    return list_items(key_card(page, name), f"IP whitelist for {name}")
 
 
 def edit(page: Page, name: str) -> None:
@@ -255,8 +182,7 @@ def add_entry(page: Page, value: str) -> None:
 
 @pytest.fixture
 def api_page(kraken: MockExchanges, codes: Codes, page: Page) -> Page:
-    page.goto(kraken.base_url(SITE) + API_PATH)
-    log_in(page, codes)
+    open_signed_in(page, kraken.base_url(SITE) + API_PATH, log_in, codes)
     expect(key_card(page, MAIN)).to_be_visible()
     return page
 
