@@ -1,0 +1,29 @@
+"""Fixtures of the mock-site tests. Each test module here is about one site and says which
+with its globals: `SITE` (the site's id), `USER` (the seeded account), `fast_seed()` (the
+seed its tests start from) and `Client` (its `sitekit.SiteClient`)."""
+
+from __future__ import annotations
+
+import pytest
+from sitekit import Codes, SiteClient
+
+from fixtures.mockex import MockExchanges
+
+
+@pytest.fixture
+def site_mock(mock: MockExchanges, request: pytest.FixtureRequest) -> MockExchanges:
+    """The mock, with the module's site reset to the module's `fast_seed()`."""
+    mock.reset(request.module.SITE, request.module.fast_seed())
+    return mock
+
+
+@pytest.fixture
+def codes(site_mock: MockExchanges, request: pytest.FixtureRequest) -> Codes:
+    """Fresh codes of the module's `USER`."""
+    return Codes.of(site_mock, request.module.SITE, request.module.USER)
+
+
+@pytest.fixture
+def client(site_mock: MockExchanges, codes: Codes, request: pytest.FixtureRequest) -> SiteClient:
+    """The module's `Client`, logged in."""
+    return request.module.Client(site_mock).log_in(codes)
