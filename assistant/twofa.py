@@ -45,6 +45,11 @@ class Codes(Protocol):
         """How long until `next` can return without waiting (0 when it can now)."""
         ...
 
+    def used_elsewhere(self) -> None:
+        """A code of the current step was just used outside this provider (the person
+        signed in by hand): the next code must come from a later step."""
+        ...
+
 
 def safe_margin(period: float) -> float:
     """Seconds a code must still have left in its step when submitted: enough for the
@@ -81,6 +86,9 @@ class TotpCodes:
     def seconds_until_next(self) -> float:
         return max(0.0, self._ready_at() - self._clock())
 
+    def used_elsewhere(self) -> None:
+        self.last_step = max(self.last_step, int(self._clock() // self.period))
+
     def next(self, purpose: str) -> str:
         while (wait := self.seconds_until_next()) > 0:
             # Sleeping to a step boundary is the one fixed wait the TOTP clock needs.
@@ -116,6 +124,9 @@ class PromptedCodes:
             return 0.0
         next_step_at = (math.floor(self.last_used_at / self.period) + 1) * self.period
         return max(0.0, next_step_at - self._clock())
+
+    def used_elsewhere(self) -> None:
+        self.last_used_at = self._clock()
 
     def next(self, purpose: str) -> str:
         prompt = f"{self.exchange}: authenticator code for {purpose}"

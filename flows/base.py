@@ -128,15 +128,15 @@ class Flow:
         """Username and password, a puzzle if the site shows one (a person's job), then the
         authenticator code."""
         assert self.credentials is not None
-        page, words = self.page, self.sign_in
+        page, sign_in = self.page, self.sign_in
         alerts = page.get_by_role("alert")
-        code_field = page.get_by_label(words.code)
+        code_field = page.get_by_label(sign_in.code)
         puzzle = page.get_by_role("slider")
         with self.step("signing in: username and password"):
-            page.get_by_label(words.username).fill(self.credentials.username)
-            self.type_secret(page.get_by_label(words.password), self.credentials.password)
+            page.get_by_label(sign_in.username).fill(self.credentials.username)
+            self.type_secret(page.get_by_label(sign_in.password), self.credentials.password)
             self.mark_seen(alerts)
-            page.get_by_role("button", name=words.submit).click()
+            page.get_by_role("button", name=sign_in.submit).click()
             expect(code_field.or_(puzzle).or_(self.fresh(alerts)).first).to_be_visible()
         if self.fresh(alerts).is_visible() and not code_field.is_visible():
             self.refused(
@@ -150,7 +150,7 @@ class Flow:
         def attempt(code: str) -> str | None:
             with self.step("signing in: authenticator code"):
                 self.type_secret(code_field, code)
-                send = page.get_by_role("button", name=words.code_submit)
+                send = page.get_by_role("button", name=sign_in.code_submit)
                 return self.await_outcome(send.click, [code_field], alerts)
 
         self.submit_code("signing in", attempt)
@@ -185,14 +185,12 @@ class Flow:
             ready, login = self.api_page_ready(), self.login_page_ready()
             expect(ready.first.or_(login.first)).to_be_visible()
         if not ready.first.is_visible():
-            if self.credentials is None:
-                raise UserActionNeeded(
-                    f"{self.name} asks to sign in, and no username/password is configured",
-                    hint=f"Set IPBIND_{self.id.upper()}__USERNAME and __PASSWORD "
-                    "(or run with --headed and sign in yourself).",
-                )
-            logger.info("{}: signing in", self.name)
-            self.login()
+            if self.credentials is None:  # no password configured: the person signs in
+                self.human.hand_off(self.page, f"sign in to {self.name}", ready.first)
+                self.codes.used_elsewhere()  # their code's step is spent for us too
+            else:
+                logger.info("{}: signing in", self.name)
+                self.login()
             with self.step("returning to the API page after signing in"):
                 expect(ready.first).to_be_visible()
         logger.info("{}: on the API page", self.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from support import (
@@ -318,3 +319,40 @@ def test_nothing_is_typed_on_a_sign_in_page_of_another_origin(
     assert site.state("binance")["foreign_sign_ins"] == []  # the look-alike got nothing
     assert site.state("binance")["sign_ins"] == []
     assert saves(site) == []
+
+
+class SignsInThemselves:
+    """A person at a headed browser with no password configured: signs in by hand."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username, password
+        self.asked: list[str] = []
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        self.asked.append(message)
+        page.get_by_label("Email/Phone number").fill(self.username)
+        page.get_by_label("Password").fill(self.password)
+        page.get_by_role("button", name="Log In").click()
+        code = pyotp.TOTP(SECRET, interval=1).now()
+        page.get_by_label("Authenticator App Code").fill(code)
+        page.get_by_role("button", name="Submit").click()
+        expect(done).to_be_visible()
+
+
+def test_without_a_password_the_person_signs_in_and_the_run_goes_on(
+    site: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    account = next(iter(site.site("binance").accounts.values()))
+    settings = settings_for(site, "binance", tmp_path, username=None, password=None)
+    person = SignsInThemselves(account.username, account.password)
+    engine = Engine(
+        settings.model_copy(update={"headless": False}),
+        load_allocation(allocation(tmp_path), allow_count=False),
+        ConsoleReporter(),
+        person,
+    )
+    results = engine.run("apply", lambda plans: True, browser)
+
+    assert person.asked == ["sign in to Binance"]
+    assert [r.status for r in results] == ["verified"]
+    assert keys_of(site, "binance")[0]["ips"] == IPS

@@ -250,3 +250,11 @@ def test_prompted_codes_are_registered_with_the_redactor() -> None:
     codes = prompted(Asker("424242"), FakeClock(1000.0))
     codes.next("login")
     assert redactor("typed 424242") == "typed [redacted]"
+
+
+def test_a_code_used_elsewhere_moves_the_next_one_to_a_later_step() -> None:
+    clock = FakeClock(1000.0)
+    codes = TotpCodes(SECRET, 30, clock=clock, sleep=clock.sleep)
+    codes.used_elsewhere()  # the person signed in by hand with this step's code
+    codes.next("saving")
+    assert codes.last_step == 1000 // 30 + 1
