@@ -3,7 +3,9 @@ Every test asserts the mock server's state, not only what ipbind printed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -29,11 +31,25 @@ from fixtures.mockex import MockExchanges
 IPS = altrady_ips()
 
 
+Seed = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(params=["cards", "table"])
+def seed(request: pytest.FixtureRequest) -> Seed:
+    """Seeds for the mock Binance in one of its two layouts: every test here runs on both,
+    proving the flow on markup it was not written against."""
+
+    def build(*keys: dict[str, Any], options: dict[str, Any] | None = None, **site: Any):
+        return binance_seed(*keys, options={"layout": request.param, **(options or {})}, **site)
+
+    return build
+
+
 @pytest.fixture
-def site(mock: MockExchanges) -> MockExchanges:
+def site(mock: MockExchanges, seed: Seed) -> MockExchanges:
     mock.reset(
         "binance",
-        binance_seed(
+        seed(
             {"label": "Altrady main"},
             {"label": "Altrady main (old)", "ips": ["198.51.100.1"]},
             {
@@ -74,11 +90,11 @@ def test_apply_adds_exactly_the_twenty_to_the_right_key(
 
 
 def test_existing_addresses_are_kept_and_only_missing_ones_added(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     site.reset(
         "binance",
-        binance_seed(
+        seed(
             {"label": "Altrady main", "ips": ["198.51.100.9", *IPS[:5]]},
         ),
     )
@@ -173,11 +189,11 @@ def test_unknown_key_stops_before_any_change_and_lists_the_keys(
 
 
 def test_over_the_limit_is_refused_before_any_change(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     site.reset(
         "binance",
-        binance_seed(
+        seed(
             {"label": "Altrady main", "ips": altrady_ips(15, base="198.51.100")},
         ),
     )
@@ -191,11 +207,11 @@ def test_over_the_limit_is_refused_before_any_change(
 
 
 def test_replace_removes_addresses_not_in_the_allocation(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     site.reset(
         "binance",
-        binance_seed(
+        seed(
             {"label": "Altrady main", "ips": ["198.51.100.9", IPS[0]]},
         ),
     )
@@ -264,9 +280,9 @@ def test_secrets_stay_out_of_output_and_debug_log(
 
 
 def test_a_captcha_headless_asks_for_a_headed_run_and_changes_nothing(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset("binance", binance_seed({"label": "Altrady main"}, options={"captcha": True}))
+    site.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
     result = run_cli(
         "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
     )
@@ -289,9 +305,9 @@ class PuzzleSolver:
 
 
 def test_a_captcha_is_handed_to_the_person_and_the_run_goes_on(
-    site: MockExchanges, browser: Browser, tmp_path: Path
+    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path
 ) -> None:
-    site.reset("binance", binance_seed({"label": "Altrady main"}, options={"captcha": True}))
+    site.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
     person = PuzzleSolver()
     engine = Engine(
         settings_for(site, "binance", tmp_path),
@@ -355,4 +371,16 @@ def test_without_a_password_the_person_signs_in_and_the_run_goes_on(
 
     assert person.asked == ["sign in to Binance"]
     assert [r.status for r in results] == ["verified"]
+    assert keys_of(site, "binance")[0]["ips"] == IPS
+
+
+def test_a_single_key_is_found_by_its_label(
+    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    site.reset("binance", seed({"label": "Altrady main"}))
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+    )
+
+    assert result.code == ExitCode.OK, result.out
     assert keys_of(site, "binance")[0]["ips"] == IPS
