@@ -15,8 +15,10 @@ from typing import Any
 import pyotp
 from playwright.sync_api import Browser
 
+from assistant.engine import Engine, KeyResult
 from assistant.errors import ExitCode
-from assistant.runner import Options, run
+from assistant.output import ConsoleReporter
+from assistant.runner import Options, load_allocation, run
 from assistant.settings import BaseIpbindSettings, load_settings
 from fixtures.mockex import MockExchanges
 
@@ -117,6 +119,27 @@ def run_cli(
     )
     captured = capsys.readouterr()
     return Outcome(code, captured.out + captured.err)
+
+
+def run_engine(
+    settings: BaseIpbindSettings,
+    allocation: Path,
+    browser: Browser,
+    human: Any = None,
+    *,
+    ask_code: Any = None,
+    allow_count: bool = False,
+) -> list[KeyResult]:
+    """The engine on its own, for a scripted person (`human`, `ask_code`) in place of the
+    terminal; the plan is confirmed."""
+    engine = Engine(
+        settings,
+        load_allocation(allocation, allow_count=allow_count),
+        ConsoleReporter(),
+        human,
+        ask_code=ask_code,
+    )
+    return engine.run("apply", lambda plans: True, browser)
 
 
 def ipbind(

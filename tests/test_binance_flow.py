@@ -13,19 +13,18 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from support import (
     PASSWORD,
     SECRET,
+    actions,
     altrady_ips,
     api_key,
     binance_seed,
     keys_of,
     run_cli,
+    run_engine,
     settings_for,
     write_allocation,
 )
 
-from assistant.engine import Engine
 from assistant.errors import ExitCode
-from assistant.output import ConsoleReporter
-from assistant.runner import load_allocation
 from fixtures.mockex import MockExchanges
 
 IPS = altrady_ips()
@@ -67,10 +66,6 @@ def allocation(tmp_path: Path, key: str = "Altrady main", ips: list[str] = IPS, 
     return write_allocation(tmp_path / "allocation.toml", [account])
 
 
-def saves(mock: MockExchanges) -> list[dict]:
-    return [entry for entry in mock.state("binance")["log"] if entry["action"] == "save"]
-
-
 def test_apply_adds_exactly_the_twenty_to_the_right_key(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -84,7 +79,7 @@ def test_apply_adds_exactly_the_twenty_to_the_right_key(
     assert after[0]["ips"] == IPS
     assert after[0]["restricted"] is True
     assert after[1:] == before[1:]  # the other keys, the near-namesake included, untouched
-    assert len(saves(site)) == 1
+    assert len(actions(site, "binance", "save")) == 1
     assert "verified" in result.out
     assert "click Update" in result.out
 
@@ -104,7 +99,7 @@ def test_existing_addresses_are_kept_and_only_missing_ones_added(
 
     assert result.code == ExitCode.OK, result.out
     assert keys_of(site, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
-    [save] = saves(site)
+    [save] = actions(site, "binance", "save")
     assert sorted(save["ips"]) == sorted(["198.51.100.9", *IPS])
 
 
@@ -118,7 +113,7 @@ def test_plan_changes_nothing(
 
     assert result.code == ExitCode.OK, result.out
     assert site.state("binance")["accounts"] == before
-    assert saves(site) == []
+    assert actions(site, "binance", "save") == []
     assert "Altrady main" in result.out and "20" in result.out
 
 
@@ -133,7 +128,7 @@ def test_second_apply_is_a_no_op(
 
     assert again.code == ExitCode.OK, again.out
     assert site.state("binance")["accounts"] == state
-    assert len(saves(site)) == 1
+    assert len(actions(site, "binance", "save")) == 1
     assert "unchanged" in again.out
 
 
@@ -143,7 +138,7 @@ def test_verify_fails_while_addresses_are_missing_and_passes_after_apply(
     settings = settings_for(site, "binance", tmp_path)
     missing = run_cli("verify", allocation(tmp_path), settings, browser, capsys)
     assert missing.code == ExitCode.NOT_VERIFIED
-    assert saves(site) == []
+    assert actions(site, "binance", "save") == []
 
     assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
     assert run_cli("verify", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
@@ -185,7 +180,7 @@ def test_unknown_key_stops_before_any_change_and_lists_the_keys(
     assert result.code == ExitCode.USER_ACTION
     assert "no key named 'Altrady  mian'" in result.out
     assert "'Altrady main (old)'" in result.out  # the candidates are listed
-    assert saves(site) == []  # not even the good key was changed
+    assert actions(site, "binance", "save") == []  # not even the good key was changed
 
 
 def test_over_the_limit_is_refused_before_any_change(
@@ -203,7 +198,7 @@ def test_over_the_limit_is_refused_before_any_change(
 
     assert result.code == ExitCode.USER_ACTION
     assert "over the limit of 30" in result.out
-    assert saves(site) == []
+    assert actions(site, "binance", "save") == []
 
 
 def test_replace_removes_addresses_not_in_the_allocation(
@@ -238,7 +233,7 @@ def test_wrong_totp_secret_fails_clearly_and_changes_nothing(
     assert result.code == ExitCode.USER_ACTION
     assert "two authenticator codes in a row were refused" in result.out
     assert "IPBIND_BINANCE__TOTP_SECRET" in result.out
-    assert saves(site) == []
+    assert actions(site, "binance", "save") == []
     logs = "".join(p.read_text() for p in (tmp_path / "runs").rglob("debug.log"))
     for secret in (wrong, PASSWORD, SECRET):
         assert secret not in result.out
@@ -255,7 +250,7 @@ def test_changed_label_fails_loudly_as_a_site_change(
 
     assert result.code == ExitCode.SITE_CHANGED
     assert "report" in result.out
-    assert saves(site) == []
+    assert actions(site, "binance", "save") == []
 
 
 def test_secrets_stay_out_of_output_and_debug_log(
@@ -289,7 +284,7 @@ def test_a_captcha_headless_asks_for_a_headed_run_and_changes_nothing(
 
     assert result.code == ExitCode.USER_ACTION
     assert "Binance shows a puzzle" in result.out and "--headed" in result.out
-    assert saves(site) == []
+    assert actions(site, "binance", "save") == []
 
 
 class PuzzleSolver:
@@ -309,13 +304,9 @@ def test_a_captcha_is_handed_to_the_person_and_the_run_goes_on(
 ) -> None:
     site.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
     person = PuzzleSolver()
-    engine = Engine(
-        settings_for(site, "binance", tmp_path),
-        load_allocation(allocation(tmp_path), allow_count=False),
-        ConsoleReporter(),
-        person,
+    results = run_engine(
+        settings_for(site, "binance", tmp_path), allocation(tmp_path), browser, person
     )
-    results = engine.run("apply", lambda plans: True, browser)
 
     assert person.asked == ["Binance shows a puzzle: solve it"]
     assert [r.status for r in results] == ["verified"]
@@ -334,7 +325,7 @@ def test_nothing_is_typed_on_a_sign_in_page_of_another_origin(
     assert "binance-login.localhost" in result.out and "nothing was typed there" in result.out
     assert site.state("binance")["foreign_sign_ins"] == []  # the look-alike got nothing
     assert site.state("binance")["sign_ins"] == []
-    assert saves(site) == []
+    assert actions(site, "binance", "save") == []
 
 
 class SignsInThemselves:
@@ -361,13 +352,8 @@ def test_without_a_password_the_person_signs_in_and_the_run_goes_on(
     account = next(iter(site.site("binance").accounts.values()))
     settings = settings_for(site, "binance", tmp_path, username=None, password=None)
     person = SignsInThemselves(account.username, account.password)
-    engine = Engine(
-        settings.model_copy(update={"headless": False}),
-        load_allocation(allocation(tmp_path), allow_count=False),
-        ConsoleReporter(),
-        person,
-    )
-    results = engine.run("apply", lambda plans: True, browser)
+    headed = settings.model_copy(update={"headless": False})
+    results = run_engine(headed, allocation(tmp_path), browser, person)
 
     assert person.asked == ["sign in to Binance"]
     assert [r.status for r in results] == ["verified"]

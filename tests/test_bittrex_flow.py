@@ -16,14 +16,13 @@ from support import (
     altrady_ips,
     bittrex_seed,
     run_cli,
+    run_engine,
     settings_for,
     write_allocation,
 )
 
 from assistant.allocation import load
-from assistant.engine import Engine
 from assistant.errors import BadInput, ExitCode
-from assistant.output import ConsoleReporter
 from fixtures.mockex import MockExchanges
 from flows import FLOWS
 
@@ -151,14 +150,9 @@ def test_typed_codes_a_repeated_one_is_refused_before_it_is_sent(
         return typed[-1]
 
     settings = settings_for(site, "bittrex", tmp_path, secret="")
-    engine = Engine(
-        settings,
-        load(allocation(tmp_path, IPS[:2]), exchanges=FLOWS, allow_count=True),
-        ConsoleReporter(),
-        human=None,
-        ask_code=person,
-    )  # type: ignore[arg-type]
-    results = engine.run("apply", lambda plans: True, browser)
+    results = run_engine(
+        settings, allocation(tmp_path, IPS[:2]), browser, ask_code=person, allow_count=True
+    )
 
     assert [r.status for r in results] == ["verified"]
     assert allow_list(site) == IPS[:2]
