@@ -326,6 +326,11 @@ class Engine:
 
     def _read_plan(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
         target = plan.target
+        if flow.scope == "key" and not keys and flow.shows(target.key):
+            raise SiteChanged(  # keys are shown, but not with the controls the flow knows
+                f"{flow.name}: the API page shows {target.key!r}, but no key on it has the "
+                "controls ipbind looks for"
+            )
         plan.key = (
             KeyInfo(ACCOUNT_LIST)
             if flow.scope == "account"
@@ -361,12 +366,12 @@ class Engine:
                 target.exchange, target.key, done, total, note, flow.codes.seconds_until_next
             )
 
+        if not plan.changes:  # read on a settled page while planning: nothing to redo
+            return KeyResult(plan, "unchanged", list(plan.current))
         try:
             with self._failure_capture(flow, f"apply-{target.key}"):
-                if plan.changes:
-                    flow.change(plan.key, plan.to_add, plan.to_remove, progress)
-                flow.open()  # a fresh load: read what the server saved, not what we typed
-                after = flow.read(plan.key)
+                flow.change(plan.key, plan.to_add, plan.to_remove, progress)
+                after = self._read_back(flow, plan)
         except IpbindError as err:
             return KeyResult(plan, "failed", error=err)
         missing = [ip for ip in target.ips if ip not in after]
@@ -378,8 +383,24 @@ class Engine:
                 + (f" and still holds {len(extra)} that were to be removed" if extra else "")
             )
             return KeyResult(plan, "not verified", after, error=mismatch)
-        status: Status = "verified" if plan.changes else "unchanged"
-        return KeyResult(plan, status, after)
+        return KeyResult(plan, "verified", after)
+
+    def _read_back(self, flow: Flow, plan: KeyPlan) -> list[str]:
+        """The key's list from a fresh load of the API page: what the server saved, not what
+        was typed. A list that lacks what was just saved is read once more after the page
+        has settled again, before the key is called "not verified"."""
+        assert plan.key is not None
+        flow.open()
+        after = flow.read(plan.key)
+        if any(ip not in after for ip in plan.target.ips):
+            logger.info(
+                "{}: {!r}: the list read back is short; reading it once more",
+                flow.name,
+                plan.target.key,
+            )
+            flow.settle()
+            after = flow.read(plan.key)
+        return after
 
     @contextmanager
     def _failure_capture(self, flow: Flow, what: str) -> Iterator[None]:

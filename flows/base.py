@@ -10,6 +10,14 @@ seed article, and the engine calls them in this order:
     read(key) -> [ip, …]          the key's saved whitelist, as the page shows it
     change(key, add, remove)      edit, enter, save, pass 2FA (engine re-reads to verify)
 
+Every hook starts and ends on the API page and loads no page of its own: the engine loads
+the API page once to plan, and once afresh to read back each key it changed. Single-page
+apps render their frame first and their lists from later requests, and "found nothing" is
+"the list is empty" only on a settled page (`settle()`: no spinner, no request in flight
+for a moment; quick when the page is quiet already). So every read settles first (`cards`,
+`key_text`, and a flow's own reads), and a key not found on the page is looked for once
+more after settling.
+
 The engine, not the flow, decides what to add, asks the user, and verifies. A flow holds
 all of its exchange's locators, and finds controls only by role, accessible name, label or
 visible text (case-insensitive patterns where wording drifts), never by CSS class, id or
@@ -22,7 +30,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +39,7 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
@@ -46,6 +53,38 @@ IPV6 = r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:/\d{1,3})?(?![\w
 IP_TEXT = re.compile(f"{IPV4}|{IPV6}")
 NETWORK_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 CODE_REFUSAL = re.compile(r"code|verif|2fa|two-factor|authenticat|otp|already used", re.I)
+
+QUIET_MS = 250  # no request of the page in flight for this long, and the page has settled
+# However long the page has been quiet, a settle watches it this long: a request that the
+# last action started reaches Playwright's events a moment after the action returns.
+WATCH_MS = 50
+STREAM_S = 5.0  # a request in flight this long is a stream or a long poll, not a page loading
+# What a page loads itself with; images, fonts, beacons and sockets do not hold a read back.
+LOADING = {"document", "script", "fetch", "xhr"}
+
+
+class Traffic:
+    """The page's own requests in flight, from Playwright's request events (Playwright has no
+    network-idle wait for a single-page app; Puppeteer's `waitForNetworkIdle` is the model)."""
+
+    def __init__(self, page: Page):
+        self.in_flight: dict[Request, float] = {}
+        self.last_change = time.monotonic()  # when a request last started or ended
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, request: Request) -> None:
+        if request.resource_type in LOADING:
+            self.in_flight[request] = self.last_change = time.monotonic()
+
+    def _ended(self, request: Request) -> None:
+        if self.in_flight.pop(request, None) is not None:
+            self.last_change = time.monotonic()
+
+    def busy(self) -> bool:
+        now = time.monotonic()
+        return any(now - started < STREAM_S for started in self.in_flight.values())
 
 
 @dataclass(frozen=True)
@@ -120,6 +159,7 @@ class Flow:
         self.human = human
         self.timeout_ms = timeout * 1000
         page.set_default_timeout(self.timeout_ms)
+        self.traffic = Traffic(page)
         self._dismiss_cookie_banner()
 
     # -- the hooks -------------------------------------------------------------------------
@@ -178,7 +218,8 @@ class Flow:
         return self.origin + self.api_path
 
     def open(self) -> None:
-        """Go to the API page, signing in first when the site sends us to its login page."""
+        """Load the API page afresh (what the server has now, not what the page last showed),
+        signing in first when the site sends us to its login page; then let it settle."""
         with self.step("opening the API page"):
             self.page.goto(self.api_url)
             self.check_origin("the API page")
@@ -193,7 +234,40 @@ class Flow:
                 self.login()
             with self.step("returning to the API page after signing in"):
                 expect(ready.first).to_be_visible()
+        self.settle()
         logger.info("{}: on the API page", self.name)
+
+    def settle(self) -> None:
+        """Waits until the page has settled: no busy indicator shows (`role=progressbar`,
+        `aria-busy=true`) and none of its requests has been in flight for QUIET_MS. Quick
+        on a page that has been quiet that long already; gives up after the step timeout (a
+        page that never stops polling is read as it is then: the engine's re-read of a short
+        read-back covers that)."""
+        page = self.page
+        busy = page.get_by_role("progressbar").or_(page.locator("[aria-busy='true']:visible"))
+        called = time.monotonic()
+        deadline = called + self.timeout_ms / 1000
+        while (now := time.monotonic()) < deadline:
+            try:
+                if busy.count():
+                    busy.first.wait_for(state="hidden", timeout=min(deadline - now, 0.5) * 1000)
+                elif self.traffic.busy():
+                    page.wait_for_event("requestfinished", timeout=min(deadline - now, 0.1) * 1000)
+                else:  # quiet: long enough, unless a request starts in what is left to watch
+                    left = max(
+                        QUIET_MS / 1000 - (now - self.traffic.last_change),
+                        WATCH_MS / 1000 - (now - called),
+                    )
+                    if left <= 0:
+                        return
+                    page.wait_for_event(
+                        "request",
+                        predicate=lambda r: r.resource_type in LOADING,
+                        timeout=min(left, deadline - now) * 1000,
+                    )
+            except PlaywrightTimeout:
+                pass
+        logger.debug("{}: the page was still busy after {} s", self.name, self.timeout_ms / 1000)
 
     def check_origin(self, what: str) -> None:
         if origin_of(self.page.url) not in self.allowed_origins:
@@ -286,37 +360,64 @@ class Flow:
                 ) from None
             raise SiteChanged(f"{self.name}: {what}: {first_line(err)}") from None
 
-    def container_of(self, name: str, role: str, control: re.Pattern[str] | str) -> Locator:
-        """The card or row of the key whose name (or API key) is `name`: the element around
-        that text holding exactly one of the controls `role`/`control` (its "Edit"
-        button), found without knowing the markup (see CARD_JS)."""
-        label = self.page.get_by_text(name, exact=True)
-        try:  # lists render late: give this one the page's usual time to show up
-            expect(label.first).to_be_visible()
-        except AssertionError:
-            raise UserActionNeeded(f"{self.name}: no key named {name!r} on the page") from None
+    def key_control(self, name: str, role: str, control: re.Pattern[str] | str) -> Locator:
+        """The control `role`/`control` (say, its "Edit" button) of the key whose name (or
+        API key) is `name`, found without knowing the markup (see CARD_JS)."""
+        controls, found = self._key(name, role, control)
+        return controls.nth(int(found["index"]))
+
+    def key_text(self, name: str, role: str, control: re.Pattern[str] | str) -> str:
+        """The whole text of the card or row of the key whose name (or API key) is `name`:
+        the element around that text holding exactly one of the controls `role`/`control`."""
+        self.settle()
+        return str(self._key(name, role, control)[1]["text"])
+
+    def _key(
+        self, name: str, role: str, control: re.Pattern[str] | str
+    ) -> tuple[Locator, dict[str, int | str]]:
+        # One evaluation finds the name, its card and its control together: a list that
+        # re-renders between two calls (every element new) cannot leave a stale half behind.
         controls = self.page.get_by_role(role, name=control)  # type: ignore[arg-type]
-        mark = f"card-{secrets.token_hex(4)}"
-        found = label.first.evaluate(
-            f"(label, [controls, mark]) => {{ {CARD_JS}; const card = cardOf(label, controls);"
-            " if (card) card.setAttribute('data-ipbind', mark); return !!card; }",
-            [controls.element_handles(), mark],
-        )
-        if not found:
-            raise UserActionNeeded(
-                f"{self.name}: {name!r} is on the API page, but no key's controls are around it"
+
+        def look() -> dict[str, int | str] | None:
+            return controls.evaluate_all(
+                f"(controls, name) => {{ {CARD_JS}; return keyOf(name, controls); }}",
+                " ".join(name.split()),
             )
-        return self.page.locator(f"[data-ipbind='{mark}']")
+
+        found = look()
+        if found is None or found["index"] == -1:  # not there yet is not "not there"
+            self.settle()
+            found = look()
+        if found is None:
+            raise UserActionNeeded(f"{self.name}: no key named {name!r} on the page")
+        if found["index"] == -1:
+            raise SiteChanged(
+                f"{self.name}: {name!r} is on the API page, but none of the controls ipbind "
+                "looks for is around it"
+            )
+        return controls, found
+
+    def shows(self, text: str) -> bool:
+        """Whether the page shows `text` as the whole text of an element."""
+        return self.page.get_by_text(text, exact=True).first.is_visible()
 
     def cards(self, controls: Locator) -> list[tuple[str, str]]:
         """For each control (say, every key's "Edit" button), its key's card or row (see
         CARD_JS) as (its title: the last heading before the control, else its first line
-        or cell; its whole text)."""
-        return self.page.evaluate(
+        or cell; its whole text). One evaluation, so a re-render cannot split it."""
+        self.settle()
+        return controls.evaluate_all(
             f"(controls) => {{ {CARD_JS}; return controls.map((c) => {{"
-            " const card = cardOf(c, controls); return [titleOf(card, c), card.innerText]; }); }",
-            controls.element_handles(),
+            " const card = cardOf(c, controls); return [titleOf(card, c), card.innerText]; }); }"
         )
+
+    def back(self) -> None:
+        """Back to the API page from a view opened on it (a key's edit view), as the
+        browser's Back button goes: on a single-page app, no page load."""
+        with self.step("back to the API page"):
+            self.page.go_back()
+            expect(self.api_page_ready().first).to_be_visible()
 
     def _dismiss_cookie_banner(self) -> None:
         # Consent banners come late and may cover the next control; Playwright clears one
@@ -344,6 +445,24 @@ function cardOf(start, controls) {
   while (!card.matches(ITEM) && card.parentElement && holds(card.parentElement, controls) === 1)
     card = card.parentElement;
   return card;
+}
+// The innermost visible elements whose whole text (spacing aside) is `text`.
+function ownersOf(text) {
+  const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim();
+  const all = [...document.body.querySelectorAll('*')]
+    .filter((el) => norm(el.textContent) === text && el.getClientRects().length > 0);
+  return all.filter((el) => !all.some((other) => other !== el && el.contains(other)));
+}
+// The key named `name`: {index: its control's index in `controls`, text: its card's text};
+// index -1 when the name shows but no card holds a control; null when the name is nowhere.
+function keyOf(name, controls) {
+  const owners = ownersOf(name);
+  if (!owners.length) return null;
+  for (const owner of owners) {
+    const card = cardOf(owner, controls);
+    if (card) return { index: controls.findIndex((c) => card.contains(c)), text: card.innerText };
+  }
+  return { index: -1, text: '' };
 }
 function titleOf(card, control) {
   const headings = [...card.querySelectorAll('h1, h2, h3, h4, h5, h6, [role="heading"]')]

@@ -47,17 +47,15 @@ class Binance(Flow):
 
     def list_keys(self) -> list[KeyInfo]:
         with self.step("listing the API keys"):
-            edits = self.page.get_by_role("button", name=EDIT)
-            expect(edits.first).to_be_visible()
             keys = []
-            for name, text in self.cards(edits):
+            for name, text in self.cards(self.page.get_by_role("button", name=EDIT)):
                 match = API_KEY_TEXT.search(text)
                 keys.append(KeyInfo(name, match.group(0) if match else None))
             return keys
 
     def read(self, key: KeyInfo) -> list[str]:
         with self.step(f"reading the trusted IPs of {key.name!r}"):
-            text = self.card(key).inner_text()
+            text = self.key_text(key.api_key or key.name, "button", EDIT)
             return ips_in(text.replace(key.api_key, " ") if key.api_key else text)
 
     # -- edit, paste, Confirm, Save, Security Verification ---------------------------------
@@ -65,7 +63,7 @@ class Binance(Flow):
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
         page = self.page
         with self.step(f"{key.name!r}: Edit restrictions"):
-            self.card(key).get_by_role("button", name=EDIT).click()
+            self.key_control(key.api_key or key.name, "button", EDIT).click()
             page.get_by_label(RESTRICTED).check()
         for ip in remove:
             with self.step(f"{key.name!r}: removing {ip}"):
@@ -101,10 +99,3 @@ class Binance(Flow):
                 )
 
         self.submit_code(f"saving {key.name!r}", attempt)
-
-    # -- finding a key's card --------------------------------------------------------------
-
-    def card(self, key: KeyInfo) -> Locator:
-        """By the API key string where the page shows it (unique), else by the label."""
-        expect(self.api_page_ready().first).to_be_visible()
-        return self.container_of(key.api_key or key.name, "button", EDIT)

@@ -89,8 +89,7 @@ class Bittrex(Flow):
         page = self.page
         alerts = page.get_by_role("alert")
         with self.step(f"Remove {ip}"):
-            entry = self.container_of(ip, "button", REMOVE)
-            entry.get_by_role("button", name=REMOVE).click()
+            self.key_control(ip, "button", REMOVE).click()
             dialog = page.get_by_role("dialog").filter(has=page.get_by_label(CODE))
 
         def attempt(code: str) -> str | None:

@@ -53,15 +53,19 @@ class Kraken(Flow):
     def list_keys(self) -> list[KeyInfo]:
         with self.step("listing the API keys"):
             edits = self.page.get_by_role("button", name=EDIT)
-            expect(edits.first).to_be_visible()
             return [KeyInfo(name) for name, _ in self.cards(edits)]
 
     def read(self, key: KeyInfo) -> list[str]:
         with self.step(f"{key.name!r}: reading the IP whitelist"):
             self.edit(key)
-            if not self.switch().is_checked():
-                return []
-            return ips_in(" ".join(entry.input_value() for entry in self.entries().all()))
+            self.settle()
+            if self.switch().is_checked():
+                values = self.entries().evaluate_all("inputs => inputs.map(i => i.value)")
+                ips = ips_in(" ".join(values))
+            else:
+                ips = []
+        self.back()
+        return ips
 
     # -- edit, add one by one, Save, 2FA ---------------------------------------------------
 
@@ -72,7 +76,7 @@ class Kraken(Flow):
             self.switch().check()
         for ip in remove:
             with self.step(f"{key.name!r}: removing {ip}"):
-                values = [entry.input_value().strip() for entry in self.entries().all()]
+                values = self.entries().evaluate_all("inputs => inputs.map(i => i.value.trim())")
                 page.get_by_role("button", name=REMOVE).nth(values.index(ip)).click()
                 expect(self.entries()).to_have_count(len(values) - 1)
         for done, ip in enumerate(add, start=1):
@@ -114,10 +118,8 @@ class Kraken(Flow):
     # -- helpers -----------------------------------------------------------------------------
 
     def edit(self, key: KeyInfo) -> None:
-        """From a fresh load of the API page, the key's edit view (a client-side route)."""
-        self.page.goto(self.api_url)
-        expect(self.api_page_ready().first).to_be_visible()
-        self.container_of(key.name, "button", EDIT).get_by_role("button", name=EDIT).click()
+        """From the API page, the key's edit view (a client-side route)."""
+        self.key_control(key.name, "button", EDIT).click()
         expect(self.switch()).to_be_visible()
 
     def switch(self) -> Locator:

@@ -1,10 +1,18 @@
-"""Shared test fixtures: the mock exchanges (started once, reset after every test) and the
-browser, launched through `assistant.browser` like the CLI does."""
+"""Shared test fixtures: the mock exchanges (started once, reset before every test) and the
+browser, launched through `assistant.browser` like the CLI does.
+
+Every test runs on unruly mock sites (chaos: markup and timing that vary per page load, see
+fixtures/mockex/static/common.js), each under one seed of a pool: three fixed seeds, and on
+CI one random seed more. The tests are spread over the pool (by their name), not multiplied
+by it. A failing test's report names its seed; `pytest --chaos-seed N` replays it.
+"""
 
 from __future__ import annotations
 
 import os
+import random
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +24,18 @@ from assistant import browser
 from fixtures.mockex import MockExchanges
 
 TEST_PERIOD = 1  # seconds per TOTP step on the mock sites in tests
+FIXED_SEEDS = [101, 202, 303]
+SEEDS = pytest.StashKey[list[int]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--chaos-seed",
+        type=int,
+        action="append",
+        help="run every test under this chaos seed of the mock sites (repeatable; replays a "
+        "failure whose report named its seed)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,6 +43,17 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in [n for n in os.environ if n.startswith("IPBIND_")]:
         del os.environ[name]
     os.environ["IPBIND_CONFIG"] = str(Path(tempfile.mkdtemp(prefix="ipbind-tests-")) / "none.toml")
+    seeds = config.getoption("--chaos-seed") or list(FIXED_SEEDS)
+    if os.environ.get("CI") and not config.getoption("--chaos-seed"):
+        seeds.append(random.SystemRandom().randrange(1, 10**6))
+    config.stash[SEEDS] = seeds
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seeds = config.stash[SEEDS]
+    fixed = [s for s in seeds if s not in FIXED_SEEDS]
+    extra = f" ({fixed[-1]} drawn at random; replay with --chaos-seed {fixed[-1]})" if fixed else ""
+    return f"mock sites: chaos seeds {', '.join(map(str, seeds))}{extra}"
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +70,30 @@ def mock_server() -> Iterator[MockExchanges]:
         yield server
 
 
+def chaos_seed_of(item: pytest.Item) -> int:
+    seeds = item.config.stash[SEEDS]
+    return seeds[zlib.crc32(item.nodeid.encode()) % len(seeds)]
+
+
 @pytest.fixture
-def mock(mock_server: MockExchanges) -> Iterator[MockExchanges]:
-    """The mock exchanges, reset to their default seeds after the test."""
+def mock(mock_server: MockExchanges, request: pytest.FixtureRequest) -> Iterator[MockExchanges]:
+    """The mock exchanges, every site reset to its default seed, under this test's chaos
+    seed."""
+    seed = chaos_seed_of(request.node)
+    request.node.user_properties.append(("chaos_seed", seed))
+    mock_server.chaos(seed)
     yield mock_server
-    mock_server.reset()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    seed = dict(item.user_properties).get("chaos_seed")
+    if report.failed and seed is not None:
+        report.sections.append(
+            (
+                "mock sites",
+                f"chaos seed {seed}: replay with `pytest --chaos-seed {seed} {item.nodeid}`",
+            )
+        )
+    return report

@@ -176,8 +176,11 @@ def edit(page: Page, name: str) -> None:
 
 
 def add_entry(page: Page, value: str) -> None:
+    entries = page.get_by_label("IP address or range")
+    count = entries.count()
     page.get_by_role("button", name="Add an IP address or range").click()
-    page.get_by_label("IP address or range").last.fill(value)
+    expect(entries).to_have_count(count + 1)  # a new input may take a moment to show
+    entries.last.fill(value)
 
 
 @pytest.fixture
