@@ -211,8 +211,9 @@ class Flow:
 
     def submit_code(self, purpose: str, attempt: Callable[[str], str | None]) -> None:
         """`attempt(code)` types a code, sends it, and returns None once the page accepted it
-        or the page's refusal text. A refused code is retried once, with the next step's
-        code (never the same one); a second refusal stops the run."""
+        or the page's refusal text. A refused code is retried once, never with the same code:
+        the provider hears why it was refused and decides whether the next one must wait for
+        a new time step; a second refusal stops the run."""
         refusal = ""
         for tries in (1, 2):
             refusal = attempt(self.codes.next(purpose)) or ""
@@ -220,6 +221,7 @@ class Flow:
                 return
             if not CODE_REFUSAL.search(refusal):  # e.g. a validation error: no code will help
                 raise UserActionNeeded(f"{self.name}: {purpose}: the site said: {refusal}")
+            self.codes.refused(refusal)
             logger.warning(
                 "{}: {}: the code was refused ({}){}",
                 self.name,
@@ -230,8 +232,7 @@ class Flow:
         raise UserActionNeeded(
             f"{self.name}: {purpose}: two authenticator codes in a row were refused "
             f"(the site said: {refusal})",
-            hint=f"Check IPBIND_{self.id.upper()}__TOTP_SECRET (and __TOTP_PERIOD), and that "
-            "this computer's clock is right. Nothing more was sent.",
+            hint=f"{self.codes.refusal_hint(self.id)} Nothing more was sent.",
         )
 
     def mark_seen(self, messages: Locator) -> None:

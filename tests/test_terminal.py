@@ -3,15 +3,32 @@ a pipe. End-to-end runs assert the mock server's state."""
 
 from __future__ import annotations
 
+import json
 import re
+import stat
+import time
+from pathlib import Path
 
+import pyotp
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from support import (
+    SECRET,
+    actions,
+    altrady_ips,
+    binance_seed,
+    keys_of,
+    run_cli,
+    run_engine,
+    settings_for,
+    write_allocation,
+)
 from typer.testing import CliRunner
 
 from assistant.cli import app
-from assistant.errors import SiteChanged
+from assistant.errors import ExitCode, SiteChanged
+from fixtures.mockex import MockExchanges
 from flows.base import Flow, expected_of
 from flows.base import words as words_of
 
@@ -90,3 +107,96 @@ def test_a_site_changed_error_names_the_missing_control_not_the_locator(page: Pa
     message = info.value.message
     assert message.endswith("(the 'Edit restrictions' button)"), message
     assert "get_by_role" not in message and "re.compile" not in message
+
+
+# --- 2FA: refusals, hints, back-to-back runs (end to end, on the mock Binance) -------------
+
+
+@pytest.fixture
+def binance(mock: MockExchanges) -> MockExchanges:
+    mock.reset(
+        "binance",
+        binance_seed({"label": "Altrady main"}, {"label": "Spare", "ips": ["198.51.100.7"]}),
+    )
+    return mock
+
+
+def one_key(tmp_path: Path, *keys: str) -> Path:
+    accounts = [
+        {
+            "exchange": "binance",
+            "name": f"Account {i}",
+            "key": key,
+            "ips": altrady_ips(start=20 * i),
+        }
+        for i, key in enumerate(keys or ("Altrady main",))
+    ]
+    return write_allocation(tmp_path / "allocation.toml", accounts)
+
+
+class Person:
+    """Types codes at the prompt: scripted answers (None: the code the app shows now),
+    waiting out the countdown the prompt shows, as a person would."""
+
+    def __init__(self, period: int, *answers: str | None):
+        self.totp = pyotp.TOTP(SECRET, interval=period)
+        self.answers = list(answers)
+        self.waits: list[float] = []
+
+    def __call__(self, prompt: str, wait: float) -> str:
+        self.waits.append(wait)
+        time.sleep(wait)  # stands in for the terminal's countdown
+        answer = self.answers.pop(0) if self.answers else None
+        return answer or self.totp.now()
+
+
+def wrong_code(period: int) -> str:
+    right = {pyotp.TOTP(SECRET, interval=period).at(time.time() + d) for d in (-period, 0)}
+    return next(c for c in ("000000", "111111", "222222") if c not in right)
+
+
+def test_a_typo_is_asked_again_at_once_and_the_run_completes(
+    binance: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    period = binance.site("binance").totp_period
+    person = Person(period, wrong_code(period))
+    settings = settings_for(binance, "binance", tmp_path, secret="")
+    [result] = run_engine(settings, one_key(tmp_path), browser, ask_code=person)
+
+    assert result.status == "verified", result.error
+    assert person.waits[:2] == [0, 0]  # the typo cost no time step
+    assert keys_of(binance, "binance")[0]["ips"] == altrady_ips(start=0)
+
+
+def test_two_refused_typed_codes_hint_at_the_app_not_at_a_secret(
+    binance: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    period = binance.site("binance").totp_period
+    person = Person(
+        period, wrong_code(period), "999999" if wrong_code(period) != "999999" else "888888"
+    )
+    settings = settings_for(binance, "binance", tmp_path, secret="")
+    [result] = run_engine(settings, one_key(tmp_path), browser, ask_code=person)
+
+    assert result.status == "failed" and result.error is not None
+    assert "two authenticator codes in a row were refused" in result.error.message
+    assert result.error.hint and "authenticator app" in result.error.hint
+    assert "TOTP_SECRET" not in result.error.hint
+    assert actions(binance, "binance", "save") == []
+    assert keys_of(binance, "binance")[0]["ips"] == []
+
+
+def test_plan_then_apply_back_to_back_never_reuse_a_step(
+    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(binance, "binance", tmp_path)
+    plan = run_cli("plan", one_key(tmp_path), settings, browser, capsys)
+    apply = run_cli("apply", one_key(tmp_path), settings, browser, capsys)
+
+    assert plan.code == apply.code == ExitCode.OK, plan.out + apply.out
+    assert "refused" not in plan.out + apply.out  # no "already used" at the second sign-in
+    assert len(binance.state("binance")["sign_ins"]) == 2
+    assert keys_of(binance, "binance")[0]["ips"] == altrady_ips(start=0)
+    memory = tmp_path / "totp-steps.json"  # the runs folder's parent: the state dir
+    assert stat.S_IMODE(memory.stat().st_mode) == 0o600
+    assert list(json.loads(memory.read_text())) == [binance.base_url("binance")]
