@@ -3,9 +3,15 @@ a pipe. End-to-end runs assert the mock server's state."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pty
 import re
+import select
 import stat
+import termios
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +19,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from rich.console import Console
 from support import (
     SECRET,
     actions,
@@ -28,6 +35,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.errors import ExitCode, SiteChanged
+from assistant.human import countdown
 from fixtures.mockex import MockExchanges
 from flows.base import Flow, expected_of
 from flows.base import words as words_of
@@ -200,3 +208,40 @@ def test_plan_then_apply_back_to_back_never_reuse_a_step(
     memory = tmp_path / "totp-steps.json"  # the runs folder's parent: the state dir
     assert stat.S_IMODE(memory.stat().st_mode) == 0o600
     assert list(json.loads(memory.read_text())) == [binance.base_url("binance")]
+
+
+# --- keys typed during the countdown --------------------------------------------------------
+
+
+def test_keys_typed_during_the_countdown_are_not_echoed_and_are_thrown_away() -> None:
+    master, slave = pty.openpty()
+    stdin = os.fdopen(slave, "r")
+    console = Console(file=io.StringIO(), force_terminal=True)
+    outcome: list[bool] = []
+    counting = threading.Thread(target=lambda: outcome.append(countdown(console, 1.0, stdin)))
+    try:
+        counting.start()
+        deadline = time.monotonic() + 5
+        while termios.tcgetattr(slave)[3] & termios.ECHO:  # until the countdown holds keys
+            assert time.monotonic() < deadline
+            time.sleep(0.01)  # polling a condition, not waiting a fixed time
+        os.write(master, b"123456\n")
+        counting.join(timeout=5)
+
+        assert outcome == [True]  # they were typed, and the caller is told so
+        assert not select.select([master], [], [], 0.2)[0]  # nothing echoed back
+        assert not select.select([slave], [], [], 0)[0]  # nothing left to be read as a code
+        assert termios.tcgetattr(slave)[3] & termios.ECHO  # the terminal is as it was
+    finally:
+        stdin.close()
+        os.close(master)
+
+
+def test_a_countdown_without_keys_says_nothing_was_thrown_away() -> None:
+    master, slave = pty.openpty()
+    stdin = os.fdopen(slave, "r")
+    try:
+        assert countdown(Console(file=io.StringIO()), 0.3, stdin) is False
+    finally:
+        stdin.close()
+        os.close(master)
