@@ -13,10 +13,13 @@ import stat
 import termios
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
+from loguru import logger
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from rich.console import Console
@@ -33,9 +36,14 @@ from support import (
 )
 from typer.testing import CliRunner
 
+from assistant import logs
 from assistant.cli import app
-from assistant.errors import ExitCode, SiteChanged
+from assistant.engine import KeyPlan, KeyResult, Target, not_started
+from assistant.errors import ExitCode, SiteChanged, UserActionNeeded
 from assistant.human import countdown
+from assistant.output import ConsoleReporter
+from assistant.runner import Options, run
+from assistant.settings import BaseIpbindSettings
 from fixtures.mockex import MockExchanges
 from flows.base import Flow, expected_of
 from flows.base import words as words_of
@@ -245,3 +253,204 @@ def test_a_countdown_without_keys_says_nothing_was_thrown_away() -> None:
     finally:
         stdin.close()
         os.close(master)
+
+
+# --- what the reporter prints: lines that do not collide, plain lines in a pipe -----------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+LONG_KEY = "Altrady main key for the spot trading bot (2026)"
+
+
+def terminal(width: int = 60) -> tuple[ConsoleReporter, io.StringIO]:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=width, highlight=False)
+    return ConsoleReporter(console), out
+
+
+def pipe(width: int = 80) -> tuple[ConsoleReporter, io.StringIO]:
+    out = io.StringIO()
+    return ConsoleReporter(Console(file=out, width=width, highlight=False)), out
+
+
+def screen_lines(raw: str) -> list[str]:
+    return [line for line in ANSI.sub("", raw).split("\n") if line.strip()]
+
+
+def a_plan(key: str = "Altrady main", present: int = 0, kept: list[str] | None = None) -> KeyPlan:
+    ips = altrady_ips()
+    plan = KeyPlan(Target("binance", key, ["My Binance"], ips))
+    plan.current = [*ips[:present], *(kept or [])]
+    plan.to_add = ips[present:]
+    return plan
+
+
+def test_a_warning_during_progress_gets_its_own_lines_and_whole_words() -> None:
+    reporter, out = terminal(width=60)
+    logs.setup()
+    warning = "Binance: saving: the code was refused (Invalid verification code); trying again"
+    try:
+        reporter.progress("binance", "Altrady main", 1, 3, "added", lambda: 9.0)
+        logger.warning(warning)
+        reporter.progress("binance", "Altrady main", 2, 3, "added", lambda: 9.0)
+    finally:
+        reporter.end_progress()
+    lines = screen_lines(out.getvalue())
+    warned = [i for i, line in enumerate(lines) if "WARNING" in line]
+    assert warned and lines[warned[0]].startswith("WARNING"), lines
+    shown = " ".join(lines[warned[0] :])
+    for word in warning.split():
+        assert word in shown.split(), (word, lines)  # wrapped between words, never inside
+
+
+def test_the_line_left_above_a_question_has_no_frozen_countdown() -> None:
+    reporter, out = terminal()
+    reporter.progress("binance", "Altrady main", 1, 3, "added", lambda: 9.0)
+    with reporter.paused():  # what stays on screen above the question asked here
+        above = screen_lines(out.getvalue())[-1]
+    reporter.end_progress()
+    assert above == "binance: Altrady main: 1/3 added"
+
+
+def test_the_last_progress_line_of_a_step_has_no_countdown() -> None:
+    reporter, out = pipe()
+    reporter.progress("binance", "Altrady main", 5, 5, "added", lambda: 10.0)
+    assert out.getvalue().strip() == "binance: Altrady main: 5/5 added"
+
+
+def test_a_pipe_gets_plain_lines_nothing_cut_or_wrapped() -> None:
+    reporter, out = pipe(width=80)
+    plan = a_plan(LONG_KEY, present=2, kept=["198.51.100.7"])
+    reporter.plans([plan], "apply")
+    result = KeyResult(plan, "not verified", after=plan.current)
+    reporter.summary([result], "apply")
+    text = out.getvalue()
+
+    assert "…" not in text and "─" not in text and "┃" not in text
+    assert all(LONG_KEY in line for line in text.splitlines() if "binance" in line)
+    for ip in result.missing:  # every missing address, whole
+        assert ip in text
+    assert "already there 2/20" in text  # the same count, the same way, plan and summary
+    assert text.count("already there 2/20") == 2
+
+
+def test_verify_speaks_of_present_and_missing_and_explains_kept() -> None:
+    reporter, out = pipe()
+    plan = a_plan(present=18, kept=["198.51.100.7"])
+    reporter.plans([plan], "verify")
+    reporter.summary([KeyResult(plan, "not verified", after=plan.current)], "verify")
+    text = out.getvalue()
+
+    assert "to add" not in text and "added" not in text
+    assert "present 18/20" in text and "missing 2" in text
+    assert "kept 1" in text
+    assert "not Altrady's" in text and "leaves them alone" in text  # what "kept" means
+
+
+def test_an_error_is_told_once_and_a_key_not_started_says_why() -> None:
+    reporter, out = pipe()
+    bad = a_plan("Gone key")
+    bad.error = UserActionNeeded("binance: no key named 'Gone key'", hint="Check `key`.")
+    good = a_plan()
+    results = [KeyResult(bad, "failed", error=bad.error), not_started(good, [bad])]
+    reporter.plans([bad, good], "apply")
+    reporter.summary(results, "apply")
+    text = out.getvalue()
+
+    assert text.count("no key named 'Gone key'") == 1
+    assert text.count("Check `key`.") == 1
+    assert "Altrady main: planned" not in text and "binance · Altrady main: not started" in text
+    assert "'Altrady main': not started: binance 'Gone key' could not be planned" in text
+
+
+# --- stopping, told one way; bad input before anything is made -----------------------------
+
+
+@pytest.fixture
+def at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run believes a person is at the terminal (the answers are scripted per test)."""
+    monkeypatch.setattr("assistant.runner.interactive", lambda: True)
+    monkeypatch.setattr("assistant.human.interactive", lambda: True)
+
+
+def run_asking(
+    mode: str, allocation: Path, settings: BaseIpbindSettings, browser: Browser, capsys: Any
+) -> tuple[ExitCode, str]:
+    code = run(mode, allocation, Options(), settings=settings, chromium=browser)  # type: ignore[arg-type]
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def answer(monkeypatch: pytest.MonkeyPatch, reply: Callable[..., bool]) -> None:
+    monkeypatch.setattr("assistant.human.Confirm.ask", reply)
+
+
+def ctrl_c(*args: Any, **kwargs: Any) -> Any:
+    raise KeyboardInterrupt
+
+
+def test_no_at_the_confirmation_changes_nothing_and_says_so(
+    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, at_a_terminal
+) -> None:
+    answer(monkeypatch, lambda *a, **k: False)
+    settings = settings_for(binance, "binance", tmp_path)
+    code, out = run_asking("apply", one_key(tmp_path), settings, browser, capsys)
+
+    assert code == ExitCode.NOT_VERIFIED
+    assert "you answered no at the confirmation; nothing was changed" in out
+    assert "skipped" not in out
+    assert actions(binance, "binance", "save") == []
+    assert keys_of(binance, "binance")[0]["ips"] == []
+
+
+def test_ctrl_c_at_the_confirmation_changes_nothing_and_says_so(
+    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, at_a_terminal
+) -> None:
+    answer(monkeypatch, ctrl_c)
+    settings = settings_for(binance, "binance", tmp_path)
+    code, out = run_asking("apply", one_key(tmp_path), settings, browser, capsys)
+
+    assert code == ExitCode.INTERRUPTED
+    assert "nothing was changed" in out
+    assert actions(binance, "binance", "save") == []
+
+
+@pytest.mark.parametrize("mode", ["plan", "verify"])
+def test_ctrl_c_during_plan_or_verify_says_nothing_was_changed(
+    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, mode: str
+) -> None:
+    monkeypatch.setattr(ConsoleReporter, "plans", ctrl_c)  # just after every key was read
+    settings = settings_for(binance, "binance", tmp_path)
+    code, out = run_asking(mode, one_key(tmp_path), settings, browser, capsys)
+
+    assert code == ExitCode.INTERRUPTED
+    assert f"interrupted; nothing was changed ({mode} only reads)" in out
+    assert "saved" not in out
+    assert len(binance.state("binance")["sign_ins"]) == 1  # it was under way
+    assert actions(binance, "binance", "save") == []
+
+
+def test_a_good_key_is_not_started_when_another_cannot_be_planned(
+    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    settings = settings_for(binance, "binance", tmp_path)
+    allocation = one_key(tmp_path, "Altrady main", "No such key")
+    result = run_cli("apply", allocation, settings, browser, capsys)
+
+    assert result.code == ExitCode.USER_ACTION
+    assert result.out.count("no key named 'No such key'") == 1  # told once, not twice
+    assert "'Altrady main': not started: binance 'No such key' could not be planned" in result.out
+    assert actions(binance, "binance", "save") == []
+
+
+def test_a_missing_file_is_refused_before_a_run_folder_or_log_exists(
+    binance: MockExchanges, tmp_path: Path, capsys
+) -> None:
+    settings = settings_for(binance, "binance", tmp_path)
+    code = run("apply", tmp_path / "nope.toml", Options(yes=True), settings=settings)
+    out = "".join(capsys.readouterr())
+
+    assert code == ExitCode.BAD_INPUT
+    assert "nope.toml: no such file" in out
+    assert "Debug log" not in out
+    assert not (tmp_path / "runs").exists()
+    assert binance.state("binance")["sessions"] == 0
