@@ -154,24 +154,32 @@ def demo(
 @command
 def exchanges() -> None:
     """The supported exchanges and how each is done."""
-    table = Table(title="Supported exchanges")
-    for column in ("id", "exchange", "how", "max IPs", "keys found by", "status"):
-        table.add_column(column)
-    for flow in FLOWS.values():
-        status = "working" if flow.working else "broken"
-        table.add_row(
+    columns = ("id", "exchange", "how", "max IPs", "keys found by", "status")
+    rows = [
+        (
             flow.id,
             flow.name,
             flow.how,
             str(flow.max_ips),
             flow.keys_by,
-            status + (" *" if flow.notice else ""),
+            ("working" if flow.working else "broken") + (" *" if flow.notice else ""),
         )
-    console = Console()
-    console.print(table)
+        for flow in FLOWS.values()
+    ]
+    console = Console(highlight=False)
+    if console.is_terminal:
+        table = Table(*columns, title="Supported exchanges")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:  # a pipe: whole lines, not a table squeezed to 80 columns
+        for row in rows:
+            console.print(
+                " · ".join(f"{c}: {v}" for c, v in zip(columns, row, strict=True)), soft_wrap=True
+            )
     for flow in FLOWS.values():
         if flow.notice:
-            console.print(f"* {flow.name}: {flow.notice}")
+            console.print(f"* {flow.name}: {flow.notice}", soft_wrap=True)
 
 
 def main() -> None:

@@ -189,6 +189,7 @@ class ConsoleReporter(Reporter):
         if self.rich:
             self.console.print(summary_table(results, mode))
         else:
+            self.say("Summary:", "bold")
             for r in results:
                 self.say(summary_line(r, mode), STATUS_STYLE[r.status])
         self.explain_kept([r.plan for r in results])

@@ -28,6 +28,7 @@ from support import (
     actions,
     altrady_ips,
     binance_seed,
+    ipbind,
     keys_of,
     run_cli,
     run_engine,
@@ -454,3 +455,11 @@ def test_a_missing_file_is_refused_before_a_run_folder_or_log_exists(
     assert "Debug log" not in out
     assert not (tmp_path / "runs").exists()
     assert binance.state("binance")["sessions"] == 0
+
+
+def test_exchanges_in_a_pipe_is_plain_lines() -> None:
+    result = ipbind("exchanges")
+    assert result.returncode == 0
+    [binance] = [line for line in result.stdout.splitlines() if line.startswith("id: binance")]
+    assert "how: paste all, Confirm, Save, 2FA" in binance and "max IPs: 30" in binance
+    assert "┃" not in result.stdout and "│" not in result.stdout
