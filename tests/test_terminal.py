@@ -214,8 +214,9 @@ def test_plan_then_apply_back_to_back_never_reuse_a_step(
     assert "refused" not in plan.out + apply.out  # no "already used" at the second sign-in
     assert len(binance.state("binance")["sign_ins"]) == 2
     assert keys_of(binance, "binance")[0]["ips"] == altrady_ips(start=0)
-    memory = tmp_path / "totp-steps.json"  # the runs folder's parent: the state dir
+    memory = tmp_path / "state" / "totp-steps.json"  # beside the runs folder
     assert stat.S_IMODE(memory.stat().st_mode) == 0o600
+    assert stat.S_IMODE(memory.parent.stat().st_mode) == 0o700
     assert list(json.loads(memory.read_text())) == [binance.base_url("binance")]
 
 
