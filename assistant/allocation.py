@@ -120,39 +120,35 @@ class Account(BaseModel):
     @field_validator("ips")
     @classmethod
     def valid_addresses(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        """Every problem of the list, one per line (see `describe`), not just the first."""
         ctx = info.context or {}
-        cidr_ok = ctx.get("cidr", {}).get(info.data.get("exchange"), False)
-        out: list[str] = []
-        for raw in values:
-            out.append(normalise(raw, cidr_ok))
-        seen: set[str] = set()
-        for ip in out:
-            if ip in seen:
-                raise ValueError(f"{ip} is listed twice")
-            seen.add(ip)
-        return out
-
-    @model_validator(mode="after")
-    def sensible(self, info: ValidationInfo) -> Account:
-        ctx = info.context or {}
-        if not self.ips:
-            raise ValueError("ips: the list is empty")
-        if len(self.ips) != ALTRADY_IPS_PER_KEY and not ctx.get("allow_count"):
-            raise ValueError(
-                f"ips: {len(self.ips)} addresses, but Altrady allocates "
+        exchange = info.data.get("exchange")  # absent when the exchange itself is wrong
+        out, problems = normalise_all(values, ctx.get("cidr", {}).get(exchange, False))
+        if not values:
+            problems.append("the list is empty")
+        elif len(values) != ALTRADY_IPS_PER_KEY and not ctx.get("allow_count"):
+            problems.append(
+                f"{len(values)} addresses, but Altrady allocates "
                 f"{ALTRADY_IPS_PER_KEY} per key (copy the whole list, or pass --allow-count)"
             )
-        limit = ctx.get("max_ips", {}).get(self.exchange)
-        if limit is not None and len(self.ips) > limit:
-            raise ValueError(
-                f"ips: {len(self.ips)} addresses, but {self.exchange} allows at most {limit} "
+        limit = ctx.get("max_ips", {}).get(exchange)
+        if limit is not None and len(values) > limit:
+            problems.append(
+                f"{len(values)} addresses, but {exchange} allows at most {limit} "
                 "per key; nothing was changed"
             )
-        keys = [self.key, *self.extra_keys]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if problems:
+            raise ValueError("\n".join(problems))
+        return out
+
+    @field_validator("extra_keys")
+    @classmethod
+    def keys_once_here(cls, extra: list[str], info: ValidationInfo) -> list[str]:
+        keys = [info.data.get("key"), *extra]
+        dupes = sorted({k for k in keys if k is not None and keys.count(k) > 1})
         if dupes:
-            raise ValueError(f"extra_keys: {', '.join(map(repr, dupes))} named twice")
-        return self
+            raise ValueError(f"{', '.join(map(repr, dupes))} named twice")
+        return extra
 
     @property
     def keys(self) -> list[str]:
@@ -166,19 +162,58 @@ class Allocation(BaseModel):
 
     @model_validator(mode="after")
     def keys_once(self) -> Allocation:
-        seen: dict[tuple[str, str], str] = {}
-        for index, account in enumerate(self.accounts):
-            here = f"accounts[{index}] ({account.name!r})"
-            fields = ["key"] + ["extra_keys"] * len(account.extra_keys)
-            for field, key in zip(fields, account.keys, strict=True):
-                where = seen.get((account.exchange, key))
-                if where is not None:
-                    raise ValueError(
-                        f"{here} {field}: key {key!r} on {account.exchange} is already in "
-                        f"{where}; each key gets one list"
-                    )
-                seen[(account.exchange, key)] = here
+        clashes = key_clashes(list(enumerate(self.accounts)))
+        if clashes:
+            raise ValueError("\n".join(clashes))
         return self
+
+
+def key_clashes(accounts: list[tuple[int, Account]]) -> list[str]:
+    """A key given two lists: each (exchange, key) may appear in one account only."""
+    seen: dict[tuple[str, str], str] = {}
+    clashes = []
+    for index, account in accounts:
+        here = f"accounts[{index}] ({account.name!r})"
+        fields = ["key"] + ["extra_keys"] * len(account.extra_keys)
+        for field, key in zip(fields, account.keys, strict=True):
+            where = seen.get((account.exchange, key))
+            if where is not None:
+                clashes.append(
+                    f"{here} {field}: key {key!r} on {account.exchange} is already in "
+                    f"{where}; each key gets one list"
+                )
+            seen.setdefault((account.exchange, key), here)
+    return clashes
+
+
+def valid_accounts(data: Any, context: dict[str, Any]) -> list[tuple[int, Account]]:
+    """The accounts of a file that has problems that are valid on their own, by index: to
+    find clashes between them as well, in the same report."""
+    raw = data.get("accounts") if isinstance(data, dict) else None
+    found = []
+    for index, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            found.append((index, Account.model_validate(item, context=context)))
+        except ValidationError:
+            continue
+    return found
+
+
+def normalise_all(values: list[str], cidr_ok: bool) -> tuple[list[str], list[str]]:
+    """The canonical addresses, and a problem for each one that is wrong or repeated."""
+    out: list[str] = []
+    problems: list[str] = []
+    for raw in values:
+        try:
+            ip = normalise(raw, cidr_ok)
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        if ip in out:
+            problems.append(f"{ip} is listed twice")
+        else:
+            out.append(ip)
+    return out, problems
 
 
 def normalise(raw: str, cidr_ok: bool) -> str:
@@ -253,12 +288,14 @@ def load(
     try:
         return Allocation.model_validate(data, context=context)
     except ValidationError as err:
-        raise BadInput(describe(path, data, err)) from None
+        problems = describe(path, data, err)
+    clashes = [f"{path}: {c}" for c in key_clashes(valid_accounts(data, context))]
+    raise BadInput("\n".join(dict.fromkeys(problems + clashes)))
 
 
-def describe(path: Path, data: Any, err: ValidationError) -> str:
+def describe(path: Path, data: Any, err: ValidationError) -> list[str]:
     """One line per problem: file, account (by index and name), field, what is wrong."""
-    lines = []
+    lines: list[str] = []
     for problem in err.errors():
         loc = list(problem["loc"])
         where = str(path)
@@ -276,8 +313,8 @@ def describe(path: Path, data: Any, err: ValidationError) -> str:
             message = "is missing"
         elif problem["type"] == "extra_forbidden":
             message = "is not a known field"
-        lines.append(f"{where}: {message}")
-    return "\n".join(lines)
+        lines.extend(f"{where}: {line}" for line in message.splitlines())
+    return lines
 
 
 def account_name(data: Any, index: int) -> str | None:

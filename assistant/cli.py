@@ -15,16 +15,31 @@ from assistant.errors import ExitCode, IpbindError
 from assistant.runner import Options, run
 from flows import FLOWS
 
+
+class Command(typer.core.TyperCommand):
+    """Usage lines as click writes them (`FILE`), not typer's `{file}` for a required one."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [piece.strip("{}") for piece in super().collect_usage_pieces(ctx)]
+
+
+# Plain help, as click writes it: typer's rich panels show a type such as `<bool>` after
+# every flag, and cannot be told not to.
 app = typer.Typer(
     help="Whitelist Altrady's IP addresses on your exchange API keys, and prove it by "
     "reading them back.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+command = app.command(cls=Command)
 
 FileArg = Annotated[
-    Path, typer.Argument(help="Allocation file (TOML or JSON): which IPs go on which key.")
+    Path,
+    typer.Argument(
+        metavar="FILE", help="Allocation file (TOML or JSON): which IPs go on which key."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON result object.")]
 CountOpt = Annotated[
@@ -42,7 +57,14 @@ def version_callback(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More detail: -v steps, -vv debug.")
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="More detail: -v steps, -vv debug (repeatable).",
+        ),
     ] = 0,
     headed: Annotated[
         bool | None, typer.Option("--headed/--headless", help="Show the browser window.")
@@ -77,15 +99,15 @@ def finish(code: ExitCode) -> None:
     raise typer.Exit(int(code))
 
 
-@app.command()
+@command
 def plan(
     ctx: typer.Context, file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False
 ) -> None:
-    """Sign in, read each key's whitelist and show what apply would add. Changes nothing."""
+    """Show what apply would add. Signs in and reads each key's whitelist; changes nothing."""
     finish(run("plan", file, options(ctx, json_out=json_out, allow_count=allow_count)))
 
 
-@app.command()
+@command
 def apply(
     ctx: typer.Context,
     file: FileArg,
@@ -99,28 +121,28 @@ def apply(
     json_out: JsonOpt = False,
     allow_count: CountOpt = False,
 ) -> None:
-    """Plan, confirm, add the missing addresses, then read each list back to verify."""
+    """Add the missing addresses. Plans, asks, adds, then reads each list back to verify."""
     chosen = options(
         ctx, json_out=json_out, allow_count=allow_count, yes=yes, replace=replace_others
     )
     finish(run("apply", file, chosen))
 
 
-@app.command()
+@command
 def verify(
     ctx: typer.Context, file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False
 ) -> None:
-    """Read-only audit: exit 1 if any allocated address is missing from its key."""
+    """Check every key's whitelist. Read-only; exit 1 if an allocated address is missing."""
     finish(run("verify", file, options(ctx, json_out=json_out, allow_count=allow_count)))
 
 
-@app.command()
+@command
 def demo(
     ctx: typer.Context,
     headed: Annotated[bool, typer.Option("--headed", help="Watch it in a browser window.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run apply against the bundled mock exchanges, on a free loopback port."""
+    """Try it on mock exchanges. Runs apply against the bundled mock sites on this machine."""
     from assistant.demo import run_demo  # the mock server's imports are only needed here
 
     overrides = dict(ctx.obj.overrides)
@@ -129,27 +151,35 @@ def demo(
     finish(run_demo(options(ctx, overrides=overrides, json_out=json_out, yes=True)))
 
 
-@app.command()
+@command
 def exchanges() -> None:
     """The supported exchanges and how each is done."""
-    table = Table(title="Supported exchanges")
-    for column in ("id", "exchange", "how", "max IPs", "keys found by", "status"):
-        table.add_column(column)
-    for flow in FLOWS.values():
-        status = "working" if flow.working else "broken"
-        table.add_row(
+    columns = ("id", "exchange", "how", "max IPs", "keys found by", "status")
+    rows = [
+        (
             flow.id,
             flow.name,
             flow.how,
             str(flow.max_ips),
             flow.keys_by,
-            status + (" *" if flow.notice else ""),
+            ("working" if flow.working else "broken") + (" *" if flow.notice else ""),
         )
-    console = Console()
-    console.print(table)
+        for flow in FLOWS.values()
+    ]
+    console = Console(highlight=False)
+    if console.is_terminal:
+        table = Table(*columns, title="Supported exchanges")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:  # a pipe: whole lines, not a table squeezed to 80 columns
+        for row in rows:
+            console.print(
+                " · ".join(f"{c}: {v}" for c, v in zip(columns, row, strict=True)), soft_wrap=True
+            )
     for flow in FLOWS.values():
         if flow.notice:
-            console.print(f"* {flow.name}: {flow.notice}")
+            console.print(f"* {flow.name}: {flow.notice}", soft_wrap=True)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ each, and a real `apply` against them — the first thing a new user runs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,4 +42,4 @@ def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
             "accounts and TEST-NET addresses. Nothing leaves this computer.\n"
         )
         settings = load_settings(**options.overrides, **demo_settings(mock, exchanges))
-        return run("apply", allocation, options, settings=settings)
+        return run("apply", allocation, replace(options, demo=True), settings=settings)

@@ -26,13 +26,17 @@ from assistant.allocation import Account, Allocation, documentation_ips
 from assistant.errors import BadInput, IpbindError, SiteChanged, UserActionNeeded
 from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
-from assistant.twofa import Codes, PromptedCodes, TotpCodes
+from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import FLOWS
 from flows.base import Credentials, Flow, Human, KeyInfo
 
 Mode = Literal["plan", "apply", "verify"]
-Status = Literal["planned", "unchanged", "verified", "not verified", "failed", "skipped"]
+Status = Literal[
+    "planned", "unchanged", "verified", "not verified", "failed", "not started", "declined"
+]
+DECLINED = "you answered no at the confirmation; nothing was changed"
 ACCOUNT_LIST = "account allow list"
+TOTP_STEPS_FILE = "totp-steps.json"
 
 
 @dataclass
@@ -74,6 +78,7 @@ class KeyResult:
     status: Status
     after: list[str] = field(default_factory=list)
     error: IpbindError | None = None
+    note: str | None = None  # why a key was not started
 
     @property
     def missing(self) -> list[str]:
@@ -147,6 +152,16 @@ def match_key(flow: type[Flow], wanted: str, keys: list[KeyInfo]) -> KeyInfo:
     )
 
 
+def not_started(plan: KeyPlan, failed: list[KeyPlan]) -> KeyResult:
+    """A key that could be done, in a run stopped by another key's failure to plan."""
+    names = ", ".join(dict.fromkeys(f"{p.target.exchange} {p.target.key!r}" for p in failed))
+    note = (
+        f"not started: {names} could not be planned, and nothing is changed anywhere "
+        "while a key cannot be"
+    )
+    return KeyResult(plan, "not started", note=note)
+
+
 class Engine:
     def __init__(
         self,
@@ -166,6 +181,7 @@ class Engine:
         self.ask_code = ask_code
         self.replace = replace
         self.run_dir = run_dir
+        self.changing = False  # set once the first change may be under way (for Ctrl-C)
         for exchange in FLOWS:  # every secret known to the run is masked in every log line
             redactor.add(*settings.exchange(exchange).secret_values())
         self.targets = targets_of(allocation)
@@ -270,10 +286,13 @@ class Engine:
         self.reporter.end_progress()
         self.reporter.plans(plans, mode)
         failed = [p for p in plans if p.error]
-        if failed or mode != "apply":
+        if failed and mode == "apply":
+            return [self._planned(p, mode) if p.error else not_started(p, failed) for p in plans]
+        if mode != "apply":
             return [self._planned(p, mode) for p in plans]
         if any(p.changes for p in plans) and not confirm(plans):
-            return [KeyResult(p, "skipped") for p in plans]
+            return [KeyResult(p, "declined", note=DECLINED) for p in plans]
+        self.changing = True
         results = []
         for plan in plans:
             result = self._apply(flows[plan.target.exchange], plan)
@@ -301,10 +320,14 @@ class Engine:
     def _codes(self, exchange: str) -> Codes:
         conf = self.settings.exchange(exchange)
         totp = conf.totp()
+        # The step a run just before this one spent is spent for this run too.
+        memory = StepMemory(self.settings.state_home / TOTP_STEPS_FILE, self.origins[exchange])
         if totp is not None:
-            return TotpCodes(totp.secret.get_secret_value(), totp.period, totp.digits)
+            secret = totp.secret.get_secret_value()
+            return TotpCodes(secret, totp.period, totp.digits, memory=memory)
         assert self.ask_code is not None  # _check_targets said so before the browser started
-        return PromptedCodes(FLOWS[exchange].name, conf.totp_period, self.ask_code)
+        name = FLOWS[exchange].name
+        return PromptedCodes(name, conf.totp_period, self.ask_code, memory=memory)
 
     def _plan(self, flow: Flow, targets: list[Target]) -> list[KeyPlan]:
         plans = [KeyPlan(t) for t in targets]

@@ -3,10 +3,17 @@ the visible browser for the steps only a person can do (captcha, e-mailed code).
 
 from __future__ import annotations
 
+import os
+import select
 import sys
+import termios
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 from playwright.sync_api import Locator, Page
+from rich.console import Console
 from rich.prompt import Confirm, Prompt
 
 from assistant.errors import Interrupted, UserActionNeeded
@@ -17,6 +24,44 @@ HAND_OFF_MINUTES = 10
 
 def interactive() -> bool:
     return sys.stdin.isatty()
+
+
+def countdown(console: Console, seconds: float, stdin: TextIO | None = None) -> bool:
+    """Counts down to the next time step, keys typed meanwhile neither shown nor kept (a
+    code typed early would be refused): True if any were typed and thrown away."""
+    with keys_held(stdin or sys.stdin) as typed, console.status("") as status:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            status.update(
+                f"Next code will be accepted in {left:.0f} s (keys typed now are ignored)"
+            )
+            time.sleep(min(left, 0.25))  # a countdown display, not a wait for the page
+    return bool(typed)
+
+
+@contextmanager
+def keys_held(stdin: TextIO) -> Iterator[list[bytes]]:
+    """Echo off while it lasts (a code must not show in the clear); then whatever was
+    typed is read away into the yielded list, so that it is not taken as the answer."""
+    typed: list[bytes] = []
+    if not stdin.isatty():
+        yield typed
+        return
+    fd = stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~(termios.ECHO | termios.ICANON)  # lflags; ISIG stays: Ctrl-C still stops
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield typed
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 1024)
+            if not chunk:
+                break
+            typed.append(chunk)
+    finally:
+        termios.tcflush(fd, termios.TCIFLUSH)
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 class TerminalHuman:
@@ -34,7 +79,7 @@ class TerminalHuman:
         try:
             return Confirm.ask(question, console=self.console, default=False)
         except (EOFError, KeyboardInterrupt):
-            raise Interrupted("cancelled at the confirmation; nothing was changed") from None
+            raise Interrupted("interrupted at the confirmation; nothing was changed") from None
 
     def ask_code(self, prompt: str, wait: float) -> str:
         """Counts down to the next time step when the last code's step is still current."""
@@ -42,12 +87,11 @@ class TerminalHuman:
             return self._ask_code(prompt, wait)
 
     def _ask_code(self, prompt: str, wait: float) -> str:
-        if wait > 0:
-            with self.console.status("") as status:
-                end = time.monotonic() + wait
-                while (left := end - time.monotonic()) > 0:
-                    status.update(f"Next code will be accepted in {left:.0f} s …")
-                    time.sleep(min(left, 0.25))  # a countdown display, not a wait for the page
+        if wait > 0 and countdown(self.console, wait):
+            self.console.print(
+                "What was typed during the countdown was ignored: type the new code now.",
+                style="yellow",
+            )
         try:
             return Prompt.ask(prompt, console=self.console, password=True)
         except (EOFError, KeyboardInterrupt):

@@ -75,6 +75,10 @@ class RedactedException(Exception):
         return Exception.__new__(named)
 
 
+def to_stderr(line: str) -> None:
+    sys.stderr.write(line)
+
+
 def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = False) -> Path | None:
     """stderr at WARNING (-v: INFO, -vv: DEBUG), plus a DEBUG file in `run_dir`."""
     logger.remove()
@@ -82,12 +86,14 @@ def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = Fals
     level = {0: "WARNING", 1: "INFO"}.get(verbosity, "DEBUG")
     if not quiet:
         logger.add(
-            sys.stderr,
+            # sys.stderr as it is at each line: while a live progress line shows, rich has
+            # swapped in a stand-in that prints the line above it instead of across it.
+            to_stderr,
+            colorize=sys.stderr.isatty(),
             level=level,
             format="<level>{level: <7}</level> {message}",
             backtrace=False,
             diagnose=False,
-            colorize=None,
         )
     if run_dir is None:
         return None

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from assistant import __version__
-from assistant.engine import KeyPlan, KeyResult, Mode, Reporter
+from assistant.engine import DECLINED, KeyPlan, KeyResult, Mode, Reporter
 from assistant.errors import ExitCode, IpbindError
 from assistant.logs import redactor
 
@@ -29,8 +29,13 @@ STATUS_STYLE = {
     "planned": "cyan",
     "not verified": "red",
     "failed": "red",
-    "skipped": "yellow",
+    "not started": "yellow",
+    "declined": "yellow",
 }
+KEPT_MEANS = (
+    "kept: addresses already on the exchange that are not Altrady's; ipbind leaves them "
+    "alone (`apply --replace` removes them)."
+)
 
 
 def short(ips: list[str], limit: int = 3) -> str:
@@ -40,23 +45,31 @@ def short(ips: list[str], limit: int = 3) -> str:
     return head + (f" (+{len(ips) - limit})" if len(ips) > limit else "")
 
 
+def of_total(part: list[str], plan: KeyPlan) -> str:
+    """A count out of the key's allocated addresses, written the same way everywhere."""
+    return f"{len(part)}/{len(plan.target.ips)}"
+
+
 class ProgressLine:
     """One progress line whose countdown to the next usable code ticks while it shows."""
 
     def __init__(self, text: str, next_code_in: Callable[[], float]):
-        self._text = text
+        self.plain = text
         self._next_code_in = next_code_in
-        self.done = False  # the last line of its step
+        self.done = False  # the last line of its step: nothing more to wait for
 
     def text(self) -> str:
-        wait = self._next_code_in()
-        return self._text + (f" · next code in {wait:.0f} s" if wait >= 1 else "")
+        wait = 0.0 if self.done else self._next_code_in()
+        return self.plain + (f" · next code in {wait:.0f} s" if wait >= 1 else "")
 
     def __rich__(self) -> Text:
         return Text(redactor(self.text()), style="cyan")
 
 
 class ConsoleReporter(Reporter):
+    """Tables and a live progress line on a terminal; elsewhere (a pipe, CI, a log) plain
+    lines that are never squeezed or cut to a width."""
+
     def __init__(self, console: Console | None = None, *, json_mode: bool = False):
         # With --json, stdout carries only the JSON object; everything else goes to stderr.
         self.console = console or Console(stderr=json_mode, highlight=False)
@@ -64,50 +77,45 @@ class ConsoleReporter(Reporter):
         self._live: Live | None = None
         self._line: ProgressLine | None = None
         self._last_logged = -LOG_EVERY
+        self._told: set[str] = set()  # error messages already shown: each is shown once
+        self._kept_explained = False
+
+    @property
+    def rich(self) -> bool:
+        return self.console.is_terminal
 
     def say(self, text: str, style: str | None = None) -> None:
-        self.console.print(redactor(text), style=style, soft_wrap=True)
+        # On a terminal rich wraps at word boundaries; a log line is never broken.
+        self.console.print(redactor(text), style=style, soft_wrap=not self.rich)
 
     def notice(self, text: str) -> None:
         self.say(f"Note: {text}", "yellow")
 
+    def tell(self, err: IpbindError, prefix: str = "") -> None:
+        """An error's message and hint, the first time it comes up."""
+        if err.message in self._told:
+            return
+        self._told.add(err.message)
+        self.say(prefix + err.message, "red")
+        if err.hint:
+            self.say(f"  {err.hint}", "yellow")
+
+    def explain_kept(self, plans: list[KeyPlan]) -> None:
+        if any(p.kept for p in plans) and not self._kept_explained:
+            self._kept_explained = True
+            self.say(KEPT_MEANS, "dim")
+
     def plans(self, plans: list[KeyPlan], mode: Mode) -> None:
-        table = Table(title="Plan" if mode != "verify" else "Current whitelists")
-        for column in (
-            "exchange",
-            "account",
-            "key",
-            "to add",
-            "already there",
-            "kept",
-            "to remove" if any(p.to_remove for p in plans) else None,
-        ):
-            if column:
-                table.add_column(column)
-        for plan in plans:
-            t = plan.target
-            if plan.error:
-                row = [t.exchange, ", ".join(t.accounts), t.key, "[red]cannot plan[/red]", "", ""]
+        if mode != "verify":  # verify's own table is its summary: present and missing
+            if self.rich:
+                self.console.print(plan_table(plans))
             else:
-                row = [
-                    t.exchange,
-                    ", ".join(t.accounts),
-                    t.key,
-                    f"{len(plan.to_add)}",
-                    f"{len(plan.present)}/{len(t.ips)}",
-                    f"{len(plan.kept)}",
-                ]
-            if any(p.to_remove for p in plans):
-                row.append(str(len(plan.to_remove)))
-            table.add_row(*[redactor(cell) for cell in row])
-        self.console.print(table)
-        shown: set[str] = set()
+                for plan in plans:
+                    self.say(plan_line(plan))
+            self.explain_kept(plans)
         for plan in plans:  # one exchange's sign-in failure is every one of its keys' error
-            if plan.error and plan.error.message not in shown:
-                shown.add(plan.error.message)
-                self.say(plan.error.message, "red")
-                if plan.error.hint:
-                    self.say(f"  {plan.error.hint}", "yellow")
+            if plan.error:
+                self.tell(plan.error)
 
     def progress(
         self,
@@ -129,7 +137,7 @@ class ConsoleReporter(Reporter):
 
     def show(self, line: ProgressLine) -> None:
         """A live line on a terminal; elsewhere, a log-friendly line per call."""
-        if not self.console.is_terminal:  # a log: one line per step, at most every 2 s
+        if not self.rich:  # a log: one line per step, at most every 2 s
             now = time.monotonic()
             if line.done or now - self._last_logged >= LOG_EVERY:
                 self._last_logged = now
@@ -137,6 +145,8 @@ class ConsoleReporter(Reporter):
             return
         self._line = line
         if self._live is None:
+            # Whatever else is written meanwhile (a warning, a message) goes on its own
+            # lines above the live line: Live redirects stdout and stderr while it runs.
             self._live = Live(line, console=self.console, refresh_per_second=4, transient=True)
             self._live.start()
         else:
@@ -153,8 +163,8 @@ class ConsoleReporter(Reporter):
         live, self._live = self._live, None
         if live is not None:
             live.stop()
-            if self._line is not None:  # keep where we are on screen, above the question
-                self.say(self._line.text(), "cyan")
+            if self._line is not None:  # where we are, above the question; its countdown
+                self.say(self._line.plain, "cyan")  # is the question's own to show
         try:
             yield
         finally:
@@ -165,36 +175,30 @@ class ConsoleReporter(Reporter):
     def result(self, result: KeyResult) -> None:
         self.end_progress()
         t = result.plan.target
-        style = STATUS_STYLE[result.status]
         text = f"{t.exchange}: {t.key}: {result.status}"
         if result.status == "verified":
             text += f" ({len(t.ips)}/{len(t.ips)} read back)"
+        self.say(text, STATUS_STYLE[result.status])
         if result.error:
-            text += f": {result.error.message}"
-        self.say(text, style)
+            self.tell(result.error, prefix="  ")
 
-    def summary(self, results: list[KeyResult]) -> None:
-        table = Table(title="Summary")
-        for column in ("exchange", "key", "status", "added", "already there", "kept", "missing"):
-            table.add_column(column)
-        for r in results:
-            t = r.plan.target
-            added = len(r.plan.to_add) if r.status == "verified" else 0
-            table.add_row(
-                t.exchange,
-                t.key,
-                f"[{STATUS_STYLE[r.status]}]{r.status}[/]",
-                str(added),
-                str(len(r.plan.present)),
-                str(len(r.plan.kept)),
-                short(r.missing) if r.status != "planned" else "-",
-            )
-        self.console.print(table)
+    def summary(self, results: list[KeyResult], mode: Mode = "apply") -> None:
+        if results and all(r.status == "declined" for r in results):
+            self.say(f"Stopped: {DECLINED}.", "yellow")
+            return
+        if self.rich:
+            self.console.print(summary_table(results, mode))
+        else:
+            self.say("Summary:", "bold")
+            for r in results:
+                self.say(summary_line(r, mode), STATUS_STYLE[r.status])
+        self.explain_kept([r.plan for r in results])
+        for note in dict.fromkeys(r.note for r in results if r.note):
+            keys = ", ".join(repr(r.plan.target.key) for r in results if r.note == note)
+            self.say(f"{keys}: {note}", "yellow")
         for r in results:
             if r.error:
-                self.say(f"{r.plan.target.exchange}: {r.plan.target.key}: {r.error.message}", "red")
-                if r.error.hint:
-                    self.say(f"  {r.error.hint}", "yellow")
+                self.tell(r.error, prefix=f"{r.plan.target.exchange}: {r.plan.target.key}: ")
 
     def error(self, err: IpbindError, log_path: Path | None = None) -> None:
         self.say(f"Error: {err.message}", "bold red")
@@ -202,6 +206,79 @@ class ConsoleReporter(Reporter):
             self.say(err.hint, "yellow")
         if log_path:
             self.say(f"Debug log (no secrets): {log_path}", "dim")
+
+
+def plan_table(plans: list[KeyPlan]) -> Table:
+    removing = any(p.to_remove for p in plans)
+    table = Table(title="Plan")
+    for column in ("exchange", "account", "key", "to add", "already there", "kept"):
+        table.add_column(column)
+    if removing:
+        table.add_column("to remove")
+    for plan in plans:
+        t = plan.target
+        row = [t.exchange, ", ".join(t.accounts), t.key]
+        if plan.error:
+            row += ["[red]cannot plan[/red]", "", ""]
+        else:
+            row += [str(len(plan.to_add)), of_total(plan.present, plan), str(len(plan.kept))]
+        if removing:
+            row.append(str(len(plan.to_remove)))
+        table.add_row(*[redactor(cell) for cell in row])
+    return table
+
+
+def plan_line(plan: KeyPlan) -> str:
+    t = plan.target
+    head = f"plan: {t.exchange} · {', '.join(t.accounts)} · {t.key}: "
+    if plan.error:
+        return head + "cannot plan"
+    text = (
+        head + f"to add {len(plan.to_add)} · already there {of_total(plan.present, plan)} · "
+        f"kept {len(plan.kept)}"
+    )
+    return text + (f" · to remove {len(plan.to_remove)}" if plan.to_remove else "")
+
+
+def counts(r: KeyResult, mode: Mode) -> list[tuple[str, str]]:
+    """The summary's numbers: what was added (apply) or is present (verify), and the rest."""
+    plan = r.plan
+    if mode == "verify":
+        present = [ip for ip in plan.target.ips if ip not in r.missing]
+        first = [("present", of_total(present, plan))]
+    else:
+        added = len(plan.to_add) if r.status == "verified" else 0
+        first = [("added", str(added)), ("already there", of_total(plan.present, plan))]
+    return [*first, ("kept", str(len(plan.kept)))]
+
+
+def missing_of(r: KeyResult) -> list[str]:
+    return [] if r.status in ("planned", "not started", "declined") else r.missing
+
+
+def summary_table(results: list[KeyResult], mode: Mode) -> Table:
+    table = Table(title="Summary")
+    names = [name for name, _ in counts(results[0], mode)] if results else []
+    for column in ("exchange", "key", "status", *names, "missing"):
+        table.add_column(column)
+    for r in results:
+        t = r.plan.target
+        table.add_row(
+            t.exchange,
+            t.key,
+            f"[{STATUS_STYLE[r.status]}]{r.status}[/]",
+            *[value for _, value in counts(r, mode)],
+            short(missing_of(r)),
+        )
+    return table
+
+
+def summary_line(r: KeyResult, mode: Mode) -> str:
+    t = r.plan.target
+    numbers = " · ".join(f"{name} {value}" for name, value in counts(r, mode))
+    missing = missing_of(r)
+    text = f"{t.exchange} · {t.key}: {r.status} · {numbers} · missing {len(missing)}"
+    return text + (f" ({', '.join(missing)})" if missing else "")
 
 
 def result_json(

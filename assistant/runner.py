@@ -22,6 +22,11 @@ ALTRADY_LAST_STEP = (
     "Last step, in Altrady: Settings > Exchange API Keys, edit the trading account and click "
     "Update."
 )
+DEMO_END = (
+    "That was a demo, on mock exchange sites on this computer: no real exchange was touched. "
+    "To do it for real, write your allocation file and set your exchange's login (see the "
+    "README: Use it on your exchange), then `ipbind plan FILE` and `ipbind apply FILE`."
+)
 
 
 @dataclass
@@ -32,6 +37,7 @@ class Options:
     allow_count: bool = False
     yes: bool = False
     replace: bool = False
+    demo: bool = False  # against the bundled mock sites: ends by pointing to real use
 
 
 def load_allocation(path: Path, allow_count: bool) -> Allocation:
@@ -50,7 +56,7 @@ def exit_code_of(results: list[KeyResult], mode: Mode) -> ExitCode:
         return errors[0].exit_code
     if mode == "plan":
         return ExitCode.OK
-    if any(r.status in ("not verified", "skipped") or r.missing for r in results):
+    if any(r.status in ("not verified", "not started", "declined") or r.missing for r in results):
         return ExitCode.NOT_VERIFIED
     return ExitCode.OK
 
@@ -66,17 +72,17 @@ def run(
     reporter = ConsoleReporter(json_mode=options.json_out)
     log_path: Path | None = None
     results: list[KeyResult] = []
+    engine: Engine | None = None
     logs.setup(options.verbose)  # until the run's own folder exists: stderr only
     try:
+        # Everything that can be checked is checked before the run's folder is made.
         settings = settings or load_settings(**options.overrides)
-        run_dir = logs.new_run_dir(settings.artifacts_dir)
-        log_path = logs.setup(options.verbose, run_dir)
-        logger.info("ipbind {} {}", mode, file)
         allocation = load_allocation(file, options.allow_count)
         if mode == "apply" and not options.yes and not interactive():
             raise BadInput(
                 "apply asks before changing anything, and there is no terminal to ask: pass --yes"
             )
+        run_dir = logs.new_run_dir(settings.artifacts_dir)  # a name; made by logs.setup
         human = TerminalHuman(reporter, headless=settings.headless)
         engine = Engine(
             settings,
@@ -87,6 +93,8 @@ def run(
             replace=options.replace,
             run_dir=run_dir,
         )
+        log_path = logs.setup(options.verbose, run_dir)
+        logger.info("ipbind {} {}", mode, file)
 
         def confirm(plans: list[KeyPlan]) -> bool:
             if options.yes:
@@ -101,10 +109,7 @@ def run(
     except IpbindError as err:
         return fail(reporter, options, mode, results, err, log_path)
     except KeyboardInterrupt:
-        stop = Interrupted(
-            "interrupted; whatever was saved before this is on the exchange, "
-            "and a rerun adds only what is still missing"
-        )
+        stop = interruption(mode, changing=engine is not None and engine.changing)
         return fail(reporter, options, mode, results, stop, log_path)
     reporter.end_progress()
     code = exit_code_of(results, mode)
@@ -112,13 +117,28 @@ def run(
         print_json(result_json(mode, results, code, log_path=log_path))
     else:
         if mode != "plan":
-            reporter.summary(results)
-        if mode == "apply" and code == ExitCode.OK and any(r.status == "verified" for r in results):
+            reporter.summary(results, mode)
+        verified = any(r.status == "verified" for r in results)
+        if options.demo:
+            reporter.say(DEMO_END, "bold")
+        elif mode == "apply" and code == ExitCode.OK and verified:
             reporter.say(ALTRADY_LAST_STEP, "bold")
         if code != ExitCode.OK and log_path:
             reporter.say(f"Debug log (no secrets): {log_path}", "dim")
     logger.info("exit {}", int(code))
     return code
+
+
+def interruption(mode: Mode, *, changing: bool) -> Interrupted:
+    """Ctrl-C, told the same way wherever it comes: whether anything may have changed."""
+    if changing:
+        return Interrupted(
+            "interrupted while changing whitelists; whatever was saved before this is on the "
+            "exchange, and a rerun adds only what is still missing"
+        )
+    if mode == "apply":
+        return Interrupted("interrupted before any change; nothing was changed")
+    return Interrupted(f"interrupted; nothing was changed ({mode} only reads)")
 
 
 def fail(

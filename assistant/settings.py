@@ -123,6 +123,7 @@ class BaseIpbindSettings(BaseSettings):
     browser_executable: Path | None = None
     browser_channel: str | None = None
     artifacts_dir: Path = APP_DIR / "runs"
+    state_dir: Path | None = None  # what runs remember (the last 2FA step)
     timeout: float = Field(default=20, gt=0, description="seconds to wait for a page element")
 
     @classmethod
@@ -139,6 +140,11 @@ class BaseIpbindSettings(BaseSettings):
 
     def exchange(self, exchange_id: str) -> ExchangeSettings:
         return getattr(self, exchange_id)
+
+    @property
+    def state_home(self) -> Path:
+        """By default a `state` folder (0700, made by the first run) beside the runs folder."""
+        return self.state_dir or self.artifacts_dir.parent / "state"
 
 
 # One field per supported exchange, so IPBIND_<EXCHANGE>__<FIELD> works for each flow.

@@ -5,22 +5,35 @@ steps. `TotpCodes` hands out the code of the next unused step the moment that st
 (never earlier: a reused step is refused; never later: no wasted seconds), and never one
 with less than a safe margin left in its step. `PromptedCodes` asks a person for each
 code, shows when the next one will be accepted, and refuses a code typed twice.
+
+A refused code tells its provider why (`refused`): "already used" means the step is spent,
+so the next code comes from a later one; any other refusal of a typed code (a typo) is
+asked again at once, since the server did not spend the step. `StepMemory` keeps, across
+runs, when the last code used against each site stops being current, so that `plan` then
+`apply` does not send a code of the step the first run spent.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
+import os
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import pyotp
+from loguru import logger
 
 from assistant.errors import UserActionNeeded
 from assistant.logs import redactor
 
 MIN_SECRET_BYTES = 10  # 80 bits: the 16-character secrets exchanges have long handed out
+# The site's words for a code whose step it has already accepted once (replay protection).
+ALREADY_USED = re.compile(r"already (been )?used|been used|used before|wait for a new code", re.I)
 
 
 class Totp(pyotp.TOTP):
@@ -50,6 +63,50 @@ class Codes(Protocol):
         signed in by hand): the next code must come from a later step."""
         ...
 
+    def refused(self, reason: str) -> None:
+        """The site refused the last code, saying `reason`: decides where the next comes from."""
+        ...
+
+    def refusal_hint(self, exchange_id: str) -> str:
+        """What to check when codes keep being refused: it depends on where they come from."""
+        ...
+
+
+class StepMemory:
+    """When the last code used against a site stops being current (seconds since the
+    epoch), kept in a small file shared by every run: {site origin: time}. Only an
+    optimisation: a file that cannot be read or written is as good as an empty one."""
+
+    def __init__(self, path: Path, site: str):
+        self.path = path
+        self.site = site
+
+    def _read(self) -> dict[str, float]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
+
+    def used_until(self) -> float:
+        return self._read().get(self.site, 0.0)
+
+    def record(self, until: float) -> None:
+        now = time.time()
+        data = {site: t for site, t in self._read().items() if t > now}  # only live entries
+        data[self.site] = until
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            part = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out)
+            os.replace(part, self.path)  # whole or not at all, for a run beside this one
+        except OSError as err:
+            logger.debug("could not remember the last code's step: {}", err)
+
 
 def safe_margin(period: float) -> float:
     """Seconds a code must still have left in its step when submitted: enough for the
@@ -66,13 +123,16 @@ class TotpCodes:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        memory: StepMemory | None = None,
     ):
         self._totp = Totp(secret, interval=period, digits=digits)
         self.period = period
         self.margin = safe_margin(period)
         self._clock = clock
         self._sleep = sleep
-        self.last_step = -1
+        self._memory = memory
+        # The step a run before this one used last, if it is still current or later.
+        self.last_step = math.ceil(memory.used_until() / period) - 1 if memory else -1
         redactor.add(secret)
 
     def _ready_at(self) -> float:
@@ -87,14 +147,32 @@ class TotpCodes:
         return max(0.0, self._ready_at() - self._clock())
 
     def used_elsewhere(self) -> None:
-        self.last_step = max(self.last_step, int(self._clock() // self.period))
+        self._use(max(self.last_step, int(self._clock() // self.period)))
+
+    def refused(self, reason: str) -> None:
+        """Nothing to undo: a generated code refused as "already used" had its step spent
+        elsewhere, and one refused as wrong means a clock skew or a wrong secret, which the
+        same code cannot mend. Either way the next code is the next step's, as `next` does."""
+        logger.debug("generated code refused ({}); the next one is the next step's", reason)
+
+    def refusal_hint(self, exchange_id: str) -> str:
+        prefix = f"IPBIND_{exchange_id.upper()}__"
+        return (
+            f"Check {prefix}TOTP_SECRET (and {prefix}TOTP_PERIOD), and that this computer's "
+            "clock is right."
+        )
+
+    def _use(self, step: int) -> None:
+        self.last_step = step
+        if self._memory is not None:
+            self._memory.record((step + 1) * self.period)
 
     def next(self, purpose: str) -> str:
         while (wait := self.seconds_until_next()) > 0:
             # Sleeping to a step boundary is the one fixed wait the TOTP clock needs.
             self._sleep(wait + 0.002)
         step = int(self._clock() // self.period)
-        self.last_step = step
+        self._use(step)
         code = self._totp.at(step * self.period)
         redactor.add(code)
         return code
@@ -111,25 +189,55 @@ class PromptedCodes:
         ask: Callable[[str, float], str],
         *,
         clock: Callable[[], float] = time.time,
+        memory: StepMemory | None = None,
     ):
         self.exchange = exchange
         self.period = period
         self._ask = ask
         self._clock = clock
-        self.used: set[str] = set()
+        self._memory = memory
+        self.used: set[str] = set()  # typed and sent (accepted or refused): never sent again
         self.last_used_at: float | None = None
+        self._before_last: float | None = None  # to take back a step the site did not spend
+        self._refusal: str | None = None
+        if memory and (until := memory.used_until()) > clock():
+            self.last_used_at = until - 0.001  # a run before this one spent that step
 
     def seconds_until_next(self) -> float:
         if self.last_used_at is None:
             return 0.0
-        next_step_at = (math.floor(self.last_used_at / self.period) + 1) * self.period
-        return max(0.0, next_step_at - self._clock())
+        return max(0.0, self._step_end(self.last_used_at) - self._clock())
+
+    def _step_end(self, at: float) -> float:
+        return (math.floor(at / self.period) + 1) * self.period
+
+    def _use(self, at: float | None) -> None:
+        self._before_last, self.last_used_at = self.last_used_at, at
+        if self._memory is not None:
+            self._memory.record(self._step_end(at) if at is not None else 0.0)
 
     def used_elsewhere(self) -> None:
-        self.last_used_at = self._clock()
+        self._use(self._clock())
+
+    def refused(self, reason: str) -> None:
+        """A code refused as "already used": that step is spent; wait for the next. Any
+        other refusal (a typo, a code read off the wrong account): the site did not spend
+        the step, so the person is asked again at once."""
+        self._refusal = reason
+        if not ALREADY_USED.search(reason):
+            self._use(self._before_last)
+
+    def refusal_hint(self, exchange_id: str) -> str:
+        return (
+            f"Type the code your authenticator app shows for this {self.exchange} account, "
+            "and check that the phone's time is set automatically."
+        )
 
     def next(self, purpose: str) -> str:
         prompt = f"{self.exchange}: authenticator code for {purpose}"
+        if self._refusal:
+            prompt = f"{self.exchange} refused that code ({self._refusal}). Code for {purpose}"
+            self._refusal = None
         for _ in range(5):
             code = "".join(self._ask(prompt, self.seconds_until_next()).split())
             if not (code.isascii() and code.isdigit() and 6 <= len(code) <= 8):
@@ -143,6 +251,6 @@ class PromptedCodes:
                 continue
             self.used.add(code)
             redactor.add(code)
-            self.last_used_at = self._clock()
+            self._use(self._clock())
             return code
         raise UserActionNeeded(f"{self.exchange}: no usable authenticator code was entered")

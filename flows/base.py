@@ -285,8 +285,9 @@ class Flow:
 
     def submit_code(self, purpose: str, attempt: Callable[[str], str | None]) -> None:
         """`attempt(code)` types a code, sends it, and returns None once the page accepted it
-        or the page's refusal text. A refused code is retried once, with the next step's
-        code (never the same one); a second refusal stops the run."""
+        or the page's refusal text. A refused code is retried once, never with the same code:
+        the provider hears why it was refused and decides whether the next one must wait for
+        a new time step; a second refusal stops the run."""
         refusal = ""
         for tries in (1, 2):
             refusal = attempt(self.codes.next(purpose)) or ""
@@ -294,6 +295,7 @@ class Flow:
                 return
             if not CODE_REFUSAL.search(refusal):  # e.g. a validation error: no code will help
                 raise UserActionNeeded(f"{self.name}: {purpose}: the site said: {refusal}")
+            self.codes.refused(refusal)
             logger.warning(
                 "{}: {}: the code was refused ({}){}",
                 self.name,
@@ -304,8 +306,7 @@ class Flow:
         raise UserActionNeeded(
             f"{self.name}: {purpose}: two authenticator codes in a row were refused "
             f"(the site said: {refusal})",
-            hint=f"Check IPBIND_{self.id.upper()}__TOTP_SECRET (and __TOTP_PERIOD), and that "
-            "this computer's clock is right. Nothing more was sent.",
+            hint=f"{self.codes.refusal_hint(self.id)} Nothing more was sent.",
         )
 
     def mark_seen(self, messages: Locator) -> None:
@@ -498,9 +499,52 @@ def first_line(err: BaseException) -> str:
 
 
 def expected_of(err: Exception) -> str:
-    """Playwright's "waiting for …" / "Locator: …" line names the control that never came."""
+    """The control that never came, in words ("the 'Edit restrictions' button"), from
+    Playwright's "waiting for <locator>" line: a user reads this, not a locator."""
     for line in str(err).splitlines():
         line = line.strip(" -")
-        if line.startswith(("waiting for", "Locator:")):
-            return line
+        for prefix in ("waiting for ", "Locator: "):
+            if line.startswith(prefix):
+                return control_in_words(line.removeprefix(prefix))
     return first_line(err)
+
+
+# A locator as Playwright writes it: get_by_role("button", name=re.compile(r"^\s*Edit\s*$"…)).
+QUOTED = r'(?:re\.compile\()?r?"(?:[^"\\]|\\.)*"'
+LOCATOR_PART = re.compile(
+    rf'get_by_(?P<kind>role|label|text|placeholder|title|alt_text)\((?:"(?P<role>[\w-]+)"'
+    rf"(?:, name=(?P<name>{QUOTED}))?|(?P<value>{QUOTED}))"
+)
+KIND_WORDS = {
+    "label": "the field labelled {}",
+    "placeholder": "the field showing {}",
+    "text": "the text {}",
+    "title": "the element titled {}",
+    "alt_text": "the image {}",
+}
+
+
+def control_in_words(locator: str) -> str:
+    """`get_by_role("button", name=…Edit…restrictions…)` → "the 'Edit restrictions'
+    button". Alternatives (`.or_`) are each named; in a chain, the last part is the one
+    waited for."""
+    parts = [part_in_words(m) for m in LOCATOR_PART.finditer(locator)]
+    if not parts:
+        return "an element of the page"
+    return " or ".join(dict.fromkeys(parts)) if ".or_(" in locator else parts[-1]
+
+
+def part_in_words(match: re.Match[str]) -> str:
+    if match["kind"] == "role":
+        role = match["role"].replace("_", " ")
+        return f"the {name_in_words(match['name'])!r} {role}" if match["name"] else f"a {role}"
+    return KIND_WORDS[match["kind"]].format(repr(name_in_words(match["value"])))
+
+
+def name_in_words(quoted: str) -> str:
+    """The words a name pattern stands for: the pattern of `words("Log In")` → Log In."""
+    text = re.sub(r'^(?:re\.compile\()?r?"|"$', "", quoted)
+    text = re.sub(r"\\s[*+?]?|\\b|[\^$]|\(\?:|[()]", " ", text)  # spacing, anchors, groups
+    text = re.sub(r"\.[*+]", "…", text).replace("|", " / ")  # "anything", alternatives
+    text = re.sub(r"\\(.)", r"\1", text)  # escaped punctuation
+    return " ".join(text.split()).replace("/ ", "/").replace(" /", "/")

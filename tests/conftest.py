@@ -42,7 +42,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # The developer's own ipbind settings (environment, config file) must not leak in.
     for name in [n for n in os.environ if n.startswith("IPBIND_")]:
         del os.environ[name]
-    os.environ["IPBIND_CONFIG"] = str(Path(tempfile.mkdtemp(prefix="ipbind-tests-")) / "none.toml")
+    home = Path(tempfile.mkdtemp(prefix="ipbind-tests-"))
+    os.environ["IPBIND_CONFIG"] = str(home / "none.toml")
+    # Run folders and what runs remember go there too, unless a test says where.
+    os.environ["IPBIND_ARTIFACTS_DIR"] = str(home / "runs")
     seeds = config.getoption("--chaos-seed") or list(FIXED_SEEDS)
     if os.environ.get("CI") and not config.getoption("--chaos-seed"):
         seeds.append(random.SystemRandom().randrange(1, 10**6))

@@ -379,3 +379,37 @@ def test_bundled_demo_allocation_loads() -> None:
     demo = Path(__file__).resolve().parent.parent / "fixtures" / "allocations" / "demo.toml"
     alloc = load(demo, exchanges=EXCHANGES, cidr=CIDR, max_ips=MAX_IPS)
     assert all(len(a.ips) == ALTRADY_IPS_PER_KEY for a in alloc.accounts)
+
+
+def test_every_problem_of_an_account_is_listed_at_once(tmp_path: Path) -> None:
+    ips = [*PUBLIC[:15], "8.8.8.300", "127.0.0.1", PUBLIC[0], "nonsense"]
+    path = write_toml(tmp_path, account(name="Many", key="k", extra_keys=["k"], ips=ips))
+    lines = refusal(path).splitlines()
+
+    for expected in (
+        "'8.8.8.300' is not a valid IP address",
+        "127.0.0.1 is a loopback address",
+        f"{PUBLIC[0]} is listed twice",
+        "'nonsense' is not a valid IP address",
+        "19 addresses, but Altrady allocates 20",
+        "extra_keys: 'k' named twice",
+    ):
+        [line] = [line for line in lines if expected in line]
+        assert line.startswith("<file>: accounts[0] ('Many') "), line
+    assert len(lines) == 6
+
+
+def test_key_clashes_are_listed_with_the_other_accounts_problems(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path,
+        account(name="First", key="main"),
+        account(name="Broken", key="other", ips=[*PUBLIC[:19], "10.0.0.1"]),
+        account(name="Third", key="main", ips=PUBLIC),
+        account(name="Fourth", key="spare", extra_keys=["main"], ips=PUBLIC),
+    )
+    message = refusal(path)
+
+    assert_names(message, 1, "Broken", "ips", "10.0.0.1", "private")
+    assert_names(message, 2, "Third", "key: key 'main' on binance is already in accounts[0]")
+    assert_names(message, 3, "Fourth", "extra_keys: key 'main' on binance is already in")
+    assert len(message.splitlines()) == 3

@@ -164,6 +164,9 @@ def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:
     assert "Summary" in result.stdout
     assert result.stdout.count("verified") >= 2
     assert "failed" not in result.stdout
+    # It says it was a demo and points to real use, not to a step in Altrady.
+    assert "That was a demo" in result.stdout and "ipbind apply FILE" in result.stdout
+    assert "click Update" not in result.stdout
 
 
 def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(

@@ -5,15 +5,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import stat
 import struct
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyotp
 import pytest
 
 from assistant.errors import UserActionNeeded
 from assistant.logs import redactor
-from assistant.twofa import PromptedCodes, TotpCodes, safe_margin
+from assistant.twofa import PromptedCodes, StepMemory, TotpCodes, safe_margin
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # 160 bits: plain pyotp takes it too
 SHORT_SECRET = "JBSWY3DPEHPK3PXP"  # 80 bits: as Binance and others issue them
@@ -51,8 +55,14 @@ def step_of(t: float, period: int) -> int:
     return int(t // period)
 
 
-def codes_at(clock: FakeClock, secret: str = SECRET, period: int = 30, digits: int = 6):
-    return TotpCodes(secret, period, digits, clock=clock, sleep=clock.sleep)
+def codes_at(
+    clock: FakeClock,
+    secret: str = SECRET,
+    period: int = 30,
+    digits: int = 6,
+    memory: StepMemory | None = None,
+) -> TotpCodes:
+    return TotpCodes(secret, period, digits, clock=clock, sleep=clock.sleep, memory=memory)
 
 
 def reference_totp(secret: str, step: int, digits: int = 6) -> str:
@@ -258,3 +268,120 @@ def test_a_code_used_elsewhere_moves_the_next_one_to_a_later_step() -> None:
     codes.used_elsewhere()  # the person signed in by hand with this step's code
     codes.next("saving")
     assert codes.last_step == 1000 // 30 + 1
+
+
+# --- refusals: wait for a new step only when the site spent the current one ---------------
+
+ALREADY = "Code already used. Wait for a new code."
+WRONG = "Invalid verification code"
+
+
+def test_prompted_typo_is_asked_again_at_once() -> None:
+    clock = FakeClock(1000.0)  # step 33 runs from 990 to 1020
+    asker = Asker("111111", "222222")
+    codes = prompted(asker, clock)
+    codes.next("login")
+    codes.refused(WRONG)
+    assert codes.seconds_until_next() == 0  # the server did not spend this step
+    assert codes.next("login") == "222222"
+    assert asker.calls[1][1] == 0
+    assert "refused that code" in asker.calls[1][0] and WRONG in asker.calls[1][0]
+
+
+def test_prompted_already_used_waits_for_the_next_step() -> None:
+    clock = FakeClock(1000.0)
+    asker = Asker("111111", "222222")
+    codes = prompted(asker, clock)
+    codes.next("login")
+    codes.refused(ALREADY)
+    assert codes.next("login") == "222222"
+    assert asker.calls[1][1] == pytest.approx(20.0)  # counted down to the step at 1020
+
+
+def test_prompted_typo_after_an_accepted_code_still_waits_for_that_codes_step() -> None:
+    clock = FakeClock(1000.0)
+    codes = prompted(Asker("111111", "222222", "333333"), clock)
+    codes.next("login")  # accepted: step 33 is spent
+    clock.now = 1025.0  # step 34
+    codes.next("save")
+    codes.refused(WRONG)  # a typo in step 34: step 33's acceptance still stands
+    assert codes.seconds_until_next() == 0
+    codes.next("save")
+    codes.refused(ALREADY)
+    assert codes.seconds_until_next() == pytest.approx(25.0)  # step 35 begins at 1050
+
+
+def test_prompted_never_takes_a_refused_code_again() -> None:
+    asker = Asker("111111", "111111", "222222")
+    codes = prompted(asker, FakeClock(1000.0))
+    codes.next("login")
+    codes.refused(WRONG)
+    assert codes.next("login") == "222222"
+    assert "already used" in asker.calls[2][0]
+
+
+@pytest.mark.parametrize("reason", [ALREADY, WRONG])
+def test_totp_refusal_takes_the_next_step(reason: str) -> None:
+    """A generated code refused as wrong means clock skew or a wrong secret: the same code
+    again cannot help, the next step's may. "Already used": the step is spent."""
+    clock = FakeClock(1_000_000 * 30 + 1)
+    codes = codes_at(clock)
+    codes.next("login")
+    codes.refused(reason)
+    codes.next("login")
+    assert step_of(clock.now, 30) == 1_000_000 + 1
+
+
+def test_refusal_hints_fit_where_the_codes_came_from() -> None:
+    totp_hint = codes_at(FakeClock(1000.0)).refusal_hint("bittrex")
+    typed_hint = prompted(Asker(), FakeClock(1000.0)).refusal_hint("bittrex")
+    assert "IPBIND_BITTREX__TOTP_SECRET" in totp_hint and "clock" in totp_hint
+    assert "TOTP_SECRET" not in typed_hint and "IPBIND_" not in typed_hint
+    assert "authenticator app" in typed_hint
+
+
+# --- StepMemory: back-to-back runs ----------------------------------------------------------
+
+
+def test_a_second_run_starts_after_the_step_the_first_one_used(tmp_path: Path) -> None:
+    clock = FakeClock(1_000_000 * 30 + 1)
+    path = tmp_path / "state" / "totp-steps.json"
+    first = codes_at(clock, memory=StepMemory(path, "https://www.binance.com"))
+    first.next("plan: signing in")
+    clock.now += 2  # the next run starts in the same step
+    second = codes_at(clock, memory=StepMemory(path, "https://www.binance.com"))
+    other_site = codes_at(clock, memory=StepMemory(path, "https://www.kraken.com"))
+
+    assert second.seconds_until_next() == pytest.approx(27.0)
+    second.next("apply: signing in")
+    assert step_of(clock.now, 30) == 1_000_000 + 1
+    clock.now = 1_000_000 * 30 + 3
+    assert other_site.seconds_until_next() == 0  # each site has its own steps
+
+
+def test_the_memory_file_is_private_and_small(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "totp-steps.json"
+    clock = FakeClock(time.time())
+    codes_at(clock, memory=StepMemory(path, "https://a.example")).next("x")
+    StepMemory(path, "https://old.example").record(1.0)  # long past: dropped at next write
+    codes_at(clock, memory=StepMemory(path, "https://b.example")).next("x")
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert set(json.loads(path.read_text())) == {"https://a.example", "https://b.example"}
+    assert SECRET not in path.read_text()
+
+
+def test_prompted_codes_remember_the_step_across_runs(tmp_path: Path) -> None:
+    path = tmp_path / "totp-steps.json"
+    clock = FakeClock(time.time())
+    PromptedCodes("X", 30, Asker("123456"), clock=clock, memory=StepMemory(path, "s")).next("a")
+    again = PromptedCodes("X", 30, Asker(), clock=clock, memory=StepMemory(path, "s"))
+    assert again.seconds_until_next() > 0
+
+
+def test_an_unreadable_memory_is_an_empty_one(tmp_path: Path) -> None:
+    path = tmp_path / "totp-steps.json"
+    path.write_text("{not json")
+    clock = FakeClock(1_000_000 * 30 + 1)
+    assert codes_at(clock, memory=StepMemory(path, "s")).seconds_until_next() == 0
