@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.prompt import Confirm, Prompt
 
 from assistant.errors import Interrupted, UserActionNeeded
+from assistant.logs import redactor
 from assistant.output import ConsoleReporter
 
 HAND_OFF_MINUTES = 10
@@ -96,6 +97,42 @@ class TerminalHuman:
             return Prompt.ask(prompt, console=self.console, password=True)
         except (EOFError, KeyboardInterrupt):
             raise Interrupted("cancelled while asking for a code") from None
+
+    def emailed_code(self, exchange: str, purpose: str) -> str:
+        if not interactive():
+            raise UserActionNeeded(
+                f"{exchange} has e-mailed a code for {purpose}, and there is no terminal to "
+                "ask for it",
+                hint="Run ipbind in a terminal to type e-mailed codes.",
+            )
+        with self.reporter.paused():
+            try:
+                code = Prompt.ask(
+                    f"{exchange} has e-mailed a code to your address for {purpose}: type it",
+                    console=self.console,
+                    password=True,
+                )
+            except (EOFError, KeyboardInterrupt):
+                raise Interrupted("cancelled while asking for an e-mailed code") from None
+        code = "".join(code.split())
+        redactor.add(code)
+        return code
+
+    def open_emailed_link(self, exchange: str, purpose: str) -> bool:
+        if not interactive():
+            return False
+        with self.reporter.paused():
+            try:
+                Prompt.ask(
+                    f"{exchange} has e-mailed you a confirmation link for {purpose}: open it, "
+                    "then press Enter",
+                    console=self.console,
+                    default="",
+                    show_default=False,
+                )
+            except (EOFError, KeyboardInterrupt):
+                raise Interrupted("cancelled while waiting for an e-mailed link") from None
+        return True
 
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
         """Let the person do a step in the visible browser; go on once `done` shows."""

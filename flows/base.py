@@ -119,9 +119,24 @@ class Credentials:
 
 
 class Human(Protocol):
-    """The person at the keyboard, for steps only they can do (captcha, e-mailed code)."""
+    """The person at the keyboard, for the steps only they can do: a captcha, a sign-in by
+    hand, a code or a link the exchange has e-mailed them. The CLI asks at the terminal (or
+    hands the visible browser over); tests play the person with a scripted stand-in that
+    reads the mock site's inbox (tests/support.py `MailboxHuman`)."""
 
-    def hand_off(self, page: Page, message: str, done: Locator) -> None: ...
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        """The person does `message` in the visible browser; returns once `done` shows."""
+        ...
+
+    def emailed_code(self, exchange: str, purpose: str) -> str:
+        """The code `exchange` has just e-mailed the person for `purpose`, as they give it."""
+        ...
+
+    def open_emailed_link(self, exchange: str, purpose: str) -> bool:
+        """Asks the person to open the confirmation link `exchange` e-mailed them for
+        `purpose`; True once they say they have, False when they cannot be asked (no
+        terminal): the change then stays pending, and the read-back says so."""
+        ...
 
 
 class Flow:

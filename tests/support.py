@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,3 +200,45 @@ def actions(mock: MockExchanges, site: str, action: str) -> list[dict[str, Any]]
 def changes(mock: MockExchanges, site: str) -> list[dict[str, Any]]:
     """The site's log of state changes, without the server's timestamps."""
     return [{k: v for k, v in e.items() if k != "at"} for e in mock.state(site)["log"]]
+
+
+class MailboxHuman:
+    """Plays the person for the steps only they can do, through the same `Human` interface
+    the CLI uses: reads what the mock `site` "e-mailed" (its inbox, as the person reads their
+    mail), gives back the newest code not yet given, and opens the newest confirmation link
+    (a plain GET, as a mail client would: no browser session). `open_links=False` plays a
+    person who never opens the link."""
+
+    def __init__(self, mock: MockExchanges, site: str, *, open_links: bool = True):
+        self.mock = mock
+        self.site = site
+        self.open_links = open_links
+        self.given: list[str] = []
+        self.opened: list[str] = []
+
+    def _inbox(self, field: str) -> list[str]:
+        return [m[field] for m in self.mock.control(self.site, "inbox") if m.get(field)]
+
+    def emailed_code(self, exchange: str, purpose: str) -> str:
+        fresh = [c for c in self._inbox("code") if c not in self.given]
+        assert fresh, f"{exchange} asked for an e-mailed code ({purpose}), but none was sent"
+        self.given.append(fresh[-1])
+        return fresh[-1]
+
+    def open_emailed_link(self, exchange: str, purpose: str) -> bool:
+        if not self.open_links:
+            return False
+        links = [link for link in self._inbox("link") if link not in self.opened]
+        assert links, f"{exchange} asked to open an e-mailed link ({purpose}), but none was sent"
+        self.opened.append(links[-1])
+        # `<site>.localhost` resolves to loopback in the browser, not always in Python.
+        url = urllib.parse.urlsplit(links[-1])
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{url.port}{url.path}?{url.query}", headers={"Host": url.netloc}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        return True
+
+    def hand_off(self, page: Any, message: str, done: Any) -> None:
+        raise AssertionError(f"unexpected hand-off to the person: {message}")
