@@ -47,6 +47,10 @@ from assistant.errors import SiteChanged, UserActionNeeded
 from assistant.twofa import Codes
 
 Progress = Callable[[int, int, str], None]
+# How an exchange takes the list: pasted whole; one entry at a time; one entry and one fresh
+# 2FA code at a time (account-wide); no list but a key bound to a third-party app; or no
+# flow at all, the person entering it with ipbind's help.
+Mode = Literal["bulk", "one by one", "per-address 2FA", "third-party app", "assisted"]
 
 IPV4 = r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])"
 IPV6 = r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:/\d{1,3})?(?![\w:])"
@@ -150,6 +154,7 @@ class Flow:
     scope: ClassVar[Literal["key", "account"]] = "key"  # whitelists per key, or account-wide
     keys_by: ClassVar[str] = "label or API key"  # what `key` in the allocation matches
     how: ClassVar[str]  # one line: how the whitelist is entered
+    mode: ClassVar[Mode]  # the pattern, as `ipbind exchanges` groups them
     working: ClassVar[bool] = True
     notice: ClassVar[str | None] = None  # shown before a run against the real site
     sign_in: ClassVar[SignIn]

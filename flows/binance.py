@@ -31,6 +31,7 @@ class Binance(Flow):
     api_path = "/en/my/settings/api-management"
     max_ips = 30
     how = "paste all, Confirm, Save, 2FA"
+    mode = "bulk"
     sign_in = SignIn(
         username=re.compile(r"email\s*/\s*phone", re.I),
         submit=words("Log In"),

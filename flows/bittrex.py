@@ -33,6 +33,7 @@ class Bittrex(Flow):
     scope = "account"
     keys_by = "account (one list for all keys)"
     how = "one at a time, a fresh 2FA code each"
+    mode = "per-address 2FA"
     sign_in = SignIn(
         username=words("Email"),
         submit=words("Sign In"),

@@ -36,6 +36,7 @@ class Kraken(Flow):
     cidr = True
     keys_by = "name (exact)"
     how = "one per input, Save, 2FA if set"
+    mode = "one by one"
     sign_in = SignIn(
         username=words("Username"),
         submit=words("Sign in"),
