@@ -8,9 +8,12 @@ and say how to get one.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,30 @@ def bundled_chromium(playwright: Playwright) -> str | None:
 def playwright_chromium_installed() -> bool:
     with sync_playwright() as pw:
         return bundled_chromium(pw) is not None
+
+
+@contextmanager
+def driver() -> Iterator[Playwright]:
+    """Playwright, with its driver in a process group of its own. Ctrl-C at a terminal goes
+    to the whole foreground group: the driver would die of it (and take the browser with it)
+    mid-step, leaving ipbind unable to say what was saved. Kept out of the group, only ipbind
+    hears it, stops between steps, and can still read back what the exchange holds. (The
+    driver launches each browser in a group of its own already.)"""
+    create = asyncio.create_subprocess_exec
+
+    async def in_own_session(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        return await create(*args, **kwargs, start_new_session=True)
+
+    if os.name == "posix":  # the driver is started through asyncio, during start()
+        asyncio.create_subprocess_exec = in_own_session  # type: ignore[assignment]
+    try:
+        playwright = sync_playwright().start()
+    finally:
+        asyncio.create_subprocess_exec = create  # type: ignore[assignment]
+    try:
+        yield playwright
+    finally:
+        playwright.stop()
 
 
 def launch_args(

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Literal
 
 from loguru import logger
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Error as PlaywrightError
 
 from assistant import browser as browsers
 from assistant.allocation import Account, Allocation, documentation_ips
-from assistant.errors import BadInput, IpbindError, SiteChanged, UserActionNeeded
+from assistant.errors import BadInput, Interrupted, IpbindError, SiteChanged, UserActionNeeded
 from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
 from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
@@ -32,10 +33,19 @@ from flows.base import Credentials, Flow, Human, KeyInfo
 
 Mode = Literal["plan", "apply", "verify"]
 Status = Literal[
-    "planned", "unchanged", "verified", "not verified", "failed", "not started", "declined"
+    "planned",
+    "unchanged",
+    "verified",
+    "not verified",
+    "failed",
+    "not started",
+    "declined",
+    "interrupted",
 ]
 DECLINED = "you answered no at the confirmation; nothing was changed"
 ACCOUNT_LIST = "account allow list"
+INTERRUPTED = "stopped with Ctrl-C while being changed; its list as read back after the stop"
+NOT_REACHED = "not started: the run was stopped with Ctrl-C before this key"
 TOTP_STEPS_FILE = "totp-steps.json"
 
 
@@ -74,16 +84,51 @@ class KeyPlan:
 
 @dataclass
 class KeyResult:
+    """How a key ended. `after` is its list as the exchange showed it at the end (read back
+    after the change, or while planning when nothing was changed); None when it could not be
+    read then: what the key holds is then known only as far as the plan read it."""
+
     plan: KeyPlan
     status: Status
-    after: list[str] = field(default_factory=list)
+    after: list[str] | None = None
     error: IpbindError | None = None
-    note: str | None = None  # why a key was not started
+    note: str | None = None  # why a key was not started, or how it was stopped
+
+    @property
+    def known(self) -> list[str] | None:
+        """The key's list as last read: after the change, else as planned, else unknown."""
+        if self.after is not None:
+            return self.after
+        if self.plan.error:  # never read
+            return None
+        if self.status in ("failed", "interrupted") and self.plan.changes:
+            return None  # stopped during a change and not read back: the plan's read is stale
+        return self.plan.current
+
+    @property
+    def added(self) -> list[str]:
+        """Allocated addresses the exchange showed at the end that it did not show before:
+        what this run is known to have added, whatever its status."""
+        if self.after is None:
+            return []
+        before = self.plan.current
+        return [ip for ip in self.plan.target.ips if ip in self.after and ip not in before]
 
     @property
     def missing(self) -> list[str]:
-        source = self.after if self.status in ("verified", "not verified") else self.plan.current
-        return [ip for ip in self.plan.target.ips if ip not in source]
+        """Allocated addresses the exchange is known not to hold."""
+        known = self.known
+        return [] if known is None else [ip for ip in self.plan.target.ips if ip not in known]
+
+    @property
+    def unknown(self) -> list[str]:
+        """Allocated addresses of which nobody knows whether the exchange holds them: never
+        read, or being added when the run stopped and not read back."""
+        if self.known is not None:
+            return []
+        if self.plan.error:
+            return list(self.plan.target.ips)
+        return [ip for ip in self.plan.target.ips if ip not in self.plan.current]
 
 
 class Reporter:
@@ -182,6 +227,8 @@ class Engine:
         self.replace = replace
         self.run_dir = run_dir
         self.changing = False  # set once the first change may be under way (for Ctrl-C)
+        self.interrupted = False  # Ctrl-C came during a change
+        self.results: list[KeyResult] = []  # of the apply so far: what Ctrl-C reports
         for exchange in FLOWS:  # every secret known to the run is masked in every log line
             redactor.add(*settings.exchange(exchange).secret_values())
         self.targets = targets_of(allocation)
@@ -244,7 +291,7 @@ class Engine:
                 self.reporter.notice(f"{FLOWS[exchange].name}: {FLOWS[exchange].notice}")
         if chromium is not None:
             return self._run(chromium, mode, confirm)
-        with sync_playwright() as pw:
+        with browsers.driver() as pw:
             chromium = browsers.launch(
                 pw,
                 headless=self.settings.headless,
@@ -293,12 +340,17 @@ class Engine:
         if any(p.changes for p in plans) and not confirm(plans):
             return [KeyResult(p, "declined", note=DECLINED) for p in plans]
         self.changing = True
-        results = []
-        for plan in plans:
+        self.results = []
+        for n, plan in enumerate(plans):
             result = self._apply(flows[plan.target.exchange], plan)
             self.reporter.result(result)
-            results.append(result)
-        return results
+            self.results.append(result)
+            if self.interrupted:  # Ctrl-C: the key under way is read back; stop there
+                self.results += [
+                    KeyResult(p, "not started", note=NOT_REACHED) for p in plans[n + 1 :]
+                ]
+                raise KeyboardInterrupt
+        return self.results
 
     def _flow(self, chromium: Browser, exchange: str) -> Flow:
         conf = self.settings.exchange(exchange)
@@ -394,7 +446,18 @@ class Engine:
         try:
             with self._failure_capture(flow, f"apply-{target.key}"):
                 flow.change(plan.key, plan.to_add, plan.to_remove, progress)
+        except (KeyboardInterrupt, Interrupted):  # Ctrl-C, or at a prompt for a code
+            self.interrupted = True
+            after = self._read_back_if_possible(flow, plan)
+            return KeyResult(plan, "interrupted", after, note=INTERRUPTED)
+        except IpbindError as err:
+            return KeyResult(plan, "failed", self._read_back_if_possible(flow, plan), error=err)
+        try:
+            with self._failure_capture(flow, f"read-back-{target.key}"):
                 after = self._read_back(flow, plan)
+        except (KeyboardInterrupt, Interrupted):
+            self.interrupted = True
+            return KeyResult(plan, "interrupted", note=INTERRUPTED)
         except IpbindError as err:
             return KeyResult(plan, "failed", error=err)
         missing = [ip for ip in target.ips if ip not in after]
@@ -408,14 +471,29 @@ class Engine:
             return KeyResult(plan, "not verified", after, error=mismatch)
         return KeyResult(plan, "verified", after)
 
-    def _read_back(self, flow: Flow, plan: KeyPlan) -> list[str]:
+    def _read_back_if_possible(self, flow: Flow, plan: KeyPlan) -> list[str] | None:
+        """After a change stopped half way: what the key holds now, so that the summary tells
+        what the exchange has rather than what was planned. None when it cannot be read (a
+        second Ctrl-C, a closed browser, a site that keeps failing)."""
+        try:
+            return self._read_back(flow, plan, once=True)
+        except (IpbindError, PlaywrightError, KeyboardInterrupt) as err:
+            logger.info(
+                "{}: {!r}: not read back after the stop ({})",
+                flow.name,
+                plan.target.key,
+                type(err).__name__,
+            )
+            return None
+
+    def _read_back(self, flow: Flow, plan: KeyPlan, *, once: bool = False) -> list[str]:
         """The key's list from a fresh load of the API page: what the server saved, not what
         was typed. A list that lacks what was just saved is read once more after the page
         has settled again, before the key is called "not verified"."""
         assert plan.key is not None
         flow.open()
         after = flow.read(plan.key)
-        if any(ip not in after for ip in plan.target.ips):
+        if not once and any(ip not in after for ip in plan.target.ips):
             logger.info(
                 "{}: {!r}: the list read back is short; reading it once more",
                 flow.name,
@@ -430,6 +508,8 @@ class Engine:
         """On failure, keep a screenshot (every input masked) for the debug report."""
         try:
             yield
+        except Interrupted:
+            raise  # the person stopped it: nothing to picture
         except IpbindError as err:
             logger.info("failed: {}", err.message)  # the reporter tells the user
             self._screenshot(flow.page, f"{flow.id}-{what}")

@@ -31,6 +31,7 @@ STATUS_STYLE = {
     "failed": "red",
     "not started": "yellow",
     "declined": "yellow",
+    "interrupted": "yellow",
 }
 KEPT_MEANS = (
     "kept: addresses already on the exchange that are not Altrady's; ipbind leaves them "
@@ -247,13 +248,18 @@ def counts(r: KeyResult, mode: Mode) -> list[tuple[str, str]]:
         present = [ip for ip in plan.target.ips if ip not in r.missing]
         first = [("present", of_total(present, plan))]
     else:
-        added = len(plan.to_add) if r.status == "verified" else 0
-        first = [("added", str(added)), ("already there", of_total(plan.present, plan))]
+        # what the exchange showed afterwards, not what was planned or typed
+        first = [("added", str(len(r.added))), ("already there", of_total(plan.present, plan))]
     return [*first, ("kept", str(len(plan.kept)))]
 
 
 def missing_of(r: KeyResult) -> list[str]:
     return [] if r.status in ("planned", "not started", "declined") else r.missing
+
+
+def unknown_of(r: KeyResult) -> str:
+    """ " · N unknown" for addresses nobody could read back, else nothing."""
+    return f" · {len(r.unknown)} unknown" if r.unknown else ""
 
 
 def summary_table(results: list[KeyResult], mode: Mode) -> Table:
@@ -268,7 +274,7 @@ def summary_table(results: list[KeyResult], mode: Mode) -> Table:
             t.key,
             f"[{STATUS_STYLE[r.status]}]{r.status}[/]",
             *[value for _, value in counts(r, mode)],
-            short(missing_of(r)),
+            short(missing_of(r)) + unknown_of(r),
         )
     return table
 
@@ -278,7 +284,7 @@ def summary_line(r: KeyResult, mode: Mode) -> str:
     numbers = " · ".join(f"{name} {value}" for name, value in counts(r, mode))
     missing = missing_of(r)
     text = f"{t.exchange} · {t.key}: {r.status} · {numbers} · missing {len(missing)}"
-    return text + (f" ({', '.join(missing)})" if missing else "")
+    return text + (f" ({', '.join(missing)})" if missing else "") + unknown_of(r)
 
 
 def result_json(
@@ -289,7 +295,10 @@ def result_json(
     error: IpbindError | None = None,
     log_path: Path | None = None,
 ) -> dict[str, Any]:
-    """The stable --json shape."""
+    """The stable --json shape. `added` is what the exchange showed afterwards that it did
+    not before; `missing` what it is known not to hold; `unknown` what nobody could read."""
+    if error is None and exit_code != ExitCode.OK:  # the top level names the failure too
+        error = next((r.error for r in results if r.error), None)
     return {
         "ipbind": __version__,
         "command": command,
@@ -302,14 +311,17 @@ def result_json(
                 "accounts": r.plan.target.accounts,
                 "key": r.plan.target.key,
                 "status": r.status,
-                "verified": r.status in ("verified", "unchanged") and not r.missing,
+                "verified": r.status in ("verified", "unchanged")
+                and not r.missing
+                and not r.unknown,
                 "ips": r.plan.target.ips,
-                "added": r.plan.to_add if r.status == "verified" else [],
+                "added": r.added,
                 "to_add": r.plan.to_add,
                 "already_there": r.plan.present,
                 "kept": r.plan.kept,
                 "removed": r.plan.to_remove if r.status == "verified" else [],
                 "missing": r.missing,
+                "unknown": r.unknown,
                 "error": redactor(r.error.message) if r.error else None,
             }
             for r in results

@@ -110,6 +110,7 @@ def run(
         return fail(reporter, options, mode, results, err, log_path)
     except KeyboardInterrupt:
         stop = interruption(mode, changing=engine is not None and engine.changing)
+        results = engine.results if engine is not None else []  # each key, as read back
         return fail(reporter, options, mode, results, stop, log_path)
     reporter.end_progress()
     code = exit_code_of(results, mode)
@@ -133,8 +134,8 @@ def interruption(mode: Mode, *, changing: bool) -> Interrupted:
     """Ctrl-C, told the same way wherever it comes: whether anything may have changed."""
     if changing:
         return Interrupted(
-            "interrupted while changing whitelists; whatever was saved before this is on the "
-            "exchange, and a rerun adds only what is still missing"
+            "interrupted while changing whitelists; the summary says what each key holds as "
+            "read back, and a rerun adds only what is still missing"
         )
     if mode == "apply":
         return Interrupted("interrupted before any change; nothing was changed")
@@ -154,5 +155,7 @@ def fail(
     if options.json_out:
         print_json(result_json(mode, results, err.exit_code, error=err, log_path=log_path))
     else:
+        if results:  # stopped during the changes: what each key holds, as read back
+            reporter.summary(results, mode)
         reporter.error(err, log_path)
     return err.exit_code

@@ -1,0 +1,88 @@
+"""The summary and the JSON tell what the exchange holds: what the site confirmed, read back
+after a run stopped half way; an address never read is "unknown", not "missing"; the JSON's
+top level names the failure. Assertions are against the mock server's state."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser
+from support import (
+    SECRET,
+    account_state,
+    actions,
+    altrady_ips,
+    bittrex_seed,
+    run_cli,
+    run_engine,
+    settings_for,
+    write_allocation,
+)
+
+from assistant.errors import ExitCode
+from assistant.output import result_json
+from fixtures.mockex import MockExchanges
+
+IPS = altrady_ips(5)
+
+
+@pytest.fixture
+def site(mock: MockExchanges) -> MockExchanges:
+    mock.reset("bittrex", bittrex_seed(["198.51.100.90"]))
+    return mock
+
+
+def allocation(tmp_path: Path) -> Path:
+    return write_allocation(
+        tmp_path / "a.toml", [{"exchange": "bittrex", "name": "B", "key": "K", "ips": IPS}]
+    )
+
+
+def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
+    site: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    """The person types good codes for the sign-in and the first address, then two that the
+    site refuses: the run stops. The summary must count the one address the site took."""
+    totp = pyotp.TOTP(SECRET, interval=site.site("bittrex").totp_period)
+    asked: list[str] = []
+
+    def person(prompt: str, wait: float) -> str:
+        asked.append(prompt)
+        time.sleep(wait)  # stands in for the terminal's countdown to the next time step
+        return totp.now() if len(asked) <= 2 else f"{len(asked):06d}"  # wrong, each new
+
+    settings = settings_for(site, "bittrex", tmp_path, secret="")
+    [result] = run_engine(
+        settings, allocation(tmp_path), browser, ask_code=person, allow_count=True
+    )
+
+    held = account_state(site, "bittrex")["allow_list"]
+    assert held == ["198.51.100.90", IPS[0]]
+    assert result.status == "failed"
+    assert result.added == [IPS[0]]  # read back after the stop, not taken from the plan
+    assert result.missing == IPS[1:]
+    assert result.unknown == []
+    shape = result_json("apply", [result], ExitCode.USER_ACTION)
+    assert shape["keys"][0]["added"] == [IPS[0]]
+    assert "refused" in shape["error"]  # the top level names the failure
+
+
+def test_a_key_never_read_is_unknown_not_missing(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    settings = settings_for(site, "bittrex", tmp_path, password="not-the-password")
+    result = run_cli(
+        "plan", allocation(tmp_path), settings, browser, capsys, json_out=True, allow_count=True
+    )
+
+    assert result.code == ExitCode.USER_ACTION
+    shape, _ = json.JSONDecoder().raw_decode(result.out)
+    assert shape["exit_code"] == 3
+    assert "refused the sign-in" in shape["error"]
+    [key] = shape["keys"]
+    assert key["missing"] == [] and key["unknown"] == IPS and key["verified"] is False
+    assert actions(site, "bittrex", "add") == []
