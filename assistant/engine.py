@@ -12,6 +12,7 @@ done only when its list, read back from the exchange after saving, holds every a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,12 +25,19 @@ from playwright.sync_api import Error as PlaywrightError
 
 from assistant import browser as browsers
 from assistant.allocation import Account, Allocation, documentation_ips
-from assistant.errors import BadInput, Interrupted, IpbindError, SiteChanged, UserActionNeeded
+from assistant.errors import (
+    BadInput,
+    Interrupted,
+    IpbindError,
+    SiteChanged,
+    SiteTrouble,
+    UserActionNeeded,
+)
 from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
 from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import FLOWS
-from flows.base import Credentials, Flow, Human, KeyInfo
+from flows.base import Credentials, Flow, Human, KeyInfo, Progress
 
 Mode = Literal["plan", "apply", "verify"]
 Status = Literal[
@@ -44,6 +52,8 @@ Status = Literal[
 ]
 DECLINED = "you answered no at the confirmation; nothing was changed"
 ACCOUNT_LIST = "account allow list"
+RETRY_WAIT = 2.0  # seconds before the second try after a server error with no Retry-After
+MAX_RETRY_WAIT = 60.0  # at most this long, whatever a Retry-After asks
 INTERRUPTED = "stopped with Ctrl-C while being changed; its list as read back after the stop"
 NOT_REACHED = "not started: the run was stopped with Ctrl-C before this key"
 TOTP_STEPS_FILE = "totp-steps.json"
@@ -443,9 +453,39 @@ class Engine:
 
         if not plan.changes:  # read on a settled page while planning: nothing to redo
             return KeyResult(plan, "unchanged", list(plan.current))
+        result = self._change(flow, plan, plan.to_add, plan.to_remove, progress)
+        if not isinstance(result.error, SiteTrouble):
+            return result
+        # The server failed, limited or ended the session: not the user's doing. Once more,
+        # from what the key holds now (signing in again if need be): nothing is sent twice.
+        trouble = result.error
+        wait = min(trouble.retry_after or RETRY_WAIT, MAX_RETRY_WAIT)
+        self.reporter.notice(f"{trouble.message}; trying once more in {wait:.0f} s")
+        try:
+            time.sleep(wait)  # the pause the server asked for, or a short one: no page to watch
+            flow.open()
+            now = flow.read(plan.key)
+        except (KeyboardInterrupt, Interrupted):
+            self.interrupted = True
+            return KeyResult(plan, "interrupted", result.after, note=INTERRUPTED)
+        except IpbindError as err:
+            logger.info("{}: {!r}: no second try: {}", flow.name, target.key, err.message)
+            return result
+        add = [ip for ip in target.ips if ip not in now]
+        remove = [ip for ip in plan.to_remove if ip in now]
+        if not add and not remove:  # the first try had saved it all: read just now, afresh
+            return KeyResult(plan, "verified", now)
+        return self._change(flow, plan, add, remove, progress)
+
+    def _change(
+        self, flow: Flow, plan: KeyPlan, add: list[str], remove: list[str], progress: Progress
+    ) -> KeyResult:
+        """`add` and `remove` on the key through the flow, then read it back afresh."""
+        assert plan.key is not None
+        target = plan.target
         try:
             with self._failure_capture(flow, f"apply-{target.key}"):
-                flow.change(plan.key, plan.to_add, plan.to_remove, progress)
+                flow.change(plan.key, add, remove, progress)
         except (KeyboardInterrupt, Interrupted):  # Ctrl-C, or at a prompt for a code
             self.interrupted = True
             after = self._read_back_if_possible(flow, plan)

@@ -46,6 +46,16 @@ class UserActionNeeded(IpbindError):
     exit_code = ExitCode.USER_ACTION
 
 
+class SiteTrouble(UserActionNeeded):
+    """The exchange's server failed a request of the page (an HTTP 5xx), limited it (429), or
+    ended the session (401): not the user's doing, and worth one more try."""
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None):
+        super().__init__(message, hint="Run again later if it keeps happening.")
+        self.status = status
+        self.retry_after = retry_after
+
+
 class SiteChanged(IpbindError):
     """The page does not have what the flow expects: the site changed, or our flow is wrong."""
 

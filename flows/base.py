@@ -39,11 +39,11 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page, Request, expect
+from playwright.sync_api import Locator, Page, Request, Response, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
-from assistant.errors import SiteChanged, UserActionNeeded
+from assistant.errors import SiteChanged, SiteTrouble, UserActionNeeded
 from assistant.twofa import Codes
 
 Progress = Callable[[int, int, str], None]
@@ -58,6 +58,7 @@ IP_TEXT = re.compile(f"{IPV4}|{IPV6}")
 NETWORK_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 CODE_REFUSAL = re.compile(r"code|verif|2fa|two-factor|authenticat|otp|already used", re.I)
 
+DISMISS = re.compile(r"^\s*(close|×|✕|x|no,? thanks|dismiss|skip|not now|maybe later)\s*$", re.I)
 QUIET_MS = 250  # no request of the page in flight for this long, and the page has settled
 # However long the page has been quiet, a settle watches it this long: a request that the
 # last action started reaches Playwright's events a moment after the action returns.
@@ -74,9 +75,21 @@ class Traffic:
     def __init__(self, page: Page):
         self.in_flight: dict[Request, float] = {}
         self.last_change = time.monotonic()  # when a request last started or ended
+        # The last answer of the server's that was trouble: a 5xx, 429 or 401 to the page's
+        # own fetch/XHR, with its Retry-After in seconds; cleared by whoever acts on it.
+        self.trouble: tuple[int, float | None] | None = None
         page.on("request", self._started)
         page.on("requestfinished", self._ended)
         page.on("requestfailed", self._ended)
+        page.on("response", self._answered)
+
+    def _answered(self, response: Response) -> None:
+        status = response.status
+        if response.request.resource_type in ("fetch", "xhr") and (
+            status in (401, 429) or status >= 500
+        ):
+            retry = (response.headers.get("retry-after") or "").strip()
+            self.trouble = (status, float(retry) if retry.isdigit() else None)
 
     def _started(self, request: Request) -> None:
         if request.resource_type in LOADING:
@@ -185,6 +198,7 @@ class Flow:
         page.set_default_timeout(self.timeout_ms)
         self.traffic = Traffic(page)
         self._dismiss_cookie_banner()
+        self._dismiss_promotions()
 
     # -- the hooks -------------------------------------------------------------------------
 
@@ -348,21 +362,42 @@ class Flow:
         before: its text."""
         self.mark_seen(refusal)
         fresh = self.fresh(refusal)
+        self.traffic.trouble = None
         submit()
         deadline = time.monotonic() + self.timeout_ms / 1000
         while time.monotonic() < deadline:
+            self.check_trouble("the site")  # a failed request is not an accepted one
             try:  # each turn waits on the page for an error, then looks at the rest
                 fresh.wait_for(state="visible", timeout=150)
+                self.check_trouble("the site")
                 return " ".join(fresh.inner_text().split())
             except PlaywrightTimeout:
                 if all(locator.first.is_hidden() for locator in finished):
+                    self.check_trouble("the site")
                     return None
         raise PlaywrightTimeout(f"waiting for {finished[0]} to close, or an error to show")
 
     def refused(self, what: str, message: Locator, hint: str | None = None) -> NoReturn:
-        """The site said no, in words meant for the user: pass them on."""
+        """The site said no, in words meant for the user: pass them on (unless the server
+        failed, which is worth another try: see `check_trouble`)."""
         text = " ".join(message.inner_text().split())
+        self.check_trouble(what, session=False)  # a wrong password may come with a 401
         raise UserActionNeeded(f"{self.name} refused {what}: {text}", hint=hint)
+
+    def check_trouble(self, what: str, *, session: bool = True) -> None:
+        """Raises SiteTrouble when the server answered the page's last request with a 5xx,
+        429 or (with `session`) 401: the page may show it as an error, or just go back to its
+        sign-in."""
+        if self.traffic.trouble is None or (self.traffic.trouble[0] == 401 and not session):
+            return
+        status, retry_after = self.traffic.trouble
+        self.traffic.trouble = None
+        why = {401: "ended the session", 429: "limited the requests (HTTP 429)"}.get(
+            status, f"failed (HTTP {status})"
+        )
+        raise SiteTrouble(
+            f"{self.name}: {what}: the server {why}", status=status, retry_after=retry_after
+        )
 
     @contextmanager
     def step(self, what: str) -> Iterator[None]:
@@ -455,6 +490,21 @@ class Flow:
         with self.step("back to the API page"):
             self.page.go_back()
             expect(self.api_page_ready().first).to_be_visible()
+
+    def _dismiss_promotions(self) -> None:
+        # A dialog the flow did not open and has no use for (a promotion, an announcement:
+        # no field, no slider, nothing loading) is closed whenever it stands in the way.
+        page = self.page
+        promo = (
+            page.get_by_role("dialog")
+            .filter(has_not=page.locator("input, textarea, select"))
+            .filter(has_not=page.get_by_role("slider"))
+            .filter(has_not=page.get_by_role("progressbar"))
+            .filter(has=page.get_by_role("button", name=DISMISS))
+        )
+        page.add_locator_handler(
+            promo.first, lambda dialog: dialog.get_by_role("button", name=DISMISS).first.click()
+        )
 
     def _dismiss_cookie_banner(self) -> None:
         # Consent banners come late and may cover the next control; Playwright clears one
