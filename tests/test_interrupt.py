@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -126,3 +127,27 @@ def test_at_a_code_prompt_the_summary_tells_what_the_server_holds(
     added = [a["ip"] for a in actions(site, "bittrex", "add")]
     assert added == IPS[:1]
     assert added_in_summary(text) == 1
+
+
+def test_killed_mid_save_the_next_apply_finishes_without_repeating_anything(
+    site: MockExchanges, tmp_path: Path
+) -> None:
+    """A crash (SIGKILL: no clean-up at all) after two of six addresses; the next apply
+    adds the other four, each with one code, and nothing twice."""
+    child = start(site, tmp_path, "--yes")
+    child.expect("2/6 added")
+    child.kill(signal.SIGKILL)
+    child.expect(pexpect.EOF)
+    child.close()
+    first = [a["ip"] for a in actions(site, "bittrex", "add")]
+    assert 2 <= len(first) < 6
+
+    again = start(site, tmp_path, "--yes")
+    again.expect(pexpect.EOF)
+    again.close()
+
+    assert again.exitstatus == 0, again.before
+    adds = [a["ip"] for a in actions(site, "bittrex", "add")]
+    assert adds == IPS  # each address once, in order: the rerun sent only the missing ones
+    assert len(adds) - len(first) == 6 - len(first)
+    assert account_state(site, "bittrex")["allow_list"] == ["198.51.100.90", *IPS]
