@@ -22,6 +22,7 @@ from loguru import logger
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from assistant import browser as browsers
+from assistant import report
 from assistant.allocation import Account, Allocation, documentation_ips
 from assistant.errors import BadInput, IpbindError, SiteChanged, UserActionNeeded
 from assistant.logs import redactor
@@ -182,6 +183,10 @@ class Engine:
         self.replace = replace
         self.run_dir = run_dir
         self.changing = False  # set once the first change may be under way (for Ctrl-C)
+        self.results: list[KeyResult] = []  # keys finished so far, for a Ctrl-C's account
+        self.partial: dict[tuple[str, str], tuple[int, int, str]] = {}  # key → its progress
+        self.pictures: dict[tuple[str, str], Path] = {}  # key → its whitelist as read back
+        self.walkthrough: Callable[[Flow], None] | None = None  # narrates a headed run
         for exchange in FLOWS:  # every secret known to the run is masked in every log line
             redactor.add(*settings.exchange(exchange).secret_values())
         self.targets = targets_of(allocation)
@@ -293,7 +298,7 @@ class Engine:
         if any(p.changes for p in plans) and not confirm(plans):
             return [KeyResult(p, "declined", note=DECLINED) for p in plans]
         self.changing = True
-        results = []
+        results = self.results
         for plan in plans:
             result = self._apply(flows[plan.target.exchange], plan)
             self.reporter.result(result)
@@ -303,12 +308,15 @@ class Engine:
     def _flow(self, chromium: Browser, exchange: str) -> Flow:
         conf = self.settings.exchange(exchange)
         flow_cls = FLOWS[exchange]
-        context: BrowserContext = chromium.new_context(locale="en-US")
+        saved = browsers.session_file(self.settings.state_home, exchange)
+        context: BrowserContext = chromium.new_context(
+            locale="en-US", storage_state=saved if saved.is_file() else None
+        )
         page = context.new_page()
         credentials = None
         if conf.username and conf.password:
             credentials = Credentials(conf.username, conf.password)
-        return flow_cls(
+        flow = flow_cls(
             page,
             self.origins[exchange],
             credentials,
@@ -316,6 +324,9 @@ class Engine:
             self.human,
             timeout=self.settings.timeout,
         )
+        if self.walkthrough is not None:
+            self.walkthrough(flow)
+        return flow
 
     def _codes(self, exchange: str) -> Codes:
         conf = self.settings.exchange(exchange)
@@ -343,6 +354,7 @@ class Engine:
             try:
                 with self._failure_capture(flow, f"plan-{plan.target.key}"):
                     self._read_plan(flow, plan, keys)
+                self._picture(flow, plan)
             except IpbindError as err:
                 plan.error = err
         return plans
@@ -385,6 +397,7 @@ class Engine:
         target = plan.target
 
         def progress(done: int, total: int, note: str) -> None:
+            self.partial[(target.exchange, target.key)] = (done, total, note)
             self.reporter.progress(
                 target.exchange, target.key, done, total, note, flow.codes.seconds_until_next
             )
@@ -395,6 +408,7 @@ class Engine:
             with self._failure_capture(flow, f"apply-{target.key}"):
                 flow.change(plan.key, plan.to_add, plan.to_remove, progress)
                 after = self._read_back(flow, plan)
+            self._picture(flow, plan)
         except IpbindError as err:
             return KeyResult(plan, "failed", error=err)
         missing = [ip for ip in target.ips if ip not in after]
@@ -434,6 +448,16 @@ class Engine:
             logger.info("failed: {}", err.message)  # the reporter tells the user
             self._screenshot(flow.page, f"{flow.id}-{what}")
             raise
+
+    def _picture(self, flow: Flow, plan: KeyPlan) -> None:
+        """The key's whitelist as just read, for the run's report (password and code
+        fields masked, addresses visible)."""
+        if self.run_dir is None:
+            return
+        flow.settle()  # the list, not its skeleton
+        path = report.picture(flow.page, self.run_dir, plan.target.exchange, plan.target.key)
+        if path is not None:
+            self.pictures[(plan.target.exchange, plan.target.key)] = path
 
     def _screenshot(self, page: Page, name: str) -> None:
         if self.run_dir is None:

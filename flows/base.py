@@ -180,6 +180,8 @@ class Flow:
         self.timeout_ms = timeout * 1000
         page.set_default_timeout(self.timeout_ms)
         self.traffic = Traffic(page)
+        # Told each step's name before it starts (the headed walkthrough's banners).
+        self.narrator: Callable[[str], None] | None = None
         self._dismiss_cookie_banner()
 
     # -- the hooks -------------------------------------------------------------------------
@@ -364,6 +366,8 @@ class Flow:
     def step(self, what: str) -> Iterator[None]:
         """Names the step in any failure: a missing control means the page changed."""
         logger.debug("{}: {}", self.name, what)
+        if self.narrator is not None:
+            self.narrator(what)
         try:
             yield
         except (PlaywrightTimeout, AssertionError) as err:  # `expect` raises AssertionError
