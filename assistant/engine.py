@@ -13,13 +13,14 @@ done only when its list, read back from the exchange after saving, holds every a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from loguru import logger
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from assistant import browser as browsers
 from assistant import report
@@ -260,7 +261,8 @@ class Engine:
             try:
                 return self._run(chromium, mode, confirm)
             finally:
-                chromium.close()
+                with suppress(PlaywrightError):
+                    chromium.close()
 
     def _run(
         self, chromium: Browser, mode: Mode, confirm: Callable[[list[KeyPlan]], bool]
@@ -270,7 +272,9 @@ class Engine:
             return self._plan_and_apply(chromium, flows, mode, confirm)
         finally:
             for flow in flows.values():
-                flow.page.context.close()
+                # After a Ctrl-C the browser may be gone already: the stop is what to tell.
+                with suppress(PlaywrightError):
+                    flow.page.context.close()
 
     def _plan_and_apply(
         self,

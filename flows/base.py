@@ -158,6 +158,8 @@ class Flow:
     working: ClassVar[bool] = True
     notice: ClassVar[str | None] = None  # shown before a run against the real site
     sign_in: ClassVar[SignIn]
+    # Told each step's name before it starts (the headed walkthrough's banners); per flow.
+    narrator: Callable[[str], None] | None = None
 
     def __init__(
         self,
@@ -180,8 +182,6 @@ class Flow:
         self.timeout_ms = timeout * 1000
         page.set_default_timeout(self.timeout_ms)
         self.traffic = Traffic(page)
-        # Told each step's name before it starts (the headed walkthrough's banners).
-        self.narrator: Callable[[str], None] | None = None
         self._dismiss_cookie_banner()
 
     # -- the hooks -------------------------------------------------------------------------
