@@ -142,6 +142,11 @@ def launch(
         raise BrowserMissing(f"Could not start the browser ({where}): {first_line(err)}") from err
 
 
+def session_file(state_home: Path, exchange: str) -> Path:
+    """Where `ipbind login EXCHANGE` keeps the browser session (cookies and storage)."""
+    return state_home / "sessions" / f"{exchange}.json"
+
+
 def first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__

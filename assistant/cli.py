@@ -42,6 +42,13 @@ FileArg = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON result object.")]
+WalkOpt = Annotated[
+    bool,
+    typer.Option(
+        "--walkthrough",
+        help="Show the browser, slowed down, with a banner before each step saying what and why.",
+    ),
+]
 CountOpt = Annotated[
     bool, typer.Option("--allow-count", help="Accept a list that is not exactly 20 addresses.")
 ]
@@ -120,12 +127,60 @@ def apply(
     ] = False,
     json_out: JsonOpt = False,
     allow_count: CountOpt = False,
+    walkthrough: WalkOpt = False,
 ) -> None:
     """Add the missing addresses. Plans, asks, adds, then reads each list back to verify."""
     chosen = options(
-        ctx, json_out=json_out, allow_count=allow_count, yes=yes, replace=replace_others
+        ctx,
+        json_out=json_out,
+        allow_count=allow_count,
+        yes=yes,
+        replace=replace_others,
+        walkthrough=walkthrough,
     )
     finish(run("apply", file, chosen))
+
+
+@app.command(name="run", cls=Command)
+def guided(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Argument(metavar="[FILE]", help="Allocation file; without one, ipbind asks."),
+    ] = None,
+    json_out: JsonOpt = False,
+    allow_count: CountOpt = False,
+    walkthrough: WalkOpt = False,
+) -> None:
+    """Guided run. Asks for the exchange, key and addresses, then applies and verifies."""
+    chosen = options(ctx, json_out=json_out, allow_count=allow_count, walkthrough=walkthrough)
+    if file is not None:
+        finish(run("apply", file, chosen))
+    from assistant.wizard import run_wizard
+
+    finish(run_wizard(chosen))
+
+
+@command
+def login(
+    ctx: typer.Context,
+    exchange: Annotated[str, typer.Argument(metavar="EXCHANGE", help="e.g. binance")],
+) -> None:
+    """Sign in once. Keeps the browser session: later runs skip the sign-in."""
+    from assistant.session import login as sign_in
+
+    finish(sign_in(exchange, ctx.obj.overrides))
+
+
+@command
+def logout(
+    ctx: typer.Context,
+    exchange: Annotated[str, typer.Argument(metavar="EXCHANGE", help="e.g. binance")],
+) -> None:
+    """Delete the browser session `ipbind login` kept for EXCHANGE."""
+    from assistant.session import logout as sign_out
+
+    finish(sign_out(exchange, ctx.obj.overrides))
 
 
 @command
@@ -141,6 +196,7 @@ def demo(
     ctx: typer.Context,
     headed: Annotated[bool, typer.Option("--headed", help="Watch it in a browser window.")] = False,
     json_out: JsonOpt = False,
+    walkthrough: WalkOpt = False,
 ) -> None:
     """Try it on mock exchanges. Runs apply against the bundled mock sites on this machine."""
     from assistant.demo import run_demo  # the mock server's imports are only needed here
@@ -148,7 +204,8 @@ def demo(
     overrides = dict(ctx.obj.overrides)
     if headed:
         overrides["headless"] = False
-    finish(run_demo(options(ctx, overrides=overrides, json_out=json_out, yes=True)))
+    chosen = options(ctx, overrides=overrides, json_out=json_out, yes=True, walkthrough=walkthrough)
+    finish(run_demo(chosen))
 
 
 @command

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from assistant import browser as browsers
+from assistant import report
 from assistant.allocation import Account, Allocation, documentation_ips
 from assistant.errors import (
     BadInput,
@@ -239,6 +240,8 @@ class Engine:
         self.changing = False  # set once the first change may be under way (for Ctrl-C)
         self.interrupted = False  # Ctrl-C came during a change
         self.results: list[KeyResult] = []  # of the apply so far: what Ctrl-C reports
+        self.pictures: dict[tuple[str, str], Path] = {}  # key → its whitelist as read back
+        self.walkthrough: Callable[[Flow], None] | None = None  # narrates a headed run
         for exchange in FLOWS:  # every secret known to the run is masked in every log line
             redactor.add(*settings.exchange(exchange).secret_values())
         self.targets = targets_of(allocation)
@@ -312,7 +315,8 @@ class Engine:
             try:
                 return self._run(chromium, mode, confirm)
             finally:
-                chromium.close()
+                with suppress(PlaywrightError):
+                    chromium.close()
 
     def _run(
         self, chromium: Browser, mode: Mode, confirm: Callable[[list[KeyPlan]], bool]
@@ -322,7 +326,9 @@ class Engine:
             return self._plan_and_apply(chromium, flows, mode, confirm)
         finally:
             for flow in flows.values():
-                flow.page.context.close()
+                # After a Ctrl-C the browser may be gone already: the stop is what to tell.
+                with suppress(PlaywrightError):
+                    flow.page.context.close()
 
     def _plan_and_apply(
         self,
@@ -365,12 +371,15 @@ class Engine:
     def _flow(self, chromium: Browser, exchange: str) -> Flow:
         conf = self.settings.exchange(exchange)
         flow_cls = FLOWS[exchange]
-        context: BrowserContext = chromium.new_context(locale="en-US")
+        saved = browsers.session_file(self.settings.state_home, exchange)
+        context: BrowserContext = chromium.new_context(
+            locale="en-US", storage_state=saved if saved.is_file() else None
+        )
         page = context.new_page()
         credentials = None
         if conf.username and conf.password:
             credentials = Credentials(conf.username, conf.password)
-        return flow_cls(
+        flow = flow_cls(
             page,
             self.origins[exchange],
             credentials,
@@ -378,6 +387,9 @@ class Engine:
             self.human,
             timeout=self.settings.timeout,
         )
+        if self.walkthrough is not None:
+            self.walkthrough(flow)
+        return flow
 
     def _codes(self, exchange: str) -> Codes:
         conf = self.settings.exchange(exchange)
@@ -405,6 +417,7 @@ class Engine:
             try:
                 with self._failure_capture(flow, f"plan-{plan.target.key}"):
                     self._read_plan(flow, plan, keys)
+                self._picture(flow, plan)
             except IpbindError as err:
                 plan.error = err
         return plans
@@ -495,6 +508,7 @@ class Engine:
         try:
             with self._failure_capture(flow, f"read-back-{target.key}"):
                 after = self._read_back(flow, plan)
+            self._picture(flow, plan)
         except (KeyboardInterrupt, Interrupted):
             self.interrupted = True
             return KeyResult(plan, "interrupted", note=INTERRUPTED)
@@ -554,6 +568,16 @@ class Engine:
             logger.info("failed: {}", err.message)  # the reporter tells the user
             self._screenshot(flow.page, f"{flow.id}-{what}")
             raise
+
+    def _picture(self, flow: Flow, plan: KeyPlan) -> None:
+        """The key's whitelist as just read, for the run's report (password and code
+        fields masked, addresses visible)."""
+        if self.run_dir is None:
+            return
+        flow.settle()  # the list, not its skeleton
+        path = report.picture(flow.page, self.run_dir, plan.target.exchange, plan.target.key)
+        if path is not None:
+            self.pictures[(plan.target.exchange, plan.target.key)] = path
 
     def _screenshot(self, page: Page, name: str) -> None:
         if self.run_dir is None:

@@ -3,8 +3,12 @@ the visible browser for the steps only a person can do (captcha, e-mailed code).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import select
+import shutil
+import subprocess
 import sys
 import termios
 import time
@@ -13,9 +17,11 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from rich.console import Console
 from rich.prompt import Confirm, Prompt
 
+from assistant import walkthrough
 from assistant.errors import Interrupted, UserActionNeeded
 from assistant.logs import redactor
 from assistant.output import ConsoleReporter
@@ -65,11 +71,48 @@ def keys_held(stdin: TextIO) -> Iterator[list[bytes]]:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
+def attention(console: Console, text: str) -> None:
+    """The terminal's bell and, where the desktop has one, a notification."""
+    if console.is_terminal:
+        console.bell()
+    sender = shutil.which("notify-send") if sys.platform.startswith("linux") else None
+    if sys.platform == "darwin":
+        sender = shutil.which("osascript")
+    if sender is None or not (os.environ.get("DISPLAY") or sys.platform == "darwin"):
+        return
+    args = (
+        [sender, "-e", f'display notification {json.dumps(text)} with title "ipbind"']
+        if sys.platform == "darwin"
+        else [sender, "ipbind", text]
+    )
+    with contextlib.suppress(OSError):  # a notification is a courtesy
+        subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_person(done: Locator, seconds: float, stdin: TextIO | None = None) -> str | None:
+    """Until `done` shows ("page"), Enter is pressed at the terminal ("enter"), or the time
+    is up (None)."""
+    stdin = stdin or sys.stdin
+    tty = stdin.isatty()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            done.first.wait_for(state="visible", timeout=250)
+            return "page"
+        except PlaywrightTimeout:
+            pass
+        if tty and select.select([stdin.fileno()], [], [], 0)[0]:
+            stdin.readline()
+            return "enter"
+    return None
+
+
 class TerminalHuman:
     def __init__(self, reporter: ConsoleReporter, *, headless: bool):
         self.reporter = reporter
         self.console = reporter.console
         self.headless = headless
+        self.walkthrough = False
 
     def confirm(self, question: str) -> bool:
         if not interactive():
@@ -135,13 +178,32 @@ class TerminalHuman:
         return True
 
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
-        """Let the person do a step in the visible browser; go on once `done` shows."""
+        """Let the person do a step in the visible browser: a banner on the page says what,
+        the terminal rings (and the desktop shows a notification) in case they looked away;
+        go on once `done` shows, or once they press Enter at the terminal."""
         if self.headless:
             raise UserActionNeeded(
                 f"{message} — a step only a person can do",
                 hint="Run again with --headed and do it in the browser window.",
             )
+        walkthrough.banner(
+            page,
+            f"Your turn: {message}",
+            "Do it in this window; ipbind carries on by itself as soon as the page shows it "
+            "is done (or press Enter in the terminal).",
+            kind="hand-off",
+        )
         with self.reporter.paused():
-            self.console.print(f"[bold yellow]Your turn:[/] {message} (in the browser window)")
-            done.wait_for(state="visible", timeout=HAND_OFF_MINUTES * 60_000)
+            self.console.print(
+                f"[bold yellow]Your turn:[/] {message}, in the browser window. ipbind goes on "
+                "as soon as the page shows it is done (or press Enter here when you are)."
+            )
+            attention(self.console, f"ipbind: your turn — {message}")
+            how = wait_for_person(done, HAND_OFF_MINUTES * 60)
+        if how is None:
+            raise UserActionNeeded(
+                f"{message}: not done within {HAND_OFF_MINUTES} minutes",
+                hint="Run again when you can do it in the browser window.",
+            )
+        walkthrough.banner(page, "Thanks, carrying on", walkthrough.ABOUT)
         self.console.print("Thanks, carrying on.")

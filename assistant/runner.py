@@ -9,7 +9,7 @@ from typing import Any
 from loguru import logger
 from playwright.sync_api import Browser
 
-from assistant import logs
+from assistant import logs, report, walkthrough
 from assistant.allocation import Allocation, load
 from assistant.engine import Engine, KeyPlan, KeyResult, Mode
 from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
@@ -38,6 +38,7 @@ class Options:
     yes: bool = False
     replace: bool = False
     demo: bool = False  # against the bundled mock sites: ends by pointing to real use
+    walkthrough: bool = False  # headed and slowed, a banner on the page before each step
 
 
 def load_allocation(path: Path, allow_count: bool) -> Allocation:
@@ -68,22 +69,27 @@ def run(
     *,
     settings: BaseIpbindSettings | None = None,
     chromium: Browser | None = None,
+    human: TerminalHuman | None = None,
 ) -> ExitCode:
-    reporter = ConsoleReporter(json_mode=options.json_out)
+    reporter = human.reporter if human else ConsoleReporter(json_mode=options.json_out)
     log_path: Path | None = None
+    run_dir: Path | None = None
     results: list[KeyResult] = []
     engine: Engine | None = None
     logs.setup(options.verbose)  # until the run's own folder exists: stderr only
     try:
         # Everything that can be checked is checked before the run's folder is made.
         settings = settings or load_settings(**options.overrides)
+        if options.walkthrough:
+            settings = walkthrough.settings_for(settings)
         allocation = load_allocation(file, options.allow_count)
         if mode == "apply" and not options.yes and not interactive():
             raise BadInput(
                 "apply asks before changing anything, and there is no terminal to ask: pass --yes"
             )
         run_dir = logs.new_run_dir(settings.artifacts_dir)  # a name; made by logs.setup
-        human = TerminalHuman(reporter, headless=settings.headless)
+        human = human or TerminalHuman(reporter, headless=settings.headless)
+        human.headless = settings.headless
         engine = Engine(
             settings,
             allocation,
@@ -93,6 +99,9 @@ def run(
             replace=options.replace,
             run_dir=run_dir,
         )
+        if options.walkthrough:
+            engine.walkthrough = walkthrough.narrate
+            human.walkthrough = True
         log_path = logs.setup(options.verbose, run_dir)
         logger.info("ipbind {} {}", mode, file)
 
@@ -107,13 +116,20 @@ def run(
 
         results = engine.run(mode, confirm, chromium)
     except IpbindError as err:
+        if isinstance(err, Interrupted) and engine is not None and engine.changing:
+            err = interruption(mode, engine=engine)
+        write_report(reporter, options, mode, engine, run_dir, err.exit_code, err)
         return fail(reporter, options, mode, results, err, log_path)
     except KeyboardInterrupt:
-        stop = interruption(mode, changing=engine is not None and engine.changing)
+        stop = interruption(mode, engine=engine)
         results = engine.results if engine is not None else []  # each key, as read back
+        write_report(reporter, options, mode, engine, run_dir, stop.exit_code, stop)
         return fail(reporter, options, mode, results, stop, log_path)
     reporter.end_progress()
     code = exit_code_of(results, mode)
+    if engine is not None:
+        engine.results = results
+    report_path = write_report(reporter, options, mode, engine, run_dir, code, None, say=False)
     if options.json_out:
         print_json(result_json(mode, results, code, log_path=log_path))
     else:
@@ -124,18 +140,47 @@ def run(
             reporter.say(DEMO_END, "bold")
         elif mode == "apply" and code == ExitCode.OK and verified:
             reporter.say(ALTRADY_LAST_STEP, "bold")
+        if report_path is not None:
+            reporter.say(f"Report (with pictures): {report_path}", "bold")
         if code != ExitCode.OK and log_path:
             reporter.say(f"Debug log (no secrets): {log_path}", "dim")
     logger.info("exit {}", int(code))
     return code
 
 
-def interruption(mode: Mode, *, changing: bool) -> Interrupted:
-    """Ctrl-C, told the same way wherever it comes: whether anything may have changed."""
-    if changing:
+def write_report(
+    reporter: ConsoleReporter,
+    options: Options,
+    mode: Mode,
+    engine: Engine | None,
+    run_dir: Path | None,
+    code: ExitCode,
+    err: IpbindError | None,
+    *,
+    say: bool = True,
+) -> Path | None:
+    """The run's report (HTML with pictures, and the JSON), for apply and verify."""
+    if mode == "plan" or engine is None or run_dir is None or not run_dir.is_dir():
+        return None
+    data = result_json(mode, engine.results, code, error=err)
+    try:
+        path = report.write(run_dir, mode, engine.results, engine.pictures, data)
+    except OSError as problem:
+        logger.warning("could not write the report: {}", problem)
+        return None
+    if say and not options.json_out:
+        reporter.say(f"Report (with pictures): {path}", "dim")
+    return path
+
+
+def interruption(mode: Mode, *, engine: Engine | None) -> Interrupted:
+    """Ctrl-C, told the same way wherever it comes: whether anything may have changed, and
+    once changes had begun, per key what was saved and what was not."""
+    if engine is not None and engine.changing:
         return Interrupted(
             "interrupted while changing whitelists; the summary says what each key holds as "
-            "read back, and a rerun adds only what is still missing"
+            "read back",
+            hint="What was saved is on the exchange; a rerun adds only what is still missing.",
         )
     if mode == "apply":
         return Interrupted("interrupted before any change; nothing was changed")

@@ -175,6 +175,8 @@ class Flow:
     working: ClassVar[bool] = True
     notice: ClassVar[str | None] = None  # shown before a run against the real site
     sign_in: ClassVar[SignIn]
+    # Told each step's name before it starts (the headed walkthrough's banners); per flow.
+    narrator: Callable[[str], None] | None = None
 
     def __init__(
         self,
@@ -403,6 +405,8 @@ class Flow:
     def step(self, what: str) -> Iterator[None]:
         """Names the step in any failure: a missing control means the page changed."""
         logger.debug("{}: {}", self.name, what)
+        if self.narrator is not None:
+            self.narrator(what)
         try:
             yield
         except (PlaywrightTimeout, AssertionError) as err:  # `expect` raises AssertionError

@@ -1,0 +1,137 @@
+"""`ipbind login EXCHANGE` / `ipbind logout EXCHANGE`: a browser session kept between runs.
+
+`login` opens the exchange's API page and signs in: the person does it in a visible window
+(the hand-off waits until the API page shows), or ipbind does it with the configured
+password and code. The session (Playwright's storage state: the site's cookies and local
+storage) is then written to `<state dir>/sessions/<exchange>.json`, mode 0600 in a 0700
+folder. Every later run starts its browser with it, so the API page opens without a
+sign-in until the exchange ends the session; then the run signs in as it would without
+one. `logout` deletes the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from assistant import browser as browsers
+from assistant import logs
+from assistant.engine import TOTP_STEPS_FILE
+from assistant.errors import BadInput, ExitCode, IpbindError
+from assistant.human import TerminalHuman, interactive
+from assistant.output import ConsoleReporter
+from assistant.settings import BaseIpbindSettings, load_settings, site_origin
+from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
+from flows import FLOWS
+from flows.base import Credentials, Flow
+
+
+def flow_id(exchange: str) -> str:
+    wanted = exchange.strip().lower()
+    if wanted not in FLOWS:
+        raise BadInput(
+            f"unknown exchange {exchange!r}; one of: {', '.join(FLOWS)} (see `ipbind exchanges`)"
+        )
+    return wanted
+
+
+def login(
+    exchange: str, overrides: dict[str, object], settings: BaseIpbindSettings | None = None
+) -> ExitCode:
+    reporter = ConsoleReporter()
+    logs.setup()
+    try:
+        exchange = flow_id(exchange)
+        settings = settings or load_settings(**overrides)
+        conf = settings.exchange(exchange)
+        flow_cls = FLOWS[exchange]
+        origin = site_origin(
+            conf.base_url, flow_cls.origins, f"IPBIND_{exchange.upper()}__BASE_URL"
+        )
+        credentials = (
+            Credentials(conf.username, conf.password) if conf.username and conf.password else None
+        )
+        if credentials is None:  # the person signs in: that needs a window
+            settings = settings.model_copy(update={"headless": False})
+        human = TerminalHuman(reporter, headless=settings.headless)
+        logs.redactor.add(*conf.secret_values())
+        memory = StepMemory(settings.state_home / TOTP_STEPS_FILE, origin)
+        totp = conf.totp()
+        codes: Codes
+        if totp is not None:
+            codes = TotpCodes(
+                totp.secret.get_secret_value(), totp.period, totp.digits, memory=memory
+            )
+        elif credentials is None or interactive():
+            codes = PromptedCodes(flow_cls.name, conf.totp_period, human.ask_code, memory=memory)
+        else:
+            raise BadInput(
+                f"{flow_cls.name} needs an authenticator code and there is no terminal to ask: "
+                f"set IPBIND_{exchange.upper()}__TOTP_SECRET"
+            )
+        path = browsers.session_file(settings.state_home, exchange)
+        reporter.say(f"Signing in to {flow_cls.name} at {origin} …")
+        with sync_playwright() as pw:
+            chromium = browsers.launch(
+                pw,
+                headless=settings.headless,
+                slow_mo=settings.slow_mo,
+                executable=settings.browser_executable,
+                channel=settings.browser_channel,
+            )
+            try:
+                context = chromium.new_context(locale="en-US")
+                flow: Flow = flow_cls(
+                    context.new_page(), origin, credentials, codes, human, timeout=settings.timeout
+                )
+                flow.open()
+                keep(path, json.dumps(context.storage_state()))
+            finally:
+                chromium.close()
+    except IpbindError as err:
+        reporter.error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        reporter.say("Interrupted; no session was kept.", "yellow")
+        return ExitCode.INTERRUPTED
+    reporter.say(
+        f"Signed in to {flow_cls.name}. The browser session is kept in {path} (readable by "
+        "you alone): later runs skip the sign-in until the exchange ends the session. "
+        f"`ipbind logout {exchange}` deletes it.",
+        "green",
+    )
+    return ExitCode.OK
+
+
+def keep(path: Path, text: str) -> None:
+    """Writes the session file, 0600 from its first byte, in a 0700 folder."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def logout(
+    exchange: str, overrides: dict[str, object], settings: BaseIpbindSettings | None = None
+) -> ExitCode:
+    reporter = ConsoleReporter()
+    try:
+        exchange = flow_id(exchange)
+        settings = settings or load_settings(**overrides)
+    except IpbindError as err:
+        reporter.error(err)
+        return err.exit_code
+    path = browsers.session_file(settings.state_home, exchange)
+    if not path.exists():
+        reporter.say(f"No saved session for {FLOWS[exchange].name}: nothing to delete.")
+        return ExitCode.OK
+    path.unlink()
+    reporter.say(
+        f"Deleted the saved {FLOWS[exchange].name} session ({path}); the next run signs in."
+    )
+    return ExitCode.OK

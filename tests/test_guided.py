@@ -1,0 +1,437 @@
+"""The two ways people use ipbind (issue 11): the guided terminal run (`ipbind run`, driven
+here through a real pseudo-terminal), the headed walkthrough with its hand-off to the
+person, the kept browser session (`login` / `logout`), and the report with pictures.
+Assertions are on the mock server's stored state."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+import pexpect
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Locator, Page, Playwright
+from support import (
+    PASSWORD,
+    SECRET,
+    account_state,
+    actions,
+    altrady_ips,
+    binance_seed,
+    bittrex_seed,
+    ipbind,
+    keys_of,
+    run_cli,
+    settings_for,
+    write_allocation,
+)
+
+from assistant import browser as browsers
+from assistant import human as humans
+from assistant import walkthrough
+from assistant.errors import ExitCode
+from assistant.human import TerminalHuman
+from assistant.output import ConsoleReporter
+from assistant.runner import Options, load_allocation, run
+from fixtures.mockex import MockExchanges
+
+IPS = altrady_ips()
+
+
+def env_for(mock: MockExchanges, site: str, tmp_path: Path, *, sign_in: bool = True) -> dict:
+    account = next(iter(mock.site(site).accounts.values()))
+    prefix = f"IPBIND_{site.upper()}__"
+    env = {
+        f"{prefix}TOTP_SECRET": account.totp_secret,
+        f"{prefix}TOTP_PERIOD": str(mock.site(site).totp_period),
+        f"{prefix}BASE_URL": mock.base_url(site),
+        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+        "IPBIND_CONFIG": str(tmp_path / "no-config.toml"),
+        "IPBIND_TIMEOUT": "15",
+    }
+    if sign_in:
+        env[f"{prefix}USERNAME"] = account.username
+        env[f"{prefix}PASSWORD"] = account.password
+    return env
+
+
+def reports_in(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "runs").glob("*/report/report.html"))
+
+
+def binance_keys(mock: MockExchanges, *labels: str, **site: object) -> None:
+    mock.reset("binance", binance_seed(*({"label": label} for label in labels), **site))
+
+
+def two_keys(tmp_path: Path) -> Path:
+    return write_allocation(
+        tmp_path / "allocation.toml",
+        [
+            {
+                "exchange": "binance",
+                "name": "My Binance",
+                "key": "Altrady main",
+                "extra_keys": ["Altrady extra"],
+                "ips": IPS,
+            }
+        ],
+    )
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def test_apply_writes_a_report_with_a_picture_per_key_and_no_secrets(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    binance_keys(mock, "Altrady main", "Altrady extra")
+    settings = settings_for(mock, "binance", tmp_path)
+    outcome = run_cli("apply", two_keys(tmp_path), settings, browser, capsys)
+
+    assert outcome.code == ExitCode.OK, outcome.out
+    [report] = reports_in(tmp_path)
+    assert f"Report (with pictures): {report}" in outcome.out
+    page = report.read_text(encoding="utf-8")
+    assert len(re.findall(r'<img alt="binance [^"]+" src="data:image/png;base64,', page)) == 2
+    assert "Altrady main" in page and "Altrady extra" in page and IPS[0] in page
+    for secret in (PASSWORD, SECRET, pyotp.TOTP(SECRET, interval=1).now()):
+        assert secret not in page
+    result = (report.parent / "result.json").read_text(encoding="utf-8")
+    assert '"ok": true' in result and PASSWORD not in result
+    assert {k["label"]: k["ips"] for k in keys_of(mock, "binance")} == {
+        "Altrady main": IPS,
+        "Altrady extra": IPS,
+    }
+
+
+def test_verify_writes_a_report_too_and_plan_does_not(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    mock.reset("binance", binance_seed({"label": "Altrady main", "ips": IPS[:5]}))
+    settings = settings_for(mock, "binance", tmp_path)
+    file = write_allocation(
+        tmp_path / "a.toml",
+        [{"exchange": "binance", "name": "B", "key": "Altrady main", "ips": IPS}],
+    )
+    assert run_cli("plan", file, settings, browser, capsys).code == ExitCode.OK
+    assert reports_in(tmp_path) == []
+
+    outcome = run_cli("verify", file, settings, browser, capsys)
+
+    assert outcome.code == ExitCode.NOT_VERIFIED
+    [report] = reports_in(tmp_path)
+    page = report.read_text(encoding="utf-8")
+    assert "not verified" in page and "missing now</th><td>15" in page
+    assert page.count("data:image/png;base64,") == 1
+
+
+def test_a_picture_masks_password_fields_but_shows_addresses(page: Page, tmp_path: Path) -> None:
+    from assistant.report import picture
+
+    page.set_content(
+        f'<input type=password value="{PASSWORD}"><input id=code value="123456">'
+        f"<textarea id=ips>{IPS[0]}, {IPS[1]}</textarea>"
+    )
+    assert picture(page, tmp_path, "binance", "k") is not None
+    marked = page.evaluate(
+        "() => [...document.querySelectorAll('input, textarea')]"
+        ".map(e => e.hasAttribute('data-ipbind-addresses'))"
+    )
+    assert marked == [False, False, True]  # masked, masked, visible
+
+
+# -- login / logout --------------------------------------------------------------------------
+
+
+def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    binance_keys(mock, "Altrady main")
+    env = env_for(mock, "binance", tmp_path)
+    file = write_allocation(
+        tmp_path / "a.toml",
+        [{"exchange": "binance", "name": "B", "key": "Altrady main", "ips": IPS}],
+    )
+
+    login = ipbind("login", "binance", env=env)
+
+    assert login.returncode == ExitCode.OK, login.stdout + login.stderr
+    assert len(mock.state("binance")["sign_ins"]) == 1
+    [kept] = (tmp_path / "state" / "sessions").glob("binance.json")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
+    assert PASSWORD not in kept.read_text(encoding="utf-8")
+    assert str(kept) in login.stdout
+
+    applied = ipbind("apply", "--yes", str(file), env=env)
+
+    assert applied.returncode == ExitCode.OK, applied.stdout + applied.stderr
+    assert len(mock.state("binance")["sign_ins"]) == 1  # the kept session: no sign-in
+    assert keys_of(mock, "binance")[0]["ips"] == IPS
+
+    logout = ipbind("logout", "binance", env=env)
+    assert logout.returncode == ExitCode.OK
+    assert not kept.exists()
+    assert ipbind("verify", str(file), env=env).returncode == ExitCode.OK
+    assert len(mock.state("binance")["sign_ins"]) == 2  # signed in again
+
+
+def test_an_expired_session_is_signed_in_again(mock: MockExchanges, tmp_path: Path) -> None:
+    binance_keys(mock, "Altrady main")
+    env = env_for(mock, "binance", tmp_path)
+    file = write_allocation(
+        tmp_path / "a.toml",
+        [{"exchange": "binance", "name": "B", "key": "Altrady main", "ips": IPS}],
+    )
+    assert ipbind("login", "binance", env=env).returncode == ExitCode.OK
+    mock.control("binance", "expire-sessions")
+
+    applied = ipbind("apply", "--yes", str(file), env=env)
+
+    assert applied.returncode == ExitCode.OK, applied.stdout + applied.stderr
+    assert len(mock.state("binance")["sign_ins"]) == 2
+
+
+def test_login_and_logout_name_a_bad_exchange_and_logout_without_session_is_fine(
+    tmp_path: Path,
+) -> None:
+    env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
+    bad = ipbind("login", "binanse", env=env)
+    assert bad.returncode == ExitCode.BAD_INPUT
+    assert "unknown exchange 'binanse'" in bad.stdout + bad.stderr
+    none = ipbind("logout", "kraken", env=env)
+    assert none.returncode == ExitCode.OK
+    assert "No saved session for Kraken" in none.stdout
+
+
+def test_login_by_hand_without_a_display_says_how_to_get_one(tmp_path: Path) -> None:
+    env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    env["IPBIND_CONFIG"] = str(tmp_path / "c")
+    result = ipbind("login", "binance", env=env)
+    assert result.returncode == ExitCode.BROWSER
+    assert "xvfb-run" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+# -- the guided terminal run, through a pseudo-terminal ---------------------------------------
+
+
+def spawn(env: dict[str, str], *args: str) -> pexpect.spawn:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    full.update(env, COLUMNS="120", LINES="40", TERM="xterm")
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "run", *args],
+        env=full,
+        cwd=tempfile.gettempdir(),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
+
+
+def paste(child: pexpect.spawn, ips: list[str]) -> None:
+    for ip in ips:
+        child.sendline(ip)
+    child.sendline("")
+
+
+def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path: Path) -> None:
+    binance_keys(mock, "Altrady main")
+    env = env_for(mock, "binance", tmp_path, sign_in=False)
+    saved = tmp_path / "mine.toml"
+    account = next(iter(mock.site("binance").accounts.values()))
+    child = spawn(env)
+
+    child.expect("Exchange \\(number or name\\)")
+    child.sendline("binanse")
+    child.expect("'binanse' is not one of them")
+    child.expect("Exchange \\(number or name\\)")
+    child.sendline("binance")
+    child.expect("trading account's name")
+    child.sendline("")  # the default
+    child.expect("on Binance")
+    child.sendline("Altrady main")
+    child.expect("Extra keys")
+    child.sendline("")
+    child.expect("then an empty line")
+    paste(child, [*IPS[:18], "203.0.113.300", IPS[0]])
+    child.expect("do not pass the checks")
+    child.expect("'203.0.113.300' is not a valid IP address")
+    child.expect("listed twice")  # every problem at once
+    child.expect("Paste them again")
+    paste(child, [", ".join(IPS)])  # as copied: one line, commas
+    child.expect("Save these answers")
+    child.sendline("y")
+    child.expect("File")
+    child.sendline(str(saved))
+    child.expect("Saved:")
+    child.expect("e-mail or username")
+    child.sendline(account.username)
+    child.expect("password \\(hidden\\)")
+    child.sendline(PASSWORD)
+    child.expect("Add 20 address\\(es\\) on 1 key\\(s\\)\\?")
+    child.sendline("y")
+    child.expect(pexpect.EOF, timeout=90)
+    child.close()
+    out = child.before or ""
+
+    assert child.exitstatus == ExitCode.OK, out
+    assert keys_of(mock, "binance")[0]["ips"] == IPS
+    assert "Last step, in Altrady" in out and "Report (with pictures)" in out
+    assert PASSWORD not in out  # typed hidden, never echoed
+    [account_saved] = load_allocation(saved, allow_count=False).accounts
+    assert (account_saved.exchange, account_saved.key, account_saved.ips) == (
+        "binance",
+        "Altrady main",
+        IPS,
+    )
+    assert PASSWORD not in saved.read_text(encoding="utf-8")
+
+
+def test_ctrl_c_in_the_middle_stops_cleanly_and_says_per_key_what_was_saved(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    mock.reset("bittrex", bittrex_seed())
+    child = spawn(env_for(mock, "bittrex", tmp_path))
+    child.expect("Exchange \\(number or name\\)")
+    child.sendline("bittrex")
+    child.expect("trading account's name")
+    child.sendline("My Bittrex")
+    child.expect("then an empty line")
+    paste(child, IPS)
+    child.expect("Save these answers")
+    child.sendline("n")
+    child.expect("on 1 key\\(s\\)\\?")
+    child.sendline("y")
+    child.expect(r"account allow list: ([3-9]|1[0-5])/20 added")
+
+    child.sendintr()
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    out = child.before or ""
+
+    assert child.exitstatus == ExitCode.INTERRUPTED, out
+    assert "Traceback" not in out
+    stored = account_state(mock, "bittrex")["allow_list"]
+    assert 3 <= len(stored) < 20
+    assert "interrupted while changing whitelists" in out
+    # The summary counts what the exchange showed when read back after the stop.
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
+    row = re.search(r"account allow list\s*│\s*interrupted\s*│\s*(\d+)\s*│", plain)
+    assert row and int(row.group(1)) == len(stored), plain
+    assert stored == IPS[: len(stored)]
+
+
+def test_the_wizard_without_a_terminal_asks_for_a_file(tmp_path: Path) -> None:
+    result = ipbind("run", env={"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs")})
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "pass an allocation file" in result.stdout + result.stderr
+
+
+def test_ctrl_c_while_the_wizard_asks_changes_nothing(mock: MockExchanges, tmp_path: Path) -> None:
+    child = spawn(env_for(mock, "binance", tmp_path))
+    child.expect("Exchange \\(number or name\\)")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == ExitCode.INTERRUPTED
+    assert "nothing was changed" in (child.before or "")
+    assert "Traceback" not in (child.before or "")
+    assert mock.state("binance")["sessions"] == 0
+
+
+# -- the headed walkthrough --------------------------------------------------------------------
+
+
+class Person(TerminalHuman):
+    """The person at the visible browser: when the run hands a step over, they do it a moment
+    later (the slider puzzle, dragged by keyboard in the page itself), while ipbind waits."""
+
+    def __init__(self) -> None:
+        super().__init__(ConsoleReporter(), headless=False)
+        self.asked: list[str] = []
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        self.asked.append(message)
+        page.evaluate(
+            """() => setTimeout(() => document.querySelector('[role=slider]').dispatchEvent(
+                 new KeyboardEvent('keydown', { key: 'End', bubbles: true })), 1500)"""
+        )
+        super().hand_off(page, message, done)
+
+
+@pytest.mark.headed
+@pytest.mark.skipif(
+    not os.environ.get("DISPLAY"),
+    reason="needs a display: `make test` runs the suite under xvfb-run",
+)
+def test_the_walkthrough_shows_banners_hands_over_and_verifies(
+    mock: MockExchanges, playwright: Playwright, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    binance_keys(mock, "Altrady main", options={"captcha": True})
+    settings = settings_for(mock, "binance", tmp_path, secret=SECRET).model_copy(
+        update={"slow_mo": 50}
+    )
+    banners: list[tuple[str, str] | None] = []
+    real_banner = walkthrough.banner
+
+    def banner(page: Page, title: str, text: str, kind: str = "step") -> None:
+        real_banner(page, title, text, kind)
+        banners.append(walkthrough.shown(page))  # what the page shows now
+
+    waited: list[tuple[str, str] | None] = []
+    real_wait = humans.wait_for_person
+
+    def wait(done: Locator, seconds: float, stdin=None) -> str | None:
+        waited.append(walkthrough.shown(done.page))
+        how = real_wait(done, seconds, stdin)
+        waited.append((str(how), "how"))
+        return how
+
+    monkeypatch.setattr(walkthrough, "banner", banner)
+    monkeypatch.setattr(humans, "wait_for_person", wait)
+    person = Person()
+    file = write_allocation(
+        tmp_path / "a.toml",
+        [{"exchange": "binance", "name": "B", "key": "Altrady main", "ips": IPS}],
+    )
+    headed = browsers.launch(playwright, headless=False)
+    try:
+        code = run(
+            "apply",
+            file,
+            Options(yes=True, walkthrough=True),
+            settings=settings,
+            chromium=headed,
+            human=person,
+        )
+    finally:
+        headed.close()
+    out = capsys.readouterr()
+
+    assert code == ExitCode.OK, out.out + out.err
+    assert person.asked == ["Binance shows a puzzle: solve it"]
+    # the hand-off's banner was on the page while ipbind waited; the page, not Enter, ended it
+    assert waited == [("Your turn: Binance shows a puzzle: solve it", "hand-off"), ("page", "how")]
+    titles = [b[0] for b in banners if b]
+    assert "Binance: signing in: username and password" in titles
+    assert any(re.match(r"Binance: 'Altrady main': pasting 20 addresses", t) for t in titles)
+    assert "Your turn:" in out.out
+    assert keys_of(mock, "binance")[0]["ips"] == IPS
+    assert len(actions(mock, "binance", "save")) == 1
+    [sign_in] = mock.state("binance")["sign_ins"]
+    assert "HeadlessChrome" not in sign_in["user_agent"]
+
+
+def test_every_step_of_every_flow_gets_the_articles_words() -> None:
+    assert walkthrough.why("signing in: username and password").startswith("Log into your")
+    assert "click Confirm" in walkthrough.why("'k': pasting 20 addresses, Confirm")
+    assert walkthrough.why("'k': Save").startswith("Finally, click Save")
+    assert "Trusted IPs" in walkthrough.why("'k': Edit restrictions")
+    assert walkthrough.why("something new") == walkthrough.ABOUT
