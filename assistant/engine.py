@@ -162,6 +162,14 @@ def not_started(plan: KeyPlan, failed: list[KeyPlan]) -> KeyResult:
     return KeyResult(plan, "not started", note=note)
 
 
+def not_in_effect(flow: Flow, plan: KeyPlan, pending: str) -> UserActionNeeded:
+    return UserActionNeeded(
+        f"{flow.name}: {plan.target.key!r}: saved, but not in effect yet: the page says "
+        f"{pending!r}, and the list read back is still the old one",
+        hint=f"Open the confirmation link {flow.name} e-mailed you, then run `ipbind verify`.",
+    )
+
+
 class Engine:
     def __init__(
         self,
@@ -395,10 +403,14 @@ class Engine:
             with self._failure_capture(flow, f"apply-{target.key}"):
                 flow.change(plan.key, plan.to_add, plan.to_remove, progress)
                 after = self._read_back(flow, plan)
+                short = any(ip not in after for ip in target.ips)
+                pending = flow.pending(plan.key) if short else None
         except IpbindError as err:
             return KeyResult(plan, "failed", error=err)
         missing = [ip for ip in target.ips if ip not in after]
         extra = [ip for ip in after if ip in plan.to_remove]
+        if pending:  # saved, but waiting for the person (an e-mailed link): not verified
+            return KeyResult(plan, "not verified", after, error=not_in_effect(flow, plan, pending))
         if missing or extra:
             mismatch = SiteChanged(
                 f"{flow.name}: {target.key!r}: after saving, the list read back lacks "

@@ -9,6 +9,7 @@ seed article, and the engine calls them in this order:
     list_keys() -> [KeyInfo]      the keys on the API page (the engine picks the right one)
     read(key) -> [ip, …]          the key's saved whitelist, as the page shows it
     change(key, add, remove)      edit, enter, save, pass 2FA (engine re-reads to verify)
+    pending(key) -> str | None    a saved change not yet in effect (an e-mailed link unopened)
 
 Every hook starts and ends on the API page and loads no page of its own: the engine loads
 the API page once to plan, and once afresh to read back each key it changed. Single-page
@@ -44,6 +45,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
 from assistant.errors import SiteChanged, UserActionNeeded
+from assistant.logs import redactor
 from assistant.twofa import Codes
 
 Progress = Callable[[int, int, str], None]
@@ -224,6 +226,12 @@ class Flow:
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
         raise NotImplementedError
 
+    def pending(self, key: KeyInfo) -> str | None:
+        """Why the key's last saved change is not in effect yet, in the page's words (say,
+        "Pending email confirmation"); None when nothing is pending. The engine asks when a
+        list read back lacks what was saved."""
+        return None
+
     def api_page_ready(self) -> Locator:
         """Visible once the API page has rendered for a signed-in user."""
         raise NotImplementedError
@@ -328,6 +336,13 @@ class Flow:
             f"(the site said: {refusal})",
             hint=f"{self.codes.refusal_hint(self.id)} Nothing more was sent.",
         )
+
+    def emailed_code(self, purpose: str) -> str:
+        """The code the exchange has just e-mailed for `purpose`, as the person gives it (asked
+        once: never resent blindly); masked in every log line from now on."""
+        code = self.human.emailed_code(self.name, purpose)
+        redactor.add(code)
+        return code
 
     def mark_seen(self, messages: Locator) -> None:
         """Marks the messages now on the page, so that `fresh` finds only later ones."""
