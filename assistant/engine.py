@@ -28,7 +28,7 @@ from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
 from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import FLOWS
-from flows.base import Credentials, Flow, Human, KeyInfo
+from flows.base import Binding, Credentials, Flow, Human, KeyInfo, NewKey, Progress
 
 Mode = Literal["plan", "apply", "verify"]
 Status = Literal[
@@ -47,6 +47,7 @@ class Target:
     key: str  # as the allocation names it; ACCOUNT_LIST for account-wide lists
     accounts: list[str]  # the Altrady trading accounts it serves
     ips: list[str]
+    binding: Binding | None = None  # instead of a list: the key bound to Altrady (Bybit)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class KeyPlan:
     current: list[str] = field(default_factory=list)
     to_add: list[str] = field(default_factory=list)
     to_remove: list[str] = field(default_factory=list)
+    create: bool = False  # a key bound to Altrady is created (no key of its name yet)
     error: IpbindError | None = None
 
     @property
@@ -69,7 +71,7 @@ class KeyPlan:
 
     @property
     def changes(self) -> bool:
-        return bool(self.to_add or self.to_remove)
+        return bool(self.to_add or self.to_remove or self.create)
 
 
 @dataclass
@@ -79,6 +81,8 @@ class KeyResult:
     after: list[str] = field(default_factory=list)
     error: IpbindError | None = None
     note: str | None = None  # why a key was not started
+    bound: Binding | None = None  # a key bound to an app: its binding, read back
+    created: NewKey | None = None  # the key this run created: shown to the user once
 
     @property
     def missing(self) -> list[str]:
@@ -111,6 +115,14 @@ def targets_of(allocation: Allocation) -> dict[str, list[Target]]:
     for account in allocation.accounts:
         flow = FLOWS[account.exchange]
         targets = grouped.setdefault(account.exchange, [])
+        if account.binds:  # one key may serve several accounts (Bybit and Bybit Futures)
+            binding = Binding(flow.app, account.permissions)
+            same = [t for t in targets if t.key == account.key]
+            if same:
+                same[0].accounts.append(account.name)
+            else:
+                targets.append(Target(account.exchange, account.key, [account.name], [], binding))
+            continue
         if flow.scope == "account":
             if not targets:
                 targets.append(Target(account.exchange, ACCOUNT_LIST, [], []))
@@ -286,7 +298,7 @@ class Engine:
         for exchange, targets in self.targets.items():
             self.reporter.status(
                 f"{FLOWS[exchange].name}: signing in and reading "
-                f"{len(targets)} whitelist(s) at {self.origins[exchange]} …"
+                f"{len(targets)} key(s) at {self.origins[exchange]} …"
             )
             flow = self._flow(chromium, exchange)
             flows[exchange] = flow
@@ -357,6 +369,9 @@ class Engine:
 
     def _read_plan(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
         target = plan.target
+        if target.binding is not None:
+            self._read_binding(flow, plan, keys)
+            return
         if flow.scope == "key" and not keys and flow.shows(target.key):
             raise SiteChanged(  # keys are shown, but not with the controls the flow knows
                 f"{flow.name}: the API page shows {target.key!r}, but no key on it has the "
@@ -380,16 +395,38 @@ class Engine:
                 "--replace to swap the old ones for Altrady's.",
             )
 
+    def _read_binding(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
+        """A key bound to Altrady: none of its name yet → create one; one bound as asked →
+        nothing to do; one bound otherwise → stop: a binding cannot be changed."""
+        target, wanted = plan.target, plan.target.binding
+        named = [k for k in keys if k.name == target.key]
+        if not named:
+            plan.create = True
+            return
+        if len(named) > 1:
+            raise UserActionNeeded(f"{flow.name}: {len(named)} keys are named {target.key!r}")
+        plan.key = named[0]
+        bound = flow.binding(plan.key)
+        if bound != wanted:
+            raise UserActionNeeded(
+                f"{flow.name}: a key named {target.key!r} exists, {bound}; {flow.name} cannot "
+                f"bind an existing key to {flow.app} (or change its binding), so nothing was "
+                "changed",
+                hint=f"Give `key` a name no {flow.name} key has: ipbind creates that key, "
+                f"{wanted}.",
+            )
+
     def _planned(self, plan: KeyPlan, mode: Mode) -> KeyResult:
         if plan.error:
             return KeyResult(plan, "failed", error=plan.error)
         if mode == "verify":
-            complete = not plan.to_add and not plan.to_remove
-            return KeyResult(plan, "verified" if complete else "not verified", list(plan.current))
+            complete = not plan.changes
+            status: Status = "verified" if complete else "not verified"
+            bound = plan.target.binding if complete else None
+            return KeyResult(plan, status, list(plan.current), bound=bound)
         return KeyResult(plan, "unchanged" if not plan.changes else "planned")
 
     def _apply(self, flow: Flow, plan: KeyPlan) -> KeyResult:
-        assert plan.key is not None
         target = plan.target
 
         def progress(done: int, total: int, note: str) -> None:
@@ -398,7 +435,10 @@ class Engine:
             )
 
         if not plan.changes:  # read on a settled page while planning: nothing to redo
-            return KeyResult(plan, "unchanged", list(plan.current))
+            return KeyResult(plan, "unchanged", list(plan.current), bound=target.binding)
+        if target.binding is not None:
+            return self._create(flow, plan, progress)
+        assert plan.key is not None
         try:
             with self._failure_capture(flow, f"apply-{target.key}"):
                 flow.change(plan.key, plan.to_add, plan.to_remove, progress)
@@ -419,6 +459,27 @@ class Engine:
             )
             return KeyResult(plan, "not verified", after, error=mismatch)
         return KeyResult(plan, "verified", after)
+
+    def _create(self, flow: Flow, plan: KeyPlan, progress: Progress) -> KeyResult:
+        """Creates the key bound to Altrady, then reads its binding back from a fresh load."""
+        target = plan.target
+        assert target.binding is not None
+        created: NewKey | None = None
+        try:
+            with self._failure_capture(flow, f"apply-{target.key}"):
+                created = flow.create(target.key, target.binding, progress)
+                flow.open()
+                plan.key = match_key(type(flow), target.key, flow.list_keys())
+                bound = flow.binding(plan.key)
+        except IpbindError as err:  # a key created but not read back is still the user's
+            return KeyResult(plan, "failed", error=err, created=created)
+        if bound != target.binding:
+            mismatch = SiteChanged(
+                f"{flow.name}: {target.key!r} was created, but reads back {bound}, "
+                f"not {target.binding}"
+            )
+            return KeyResult(plan, "not verified", error=mismatch, bound=bound, created=created)
+        return KeyResult(plan, "verified", bound=bound, created=created)
 
     def _read_back(self, flow: Flow, plan: KeyPlan) -> list[str]:
         """The key's list from a fresh load of the API page: what the server saved, not what

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from assistant.allocation import Allocation, load
 from assistant.engine import Engine, KeyPlan, KeyResult, Mode
 from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
 from assistant.human import TerminalHuman, interactive
-from assistant.output import ConsoleReporter, print_json, result_json
+from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
-from flows import FLOWS
+from flows import ALIASES, FLOWS
+from flows.base import Human
 
 ALTRADY_LAST_STEP = (
     "Last step, in Altrady: Settings > Exchange API Keys, edit the trading account and click "
@@ -38,6 +40,7 @@ class Options:
     yes: bool = False
     replace: bool = False
     demo: bool = False  # against the bundled mock sites: ends by pointing to real use
+    secret_file: Path | None = None  # where new API keys and secrets go, when asked (0600)
 
 
 def load_allocation(path: Path, allow_count: bool) -> Allocation:
@@ -45,8 +48,10 @@ def load_allocation(path: Path, allow_count: bool) -> Allocation:
         path,
         exchanges=FLOWS,
         cidr={fid: flow.cidr for fid, flow in FLOWS.items()},
-        max_ips={fid: flow.max_ips for fid, flow in FLOWS.items()},
+        max_ips={fid: flow.max_ips for fid, flow in FLOWS.items() if flow.max_ips},
         allow_count=allow_count,
+        aliases=ALIASES,
+        bindings={f.id: f.permissions for f in FLOWS.values() if f.mode == "third-party app"},
     )
 
 
@@ -68,7 +73,10 @@ def run(
     *,
     settings: BaseIpbindSettings | None = None,
     chromium: Browser | None = None,
+    person: Human | None = None,
 ) -> ExitCode:
+    """`person` plays the person for e-mailed codes and links, in place of the terminal (the
+    demo's stand-in, tests' MailboxHuman)."""
     reporter = ConsoleReporter(json_mode=options.json_out)
     log_path: Path | None = None
     results: list[KeyResult] = []
@@ -78,6 +86,11 @@ def run(
         # Everything that can be checked is checked before the run's folder is made.
         settings = settings or load_settings(**options.overrides)
         allocation = load_allocation(file, options.allow_count)
+        if options.secret_file is not None and options.secret_file.exists():
+            raise BadInput(
+                f"--secret-file {options.secret_file}: the file exists; ipbind never "
+                "overwrites one: name a new file"
+            )
         if mode == "apply" and not options.yes and not interactive():
             raise BadInput(
                 "apply asks before changing anything, and there is no terminal to ask: pass --yes"
@@ -88,7 +101,7 @@ def run(
             settings,
             allocation,
             reporter,
-            human,
+            person or human,
             ask_code=human.ask_code if interactive() else None,
             replace=options.replace,
             run_dir=run_dir,
@@ -113,11 +126,15 @@ def run(
         return fail(reporter, options, mode, results, stop, log_path)
     reporter.end_progress()
     code = exit_code_of(results, mode)
+    new_keys = hand_over_new_keys(reporter, options, results)
     if options.json_out:
-        print_json(result_json(mode, results, code, log_path=log_path))
+        secrets_out = options.secret_file is None
+        print_json(result_json(mode, results, code, log_path=log_path, secrets_out=secrets_out))
     else:
         if mode != "plan":
             reporter.summary(results, mode)
+        if new_keys:
+            reporter.console.print(new_keys, markup=False, highlight=False, soft_wrap=True)
         verified = any(r.status == "verified" for r in results)
         if options.demo:
             reporter.say(DEMO_END, "bold")
@@ -127,6 +144,32 @@ def run(
             reporter.say(f"Debug log (no secrets): {log_path}", "dim")
     logger.info("exit {}", int(code))
     return code
+
+
+def hand_over_new_keys(
+    reporter: ConsoleReporter, options: Options, results: list[KeyResult]
+) -> str | None:
+    """Keys the run created (Bybit): their secrets go to --secret-file when asked (created
+    0600, never overwritten); else the text to show once on the terminal (None with --json:
+    they are in the JSON)."""
+    text = new_keys_text(results)
+    if text is None:
+        return None
+    if options.secret_file is not None:
+        try:
+            fd = os.open(options.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text + "\n")
+        except OSError as err:  # the key exists now: show it rather than lose it
+            reporter.say(f"Could not write --secret-file ({err.strerror}); here it is:", "red")
+            return text
+        reporter.say(
+            f"New API key(s) and secret(s) written to {options.secret_file} (readable by you "
+            "only). Add each in Altrady: Settings > Exchange API Keys; then delete the file.",
+            "bold",
+        )
+        return None
+    return None if options.json_out else text
 
 
 def interruption(mode: Mode, *, changing: bool) -> Interrupted:
