@@ -16,6 +16,7 @@ from support import (
     MailboxHuman,
     account_state,
     actions,
+    ipbind,
     run_cli,
     seeded_account,
     settings_for,
@@ -23,7 +24,7 @@ from support import (
 )
 
 from assistant.errors import BadInput, ExitCode
-from assistant.runner import load_allocation
+from assistant.runner import Options, load_allocation, run
 from fixtures.mockex import MockExchanges
 
 ALL = {"access": "Read-Write", "scopes": ["Orders", "Positions", "Trade"]}
@@ -177,3 +178,40 @@ def test_bybit_takes_no_ips_and_one_set_of_permissions_per_key(tmp_path: Path) -
     assert "bybit takes no IP addresses" in message
     assert "name one of 'Read-Only' or 'Read-Write'" in message  # C: Orders alone
     assert "permissions: only for exchanges whose keys are bound to Altrady" in message
+
+
+def test_with_json_the_secret_is_only_inside_the_json(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    code = run(
+        "apply",
+        allocation(tmp_path),
+        Options(yes=True, json_out=True),
+        settings=settings_for(site, "bybit", tmp_path),
+        chromium=browser,
+        person=MailboxHuman(site, "bybit"),
+    )
+    captured = capsys.readouterr()
+
+    assert code == ExitCode.OK, captured.err
+    created = keys(site)["Altrady"]
+    secret = account_state(site, "bybit")["secrets"][created["api_key"]]
+    assert secret not in captured.err  # the terminal's messages go to stderr with --json
+    assert captured.out.count(secret) == 1
+    binding = json.loads(captured.out)["keys"][0]["binding"]
+    assert binding == {
+        "app": "Altrady",
+        "permissions": ["Read-Write", "Orders", "Positions", "Trade"],
+        "done": "created, bound to Altrady (Read-Write, Orders, Positions, Trade)",
+        "created": True,
+        "api_key": created["api_key"],
+        "secret": secret,
+    }
+
+
+def test_exchanges_lists_the_new_exchanges_with_how_each_is_done() -> None:
+    listing = ipbind("exchanges").stdout
+    for fid in ("bybit", "bybit-futures", "huobi", "poloniex"):
+        assert f"id: {fid} ·" in listing or f"│ {fid} " in listing, listing
+    assert "bound to Altrady" in listing
+    assert "e-mailed link" in listing
