@@ -8,6 +8,12 @@ Every exchange is planned before anything is changed anywhere: a key that cannot
 found, or a list that would go over the exchange's limit, stops the run with nothing done.
 Existing whitelisted addresses are kept unless `replace` is asked for. A key counts as
 done only when its list, read back from the exchange after saving, holds every address.
+
+An exchange that binds a key to Altrady instead of taking a list (Bybit) goes the same way:
+its target carries a `Binding` instead of addresses; plan finds a key of that name bound as
+asked (nothing to do), bound otherwise (stop: a binding cannot change) or none (create
+one); apply creates it through the flow, and it counts as done only when a fresh load shows
+it bound as asked.
 """
 
 from __future__ import annotations

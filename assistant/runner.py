@@ -114,9 +114,14 @@ def run(
                 return True
             adds = sum(len(p.to_add) for p in plans)
             removes = sum(len(p.to_remove) for p in plans)
-            question = f"Add {adds} address(es)"
-            question += f" and remove {removes}" if removes else ""
-            return human.confirm(question + f" on {sum(p.changes for p in plans)} key(s)?")
+            creates = sum(p.create for p in plans)
+            keys = sum(p.changes and not p.create for p in plans)
+            asks = [f"add {adds} address(es)"] if adds else []
+            asks += [f"remove {removes}"] if removes else []
+            question = " and ".join(asks) + (f" on {keys} key(s)" if keys else "")
+            if creates:  # keys bound to Altrady (Bybit)
+                question += (" and c" if question else "C") + f"reate {creates} key(s)"
+            return human.confirm(question[:1].upper() + question[1:] + "?")
 
         results = engine.run(mode, confirm, chromium)
     except IpbindError as err:
