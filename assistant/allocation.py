@@ -20,7 +20,7 @@ import ipaddress
 import json
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,15 +107,59 @@ class Account(BaseModel):
     key: str = Field(min_length=1)
     extra_keys: list[Annotated[str, Field(min_length=1)]] = []
     ips: Annotated[list[str], BeforeValidator(split_block)]
+    # Exchanges that bind a key to Altrady instead of taking a list (Bybit): no `ips`, and
+    # the key's permissions (the exchange's default when not given).
+    permissions: tuple[str, ...] = Field(default=(), validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def binding_or_list(cls, data: Any, info: ValidationInfo) -> Any:
+        """A key bound to an app has no `ips` and no extra keys; a key with a list has no
+        `permissions`."""
+        if not isinstance(data, dict) or not isinstance(data.get("exchange"), str):
+            return data
+        ctx = info.context or {}
+        exchange = ctx.get("aliases", {}).get(data["exchange"].lower(), data["exchange"].lower())
+        if exchange not in ctx.get("bindings", {}):
+            if "permissions" in data:
+                raise ValueError(
+                    f"permissions: only for exchanges whose keys are bound to Altrady "
+                    f"(not {exchange}, whose keys get the addresses in `ips`)"
+                )
+            return data
+        problems = []
+        if "ips" in data:
+            problems.append(
+                f"ips: {exchange} takes no IP addresses: the key is bound to Altrady, and "
+                f"{exchange} then accepts Altrady's shared pool of addresses. Remove `ips`."
+            )
+        if data.get("extra_keys"):
+            problems.append(f"extra_keys: each {exchange} key is an account entry of its own")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return {**data, "ips": []}
 
     @field_validator("exchange")
     @classmethod
     def known_exchange(cls, value: str, info: ValidationInfo) -> str:
         value = value.lower()
-        known = (info.context or {}).get("exchanges")
-        if known is not None and value not in known:
-            raise ValueError(f"unknown exchange {value!r}; supported: {', '.join(sorted(known))}")
-        return value
+        ctx = info.context or {}
+        known = ctx.get("exchanges")
+        aliases = ctx.get("aliases", {})
+        if known is not None and value not in known and value not in aliases:
+            names = sorted({*known, *aliases})
+            raise ValueError(f"unknown exchange {value!r}; supported: {', '.join(names)}")
+        return aliases.get(value, value)
+
+    @field_validator("permissions", mode="before")
+    @classmethod
+    def known_permissions(cls, value: Any, info: ValidationInfo) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError("a list of permission names")
+        rules = (info.context or {}).get("bindings", {}).get(info.data.get("exchange"))
+        return rules(list(value)) if rules else tuple(value)
 
     @field_validator("ips")
     @classmethod
@@ -123,6 +167,8 @@ class Account(BaseModel):
         """Every problem of the list, one per line (see `describe`), not just the first."""
         ctx = info.context or {}
         exchange = info.data.get("exchange")  # absent when the exchange itself is wrong
+        if exchange in ctx.get("bindings", {}):
+            return []  # a key bound to an app: no list (see binding_or_list)
         out, problems = normalise_all(values, ctx.get("cidr", {}).get(exchange, False))
         if not values:
             problems.append("the list is empty")
@@ -154,6 +200,11 @@ class Account(BaseModel):
     def keys(self) -> list[str]:
         return [self.key, *self.extra_keys]
 
+    @property
+    def binds(self) -> bool:
+        """A key bound to Altrady (no list); its permissions are always set then."""
+        return bool(self.permissions)
+
 
 class Allocation(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -169,21 +220,33 @@ class Allocation(BaseModel):
 
 
 def key_clashes(accounts: list[tuple[int, Account]]) -> list[str]:
-    """A key given two lists: each (exchange, key) may appear in one account only."""
-    seen: dict[tuple[str, str], str] = {}
+    """A key given two lists: each (exchange, key) may appear in one account only. A key
+    bound to Altrady may serve several accounts (Bybit and Bybit Futures), with one set of
+    permissions."""
+    seen: dict[tuple[str, str], tuple[str, Account]] = {}
     clashes = []
     for index, account in accounts:
-        here = f"accounts[{index}] ({account.name!r})"
+        here = here_of(index, account)
         fields = ["key"] + ["extra_keys"] * len(account.extra_keys)
         for field, key in zip(fields, account.keys, strict=True):
-            where = seen.get((account.exchange, key))
-            if where is not None:
+            first = seen.setdefault((account.exchange, key), (here, account))
+            if first[1] is account:
+                continue
+            if not account.binds:
                 clashes.append(
                     f"{here} {field}: key {key!r} on {account.exchange} is already in "
-                    f"{where}; each key gets one list"
+                    f"{first[0]}; each key gets one list"
                 )
-            seen.setdefault((account.exchange, key), here)
+            elif first[1].permissions != account.permissions:
+                clashes.append(
+                    f"{here} permissions: key {key!r} on {account.exchange} is also in "
+                    f"{first[0]}, with other permissions; one key has one set"
+                )
     return clashes
+
+
+def here_of(index: int, account: Account) -> str:
+    return f"accounts[{index}] ({account.name!r})"
 
 
 def valid_accounts(data: Any, context: dict[str, Any]) -> list[tuple[int, Account]]:
@@ -276,14 +339,20 @@ def load(
     cidr: dict[str, bool] | None = None,
     max_ips: dict[str, int] | None = None,
     allow_count: bool = False,
+    aliases: dict[str, str] | None = None,
+    bindings: dict[str, Callable[[list[str]], tuple[str, ...]]] | None = None,
 ) -> Allocation:
-    """Parse and validate an allocation file; BadInput names the account, field and value."""
+    """Parse and validate an allocation file; BadInput names the account, field and value.
+    `aliases`: other names of an exchange; `bindings`: the exchanges that bind a key to
+    Altrady instead of taking a list, each with its check of `permissions`."""
     data = read_file(path)
     context = {
         "exchanges": set(exchanges) if exchanges is not None else None,
         "cidr": cidr or {},
         "max_ips": max_ips or {},
         "allow_count": allow_count,
+        "aliases": aliases or {},
+        "bindings": bindings or {},
     }
     try:
         return Allocation.model_validate(data, context=context)

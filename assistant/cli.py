@@ -128,6 +128,14 @@ def apply(
     json_out: JsonOpt = False,
     allow_count: CountOpt = False,
     walkthrough: WalkOpt = False,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH",
+            help="Write the API key and secret of a key ipbind creates (Bybit) to this new "
+            "file (0600) instead of showing them.",
+        ),
+    ] = None,
 ) -> None:
     """Add the missing addresses. Plans, asks, adds, then reads each list back to verify."""
     chosen = options(
@@ -137,6 +145,7 @@ def apply(
         yes=yes,
         replace=replace_others,
         walkthrough=walkthrough,
+        secret_file=secret_file,
     )
     finish(run("apply", file, chosen))
 
@@ -212,16 +221,22 @@ def demo(
 def exchanges() -> None:
     """The supported exchanges and how each is done."""
     columns = ("id", "exchange", "how", "max IPs", "keys found by", "status")
+    # An alias (bybit-futures) gets a row of its own: an allocation may name either.
+    listed = [(flow.id, flow.name, flow.how, flow) for flow in FLOWS.values()] + [
+        (alias, name, f"the {flow.id} key: {flow.how}", flow)
+        for flow in FLOWS.values()
+        for alias, name in flow.also.items()
+    ]
     rows = [
         (
-            flow.id,
-            flow.name,
-            flow.how,
-            str(flow.max_ips),
+            fid,
+            name,
+            how,
+            str(flow.max_ips) if flow.max_ips else "none (app's pool)",
             flow.keys_by,
             ("working" if flow.working else "broken") + (" *" if flow.notice else ""),
         )
-        for flow in FLOWS.values()
+        for fid, name, how, flow in sorted(listed)
     ]
     console = Console(highlight=False)
     if console.is_terminal:

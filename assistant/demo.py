@@ -4,16 +4,20 @@ each, and a real `apply` against them — the first thing a new user runs."""
 from __future__ import annotations
 
 import secrets
+import urllib.parse
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Locator, Page
 from rich.console import Console
 
-from assistant.errors import ExitCode
+from assistant.errors import ExitCode, UserActionNeeded
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
+from flows import FLOWS
 
 DEMO_ALLOCATION = Path(__file__).resolve().parents[1] / "fixtures" / "allocations" / "demo.toml"
 DEMO_PERIOD = 1  # seconds per TOTP step: the demo's codes come quickly
@@ -34,6 +38,45 @@ def demo_settings(mock: MockExchanges, allocation_exchanges: set[str]) -> dict[s
     return overrides
 
 
+class DemoPerson:
+    """The demo playing the person (it has nobody to ask): it reads the codes and links the
+    mock exchanges "e-mailed" from their own inbox, and says so each time. A real run asks
+    you at the terminal instead (assistant.human)."""
+
+    def __init__(self, mock: MockExchanges, console: Console):
+        self.mock = mock
+        self.console = console
+        self.site_of = {flow.name: flow.id for flow in FLOWS.values()}
+
+    def _newest(self, exchange: str, field: str) -> str:
+        mails = [m[field] for m in self.mock.state(self.site_of[exchange])["inbox"] if m[field]]
+        if not mails:
+            raise UserActionNeeded(f"demo: {exchange} sent no e-mail to read")
+        return str(mails[-1])
+
+    def emailed_code(self, exchange: str, purpose: str) -> str:
+        self.console.print(
+            f"[bold magenta]demo, playing you:[/] reading the code {exchange} e-mailed for "
+            f"{purpose} from the mock's inbox"
+        )
+        return self._newest(exchange, "code")
+
+    def open_emailed_link(self, exchange: str, purpose: str) -> bool:
+        self.console.print(
+            f"[bold magenta]demo, playing you:[/] opening the link {exchange} e-mailed for "
+            f"{purpose}, from the mock's inbox"
+        )
+        url = urllib.parse.urlsplit(self._newest(exchange, "link"))
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{url.port}{url.path}", headers={"Host": url.netloc}
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            return True
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        raise UserActionNeeded(f"demo: {message} — the demo cannot do that for you")
+
+
 def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
     exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
     # The mock pages vary their markup and timing on every load, as real sites do.
@@ -46,4 +89,7 @@ def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
             f"change their markup and timing on every load (chaos seed {chaos}).\n"
         )
         settings = load_settings(**options.overrides, **demo_settings(mock, exchanges))
-        return run("apply", allocation, replace(options, demo=True), settings=settings)
+        person = DemoPerson(mock, Console(stderr=True, highlight=False))
+        return run(
+            "apply", allocation, replace(options, demo=True), settings=settings, person=person
+        )

@@ -8,6 +8,12 @@ Every exchange is planned before anything is changed anywhere: a key that cannot
 found, or a list that would go over the exchange's limit, stops the run with nothing done.
 Existing whitelisted addresses are kept unless `replace` is asked for. A key counts as
 done only when its list, read back from the exchange after saving, holds every address.
+
+An exchange that binds a key to Altrady instead of taking a list (Bybit) goes the same way:
+its target carries a `Binding` instead of addresses; plan finds a key of that name bound as
+asked (nothing to do), bound otherwise (stop: a binding cannot change) or none (create
+one); apply creates it through the flow, and it counts as done only when a fresh load shows
+it bound as asked.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
 from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import FLOWS
-from flows.base import Credentials, Flow, Human, KeyInfo, Progress
+from flows.base import Binding, Credentials, Flow, Human, KeyInfo, NewKey, Progress
 
 Mode = Literal["plan", "apply", "verify"]
 Status = Literal[
@@ -68,6 +74,7 @@ class Target:
     key: str  # as the allocation names it; ACCOUNT_LIST for account-wide lists
     accounts: list[str]  # the Altrady trading accounts it serves
     ips: list[str]
+    binding: Binding | None = None  # instead of a list: the key bound to Altrady (Bybit)
 
 
 @dataclass
@@ -77,6 +84,7 @@ class KeyPlan:
     current: list[str] = field(default_factory=list)
     to_add: list[str] = field(default_factory=list)
     to_remove: list[str] = field(default_factory=list)
+    create: bool = False  # a key bound to Altrady is created (no key of its name yet)
     error: IpbindError | None = None
 
     @property
@@ -90,7 +98,7 @@ class KeyPlan:
 
     @property
     def changes(self) -> bool:
-        return bool(self.to_add or self.to_remove)
+        return bool(self.to_add or self.to_remove or self.create)
 
 
 @dataclass
@@ -104,6 +112,8 @@ class KeyResult:
     after: list[str] | None = None
     error: IpbindError | None = None
     note: str | None = None  # why a key was not started, or how it was stopped
+    bound: Binding | None = None  # a key bound to an app: its binding, read back
+    created: NewKey | None = None  # the key this run created: shown to the user once
 
     @property
     def known(self) -> list[str] | None:
@@ -167,6 +177,14 @@ def targets_of(allocation: Allocation) -> dict[str, list[Target]]:
     for account in allocation.accounts:
         flow = FLOWS[account.exchange]
         targets = grouped.setdefault(account.exchange, [])
+        if account.binds:  # one key may serve several accounts (Bybit and Bybit Futures)
+            binding = Binding(flow.app, account.permissions)
+            same = [t for t in targets if t.key == account.key]
+            if same:
+                same[0].accounts.append(account.name)
+            else:
+                targets.append(Target(account.exchange, account.key, [account.name], [], binding))
+            continue
         if flow.scope == "account":
             if not targets:
                 targets.append(Target(account.exchange, ACCOUNT_LIST, [], []))
@@ -216,6 +234,14 @@ def not_started(plan: KeyPlan, failed: list[KeyPlan]) -> KeyResult:
         "while a key cannot be"
     )
     return KeyResult(plan, "not started", note=note)
+
+
+def not_in_effect(flow: Flow, plan: KeyPlan, pending: str) -> UserActionNeeded:
+    return UserActionNeeded(
+        f"{flow.name}: {plan.target.key!r}: saved, but not in effect yet: the page says "
+        f"{pending!r}, and the list read back is still the old one",
+        hint=f"Open the confirmation link {flow.name} e-mailed you, then run `ipbind verify`.",
+    )
 
 
 class Engine:
@@ -341,7 +367,7 @@ class Engine:
         for exchange, targets in self.targets.items():
             self.reporter.status(
                 f"{FLOWS[exchange].name}: signing in and reading "
-                f"{len(targets)} whitelist(s) at {self.origins[exchange]} …"
+                f"{len(targets)} key(s) at {self.origins[exchange]} …"
             )
             flow = self._flow(chromium, exchange)
             flows[exchange] = flow
@@ -424,6 +450,9 @@ class Engine:
 
     def _read_plan(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
         target = plan.target
+        if target.binding is not None:
+            self._read_binding(flow, plan, keys)
+            return
         if flow.scope == "key" and not keys and flow.shows(target.key):
             raise SiteChanged(  # keys are shown, but not with the controls the flow knows
                 f"{flow.name}: the API page shows {target.key!r}, but no key on it has the "
@@ -447,16 +476,38 @@ class Engine:
                 "--replace to swap the old ones for Altrady's.",
             )
 
+    def _read_binding(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
+        """A key bound to Altrady: none of its name yet → create one; one bound as asked →
+        nothing to do; one bound otherwise → stop: a binding cannot be changed."""
+        target, wanted = plan.target, plan.target.binding
+        named = [k for k in keys if k.name == target.key]
+        if not named:
+            plan.create = True
+            return
+        if len(named) > 1:
+            raise UserActionNeeded(f"{flow.name}: {len(named)} keys are named {target.key!r}")
+        plan.key = named[0]
+        bound = flow.binding(plan.key)
+        if bound != wanted:
+            raise UserActionNeeded(
+                f"{flow.name}: a key named {target.key!r} exists, {bound}; {flow.name} cannot "
+                f"bind an existing key to {flow.app} (or change its binding), so nothing was "
+                "changed",
+                hint=f"Give `key` a name no {flow.name} key has: ipbind creates that key, "
+                f"{wanted}.",
+            )
+
     def _planned(self, plan: KeyPlan, mode: Mode) -> KeyResult:
         if plan.error:
             return KeyResult(plan, "failed", error=plan.error)
         if mode == "verify":
-            complete = not plan.to_add and not plan.to_remove
-            return KeyResult(plan, "verified" if complete else "not verified", list(plan.current))
+            complete = not plan.changes
+            status: Status = "verified" if complete else "not verified"
+            bound = plan.target.binding if complete else None
+            return KeyResult(plan, status, list(plan.current), bound=bound)
         return KeyResult(plan, "unchanged" if not plan.changes else "planned")
 
     def _apply(self, flow: Flow, plan: KeyPlan) -> KeyResult:
-        assert plan.key is not None
         target = plan.target
 
         def progress(done: int, total: int, note: str) -> None:
@@ -465,7 +516,10 @@ class Engine:
             )
 
         if not plan.changes:  # read on a settled page while planning: nothing to redo
-            return KeyResult(plan, "unchanged", list(plan.current))
+            return KeyResult(plan, "unchanged", list(plan.current), bound=target.binding)
+        if target.binding is not None:
+            return self._create(flow, plan, progress)
+        assert plan.key is not None
         result = self._change(flow, plan, plan.to_add, plan.to_remove, progress)
         if not isinstance(result.error, SiteTrouble):
             return result
@@ -508,6 +562,8 @@ class Engine:
         try:
             with self._failure_capture(flow, f"read-back-{target.key}"):
                 after = self._read_back(flow, plan)
+                short = any(ip not in after for ip in target.ips)
+                pending = flow.pending(plan.key) if short else None
             self._picture(flow, plan)
         except (KeyboardInterrupt, Interrupted):
             self.interrupted = True
@@ -516,6 +572,8 @@ class Engine:
             return KeyResult(plan, "failed", error=err)
         missing = [ip for ip in target.ips if ip not in after]
         extra = [ip for ip in after if ip in plan.to_remove]
+        if pending:  # saved, but waiting for the person (an e-mailed link): not verified
+            return KeyResult(plan, "not verified", after, error=not_in_effect(flow, plan, pending))
         if missing or extra:
             mismatch = SiteChanged(
                 f"{flow.name}: {target.key!r}: after saving, the list read back lacks "
@@ -539,6 +597,27 @@ class Engine:
                 type(err).__name__,
             )
             return None
+
+    def _create(self, flow: Flow, plan: KeyPlan, progress: Progress) -> KeyResult:
+        """Creates the key bound to Altrady, then reads its binding back from a fresh load."""
+        target = plan.target
+        assert target.binding is not None
+        created: NewKey | None = None
+        try:
+            with self._failure_capture(flow, f"apply-{target.key}"):
+                created = flow.create(target.key, target.binding, progress)
+                flow.open()
+                plan.key = match_key(type(flow), target.key, flow.list_keys())
+                bound = flow.binding(plan.key)
+        except IpbindError as err:  # a key created but not read back is still the user's
+            return KeyResult(plan, "failed", error=err, created=created)
+        if bound != target.binding:
+            mismatch = SiteChanged(
+                f"{flow.name}: {target.key!r} was created, but reads back {bound}, "
+                f"not {target.binding}"
+            )
+            return KeyResult(plan, "not verified", error=mismatch, bound=bound, created=created)
+        return KeyResult(plan, "verified", bound=bound, created=created)
 
     def _read_back(self, flow: Flow, plan: KeyPlan, *, once: bool = False) -> list[str]:
         """The key's list from a fresh load of the API page: what the server saved, not what

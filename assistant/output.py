@@ -177,7 +177,9 @@ class ConsoleReporter(Reporter):
         self.end_progress()
         t = result.plan.target
         text = f"{t.exchange}: {t.key}: {result.status}"
-        if result.status == "verified":
+        if result.status == "verified" and t.binding is not None:
+            text += f" ({binding_done(result)}, read back)"
+        elif result.status == "verified":
             text += f" ({len(t.ips)}/{len(t.ips)} read back)"
         self.say(text, STATUS_STYLE[result.status])
         if result.error:
@@ -221,6 +223,8 @@ def plan_table(plans: list[KeyPlan]) -> Table:
         row = [t.exchange, ", ".join(t.accounts), t.key]
         if plan.error:
             row += ["[red]cannot plan[/red]", "", ""]
+        elif t.binding is not None:
+            row += [binding_plan(plan), "", ""]
         else:
             row += [str(len(plan.to_add)), of_total(plan.present, plan), str(len(plan.kept))]
         if removing:
@@ -234,11 +238,36 @@ def plan_line(plan: KeyPlan) -> str:
     head = f"plan: {t.exchange} · {', '.join(t.accounts)} · {t.key}: "
     if plan.error:
         return head + "cannot plan"
+    if t.binding is not None:
+        return head + binding_plan(plan)
     text = (
         head + f"to add {len(plan.to_add)} · already there {of_total(plan.present, plan)} · "
         f"kept {len(plan.kept)}"
     )
     return text + (f" · to remove {len(plan.to_remove)}" if plan.to_remove else "")
+
+
+def binding_plan(plan: KeyPlan) -> str:
+    """A key bound to an app instead of a list: what the plan does with it."""
+    binding = plan.target.binding
+    assert binding is not None
+    if plan.create:
+        return f"create key {plan.target.key!r} {binding}"
+    return f"nothing to do: already {binding}"
+
+
+def binding_done(r: KeyResult) -> str:
+    """What happened to a key bound to an app, in words that fit a binding."""
+    binding = r.plan.target.binding
+    if r.status == "verified" and r.created is not None:
+        return f"created, {r.bound}"
+    if r.status in ("verified", "unchanged"):
+        return f"already {binding}"
+    if r.created is not None:
+        return "created; not read back as bound"
+    if r.status == "not verified":
+        return f"no key {binding}"
+    return "not created"
 
 
 def counts(r: KeyResult, mode: Mode) -> list[tuple[str, str]]:
@@ -269,11 +298,14 @@ def summary_table(results: list[KeyResult], mode: Mode) -> Table:
         table.add_column(column)
     for r in results:
         t = r.plan.target
+        numbers = [value for _, value in counts(r, mode)]
+        if t.binding is not None:  # no list: what happened to the key, across the columns
+            numbers = [binding_done(r)] + [""] * (len(numbers) - 1)
         table.add_row(
             t.exchange,
             t.key,
             f"[{STATUS_STYLE[r.status]}]{r.status}[/]",
-            *[value for _, value in counts(r, mode)],
+            *numbers,
             short(missing_of(r)) + unknown_of(r),
         )
     return table
@@ -281,6 +313,8 @@ def summary_table(results: list[KeyResult], mode: Mode) -> Table:
 
 def summary_line(r: KeyResult, mode: Mode) -> str:
     t = r.plan.target
+    if t.binding is not None:
+        return f"{t.exchange} · {t.key}: {r.status} · {binding_done(r)}"
     numbers = " · ".join(f"{name} {value}" for name, value in counts(r, mode))
     missing = missing_of(r)
     text = f"{t.exchange} · {t.key}: {r.status} · {numbers} · missing {len(missing)}"
@@ -294,9 +328,13 @@ def result_json(
     *,
     error: IpbindError | None = None,
     log_path: Path | None = None,
+    secrets_out: bool = True,
 ) -> dict[str, Any]:
-    """The stable --json shape. `added` is what the exchange showed afterwards that it did
-    not before; `missing` what it is known not to hold; `unknown` what nobody could read."""
+    """The stable --json shape. A key created by the run carries its API key and secret
+    (`binding.api_key`, `binding.secret`): the one place they are given with --json, unless
+    `secrets_out` is False (they went to --secret-file). `added` is
+    what the exchange showed afterwards that it did not before; `missing` what it is known
+    not to hold; `unknown` what nobody could read."""
     if error is None and exit_code != ExitCode.OK:  # the top level names the failure too
         error = next((r.error for r in results if r.error), None)
     return {
@@ -323,11 +361,50 @@ def result_json(
                 "missing": r.missing,
                 "unknown": r.unknown,
                 "error": redactor(r.error.message) if r.error else None,
+                "binding": binding_json(r, secrets_out),
             }
             for r in results
         ],
         "log": str(log_path) if log_path else None,
     }
+
+
+def binding_json(r: KeyResult, secrets_out: bool) -> dict[str, Any] | None:
+    """For a key bound to an app instead of a list: the binding asked for, what was done,
+    and the new key when the run created one."""
+    binding = r.plan.target.binding
+    if binding is None:
+        return None
+    created = r.created
+    return {
+        "app": binding.app,
+        "permissions": list(binding.permissions),
+        "done": binding_done(r),
+        "created": created is not None,
+        "api_key": created.api_key if created and secrets_out else None,
+        "secret": created.secret if created and secrets_out else None,
+    }
+
+
+def new_keys_text(results: list[KeyResult]) -> str | None:
+    """The keys the run created, with their secrets: shown once, never through the
+    redactor (it masks exactly these), and never logged."""
+    created = [r for r in results if r.created is not None]
+    if not created:
+        return None
+    lines = [
+        "New API key(s): shown this once. Add each in Altrady now (Settings > Exchange API "
+        "Keys > add the exchange's key), then keep the secret nowhere else:"
+    ]
+    for r in created:
+        assert r.created is not None
+        lines += [
+            f"  {r.plan.target.exchange} · {r.plan.target.key} "
+            f"(for {', '.join(r.plan.target.accounts)})",
+            f"    API key:    {r.created.api_key}",
+            f"    Secret key: {r.created.secret}",
+        ]
+    return "\n".join(lines)
 
 
 def print_json(data: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from assistant.allocation import Allocation, load
 from assistant.engine import Engine, KeyPlan, KeyResult, Mode
 from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
 from assistant.human import TerminalHuman, interactive
-from assistant.output import ConsoleReporter, print_json, result_json
+from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
-from flows import FLOWS
+from flows import ALIASES, FLOWS
+from flows.base import Human
 
 ALTRADY_LAST_STEP = (
     "Last step, in Altrady: Settings > Exchange API Keys, edit the trading account and click "
@@ -39,6 +41,7 @@ class Options:
     replace: bool = False
     demo: bool = False  # against the bundled mock sites: ends by pointing to real use
     walkthrough: bool = False  # headed and slowed, a banner on the page before each step
+    secret_file: Path | None = None  # where new API keys and secrets go, when asked (0600)
 
 
 def load_allocation(path: Path, allow_count: bool) -> Allocation:
@@ -46,8 +49,10 @@ def load_allocation(path: Path, allow_count: bool) -> Allocation:
         path,
         exchanges=FLOWS,
         cidr={fid: flow.cidr for fid, flow in FLOWS.items()},
-        max_ips={fid: flow.max_ips for fid, flow in FLOWS.items()},
+        max_ips={fid: flow.max_ips for fid, flow in FLOWS.items() if flow.max_ips},
         allow_count=allow_count,
+        aliases=ALIASES,
+        bindings={f.id: f.permissions for f in FLOWS.values() if f.mode == "third-party app"},
     )
 
 
@@ -70,7 +75,11 @@ def run(
     settings: BaseIpbindSettings | None = None,
     chromium: Browser | None = None,
     human: TerminalHuman | None = None,
+    person: Human | None = None,
 ) -> ExitCode:
+    """`human` is the person at the terminal (the wizard brings its own); `person` plays the
+    person for e-mailed codes and links in place of the terminal (the demo's stand-in,
+    tests' MailboxHuman)."""
     reporter = human.reporter if human else ConsoleReporter(json_mode=options.json_out)
     log_path: Path | None = None
     run_dir: Path | None = None
@@ -83,6 +92,11 @@ def run(
         if options.walkthrough:
             settings = walkthrough.settings_for(settings)
         allocation = load_allocation(file, options.allow_count)
+        if options.secret_file is not None and options.secret_file.exists():
+            raise BadInput(
+                f"--secret-file {options.secret_file}: the file exists; ipbind never "
+                "overwrites one: name a new file"
+            )
         if mode == "apply" and not options.yes and not interactive():
             raise BadInput(
                 "apply asks before changing anything, and there is no terminal to ask: pass --yes"
@@ -94,7 +108,7 @@ def run(
             settings,
             allocation,
             reporter,
-            human,
+            person or human,
             ask_code=human.ask_code if interactive() else None,
             replace=options.replace,
             run_dir=run_dir,
@@ -110,9 +124,14 @@ def run(
                 return True
             adds = sum(len(p.to_add) for p in plans)
             removes = sum(len(p.to_remove) for p in plans)
-            question = f"Add {adds} address(es)"
-            question += f" and remove {removes}" if removes else ""
-            return human.confirm(question + f" on {sum(p.changes for p in plans)} key(s)?")
+            creates = sum(p.create for p in plans)
+            keys = sum(p.changes and not p.create for p in plans)
+            asks = [f"add {adds} address(es)"] if adds else []
+            asks += [f"remove {removes}"] if removes else []
+            question = " and ".join(asks) + (f" on {keys} key(s)" if keys else "")
+            if creates:  # keys bound to Altrady (Bybit)
+                question += (" and c" if question else "C") + f"reate {creates} key(s)"
+            return human.confirm(question[:1].upper() + question[1:] + "?")
 
         results = engine.run(mode, confirm, chromium)
     except IpbindError as err:
@@ -130,11 +149,15 @@ def run(
     if engine is not None:
         engine.results = results
     report_path = write_report(reporter, options, mode, engine, run_dir, code, None, say=False)
+    new_keys = hand_over_new_keys(reporter, options, results)
     if options.json_out:
-        print_json(result_json(mode, results, code, log_path=log_path))
+        secrets_out = options.secret_file is None
+        print_json(result_json(mode, results, code, log_path=log_path, secrets_out=secrets_out))
     else:
         if mode != "plan":
             reporter.summary(results, mode)
+        if new_keys:
+            reporter.console.print(new_keys, markup=False, highlight=False, soft_wrap=True)
         verified = any(r.status == "verified" for r in results)
         if options.demo:
             reporter.say(DEMO_END, "bold")
@@ -162,7 +185,8 @@ def write_report(
     """The run's report (HTML with pictures, and the JSON), for apply and verify."""
     if mode == "plan" or engine is None or run_dir is None or not run_dir.is_dir():
         return None
-    data = result_json(mode, engine.results, code, error=err)
+    # A key's new secret (Bybit) is handed over once, never kept in a report.
+    data = result_json(mode, engine.results, code, error=err, secrets_out=False)
     try:
         path = report.write(run_dir, mode, engine.results, engine.pictures, data)
     except OSError as problem:
@@ -171,6 +195,32 @@ def write_report(
     if say and not options.json_out:
         reporter.say(f"Report (with pictures): {path}", "dim")
     return path
+
+
+def hand_over_new_keys(
+    reporter: ConsoleReporter, options: Options, results: list[KeyResult]
+) -> str | None:
+    """Keys the run created (Bybit): their secrets go to --secret-file when asked (created
+    0600, never overwritten); else the text to show once on the terminal (None with --json:
+    they are in the JSON)."""
+    text = new_keys_text(results)
+    if text is None:
+        return None
+    if options.secret_file is not None:
+        try:
+            fd = os.open(options.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text + "\n")
+        except OSError as err:  # the key exists now: show it rather than lose it
+            reporter.say(f"Could not write --secret-file ({err.strerror}); here it is:", "red")
+            return text
+        reporter.say(
+            f"New API key(s) and secret(s) written to {options.secret_file} (readable by you "
+            "only). Add each in Altrady: Settings > Exchange API Keys; then delete the file.",
+            "bold",
+        )
+        return None
+    return None if options.json_out else text
 
 
 def interruption(mode: Mode, *, engine: Engine | None) -> Interrupted:

@@ -9,6 +9,7 @@ seed article, and the engine calls them in this order:
     list_keys() -> [KeyInfo]      the keys on the API page (the engine picks the right one)
     read(key) -> [ip, …]          the key's saved whitelist, as the page shows it
     change(key, add, remove)      edit, enter, save, pass 2FA (engine re-reads to verify)
+    pending(key) -> str | None    a saved change not yet in effect (an e-mailed link unopened)
 
 Every hook starts and ends on the API page and loads no page of its own: the engine loads
 the API page once to plan, and once afresh to read back each key it changed. Single-page
@@ -33,7 +34,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal, NoReturn, Protocol
 from urllib.parse import urlsplit
 
@@ -44,6 +45,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
 from assistant.errors import SiteChanged, SiteTrouble, UserActionNeeded
+from assistant.logs import redactor
 from assistant.twofa import Codes
 
 Progress = Callable[[int, int, str], None]
@@ -117,6 +119,26 @@ class KeyInfo:
 
 
 @dataclass(frozen=True)
+class Binding:
+    """What a key has on an exchange that binds keys to a third-party application instead
+    of taking an IP list (Bybit): the application, and the key's permissions."""
+
+    app: str | None
+    permissions: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"bound to {self.app or 'no application'} ({', '.join(self.permissions)})"
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key the flow created: its API key and secret, as the exchange showed them once."""
+
+    api_key: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SignIn:
     """The words on an exchange's two-step sign-in (password, then authenticator code):
     labels of the fields and names of the buttons, as patterns."""
@@ -174,6 +196,7 @@ class Flow:
     mode: ClassVar[Mode]  # the pattern, as `ipbind exchanges` groups them
     working: ClassVar[bool] = True
     notice: ClassVar[str | None] = None  # shown before a run against the real site
+    also: ClassVar[dict[str, str]] = {}  # other ids the flow serves (an alias), with names
     sign_in: ClassVar[SignIn]
     # Told each step's name before it starts (the headed walkthrough's banners); per flow.
     narrator: Callable[[str], None] | None = None
@@ -243,6 +266,43 @@ class Flow:
 
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
         raise NotImplementedError
+
+    # -- the hooks of a "third-party app" flow (no IP list: a key bound to Altrady) ----------
+
+    app: ClassVar[str] = "Altrady"  # the application keys are bound to
+    permission_words: ClassVar[tuple[str, ...]] = ()  # what `permissions` may name
+    default_permissions: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def permissions(cls, wanted: list[str] | None) -> tuple[str, ...]:
+        """The allocation's `permissions` in the exchange's words and order (the default when
+        none are given); ValueError naming what is wrong."""
+        if not wanted:
+            return cls.default_permissions
+        canonical = {w.lower(): w for w in cls.permission_words}
+        unknown = [w for w in wanted if w.strip().lower() not in canonical]
+        if unknown:
+            raise ValueError(
+                f"unknown permission(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(cls.permission_words)}"
+            )
+        chosen = {canonical[w.strip().lower()] for w in wanted}
+        return tuple(w for w in cls.permission_words if w in chosen)
+
+    def binding(self, key: KeyInfo) -> Binding:
+        """The key's application and permissions, as the API page shows them."""
+        raise NotImplementedError
+
+    def create(self, name: str, binding: Binding, progress: Progress) -> NewKey:
+        """Creates key `name` with `binding`; its API key and secret, registered with the
+        redactor the moment they are read from the page."""
+        raise NotImplementedError
+
+    def pending(self, key: KeyInfo) -> str | None:
+        """Why the key's last saved change is not in effect yet, in the page's words (say,
+        "Pending email confirmation"); None when nothing is pending. The engine asks when a
+        list read back lacks what was saved."""
+        return None
 
     def api_page_ready(self) -> Locator:
         """Visible once the API page has rendered for a signed-in user."""
@@ -348,6 +408,13 @@ class Flow:
             f"(the site said: {refusal})",
             hint=f"{self.codes.refusal_hint(self.id)} Nothing more was sent.",
         )
+
+    def emailed_code(self, purpose: str) -> str:
+        """The code the exchange has just e-mailed for `purpose`, as the person gives it (asked
+        once: never resent blindly); masked in every log line from now on."""
+        code = self.human.emailed_code(self.name, purpose)
+        redactor.add(code)
+        return code
 
     def mark_seen(self, messages: Locator) -> None:
         """Marks the messages now on the page, so that `fresh` finds only later ones."""

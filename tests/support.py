@@ -109,15 +109,18 @@ def run_cli(
     settings: BaseIpbindSettings,
     browser: Browser,
     capsys: Any,
+    person: Any = None,
     **options: Any,
 ) -> Outcome:
-    """The CLI's own code path (runner.run), in this process, in the session's browser."""
+    """The CLI's own code path (runner.run), in this process, in the session's browser;
+    `person` (a MailboxHuman) plays the person for e-mailed codes and links."""
     code = run(
         mode,  # type: ignore[arg-type]
         allocation,
         Options(yes=True, **options),
         settings=settings,
         chromium=browser,
+        person=person,
     )
     captured = capsys.readouterr()
     return Outcome(code, captured.out + captured.err)

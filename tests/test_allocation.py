@@ -11,6 +11,7 @@ import pytest
 
 from assistant.allocation import ALTRADY_IPS_PER_KEY, Allocation, load
 from assistant.errors import BadInput, ExitCode
+from assistant.runner import load_allocation
 
 EXCHANGES = {"binance", "kraken", "bittrex"}
 CIDR = {"binance": False, "kraken": True, "bittrex": False}
@@ -377,8 +378,9 @@ def test_json_that_is_not_an_object(tmp_path: Path) -> None:
 
 def test_bundled_demo_allocation_loads() -> None:
     demo = Path(__file__).resolve().parent.parent / "fixtures" / "allocations" / "demo.toml"
-    alloc = load(demo, exchanges=EXCHANGES, cidr=CIDR, max_ips=MAX_IPS)
-    assert all(len(a.ips) == ALTRADY_IPS_PER_KEY for a in alloc.accounts)
+    alloc = load_allocation(demo, allow_count=False)  # with every flow's rules
+    assert all(len(a.ips) == ALTRADY_IPS_PER_KEY for a in alloc.accounts if not a.binds)
+    assert [a.exchange for a in alloc.accounts if a.binds] == ["bybit"]
 
 
 def test_every_problem_of_an_account_is_listed_at_once(tmp_path: Path) -> None:

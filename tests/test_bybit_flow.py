@@ -1,0 +1,217 @@
+"""The bybit flow end to end against the mock Bybit: no IP list, a key created bound to
+Altrady (one key for bybit and bybit-futures), an e-mailed code played by `MailboxHuman`,
+and the new secret handed to the user exactly once. Assertions are on the mock server's
+state, the output, and every file the run wrote."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser
+from support import (
+    MailboxHuman,
+    account_state,
+    actions,
+    ipbind,
+    run_cli,
+    seeded_account,
+    settings_for,
+    write_allocation,
+)
+
+from assistant.errors import BadInput, ExitCode
+from assistant.runner import Options, load_allocation, run
+from fixtures.mockex import MockExchanges
+
+ALL = {"access": "Read-Write", "scopes": ["Orders", "Positions", "Trade"]}
+
+
+def bybit_seed() -> dict[str, Any]:
+    keys = [
+        {"name": "Altrady (old)", "api_key": "OLDKEY0000000000001", "permissions": ALL},
+        {"name": "Bot", "api_key": "BOTKEY0000000000002", "app": "3Commas", "permissions": ALL},
+    ]
+    return {"latency_ms": [0, 60], "accounts": [seeded_account("bybit@ipbind.test", keys=keys)]}
+
+
+@pytest.fixture
+def site(mock: MockExchanges) -> MockExchanges:
+    mock.reset("bybit", bybit_seed())
+    return mock
+
+
+def allocation(tmp_path: Path, key: str = "Altrady", **extra: Any) -> Path:
+    accounts = [
+        {"exchange": "bybit", "name": "My Bybit", "key": key, **extra},
+        {"exchange": "bybit-futures", "name": "My Bybit Futures", "key": key, **extra},
+    ]
+    return write_allocation(tmp_path / "allocation.toml", accounts)
+
+
+def keys(mock: MockExchanges) -> dict[str, dict[str, Any]]:
+    return {k["name"]: k for k in account_state(mock, "bybit")["keys"]}
+
+
+def files_written(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_creates_one_key_bound_to_altrady_and_a_second_apply_changes_nothing(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    settings = settings_for(site, "bybit", tmp_path)
+    human = MailboxHuman(site, "bybit")
+    result = run_cli(
+        "apply", allocation(tmp_path), settings, browser, capsys, person=human, verbose=2
+    )
+
+    assert result.code == ExitCode.OK, result.out
+    created = keys(site)["Altrady"]
+    assert created["app"] == "Altrady"
+    assert created["permissions"] == ALL
+    assert len(actions(site, "bybit", "create")) == 1  # one key serves bybit and bybit-futures
+    secret = account_state(site, "bybit")["secrets"][created["api_key"]]
+    assert result.out.count(secret) == 1  # shown once
+    assert result.out.count(created["api_key"]) == 1
+    assert "created, bound to Altrady" in result.out
+    assert "Settings > Exchange API Keys" in result.out
+    written = files_written(tmp_path / "runs")
+    assert any(p.name == "debug.log" for p in written)
+    for path in written:  # the debug log, screenshots, anything else the run wrote
+        data = path.read_bytes()
+        assert secret.encode() not in data, path
+        assert created["api_key"].encode() not in data, path
+    assert keys(site)["Altrady (old)"]["app"] is None  # the look-alike is untouched
+
+    again = run_cli("apply", allocation(tmp_path), settings, browser, capsys, person=human)
+
+    assert again.code == ExitCode.OK, again.out
+    assert "already bound to Altrady" in again.out
+    assert len(actions(site, "bybit", "create")) == 1
+    assert secret not in again.out
+
+
+def test_an_unbound_key_of_the_same_name_stops_the_plan_with_nothing_created(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, key="Altrady (old)"),
+        settings_for(site, "bybit", tmp_path),
+        browser,
+        capsys,
+        person=MailboxHuman(site, "bybit"),
+    )
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    assert "cannot bind an existing key" in result.out
+    assert "bound to no application" in result.out
+    assert actions(site, "bybit", "create") == []
+    assert site.state("bybit")["inbox"] == []  # not even a code was asked for
+
+
+def test_json_carries_the_secret_and_secret_file_takes_it_instead(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    secret_file = tmp_path / "bybit-key.txt"
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, permissions=["Read-Write", "Trade"]),
+        settings_for(site, "bybit", tmp_path),
+        browser,
+        capsys,
+        person=MailboxHuman(site, "bybit"),
+        json_out=True,
+        secret_file=secret_file,
+    )
+
+    assert result.code == ExitCode.OK, result.out
+    created = keys(site)["Altrady"]
+    assert created["permissions"] == {"access": "Read-Write", "scopes": ["Trade"]}
+    secret = account_state(site, "bybit")["secrets"][created["api_key"]]
+    assert secret not in result.out  # it went to the file the user named
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert secret in secret_file.read_text()
+    row = json.JSONDecoder().raw_decode(result.out[result.out.index("{") :])[0]["keys"][0]
+    assert row["status"] == "verified"
+    assert row["binding"]["created"] and row["binding"]["secret"] is None
+
+
+def test_an_existing_secret_file_is_never_overwritten(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    secret_file = tmp_path / "taken.txt"
+    secret_file.write_text("mine")
+    result = run_cli(
+        "apply",
+        allocation(tmp_path),
+        settings_for(site, "bybit", tmp_path),
+        browser,
+        capsys,
+        secret_file=secret_file,
+    )
+
+    assert result.code == ExitCode.BAD_INPUT
+    assert "never overwrites" in result.out
+    assert secret_file.read_text() == "mine"
+    assert site.state("bybit")["sign_ins"] == []
+
+
+def test_bybit_takes_no_ips_and_one_set_of_permissions_per_key(tmp_path: Path) -> None:
+    path = write_allocation(
+        tmp_path / "a.toml",
+        [
+            {"exchange": "bybit", "name": "A", "key": "Altrady", "ips": ["203.0.113.10"]},
+            {"exchange": "bybit", "name": "B", "key": "K", "permissions": ["Read-Only"]},
+            {"exchange": "bybit-futures", "name": "C", "key": "K", "permissions": ["Orders"]},
+            {"exchange": "kraken", "name": "D", "key": "K", "permissions": ["Orders"]},
+        ],
+    )
+    with pytest.raises(BadInput) as err:
+        load_allocation(path, allow_count=False)
+
+    message = err.value.message
+    assert "bybit takes no IP addresses" in message
+    assert "name one of 'Read-Only' or 'Read-Write'" in message  # C: Orders alone
+    assert "permissions: only for exchanges whose keys are bound to Altrady" in message
+
+
+def test_with_json_the_secret_is_only_inside_the_json(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    code = run(
+        "apply",
+        allocation(tmp_path),
+        Options(yes=True, json_out=True),
+        settings=settings_for(site, "bybit", tmp_path),
+        chromium=browser,
+        person=MailboxHuman(site, "bybit"),
+    )
+    captured = capsys.readouterr()
+
+    assert code == ExitCode.OK, captured.err
+    created = keys(site)["Altrady"]
+    secret = account_state(site, "bybit")["secrets"][created["api_key"]]
+    assert secret not in captured.err  # the terminal's messages go to stderr with --json
+    assert captured.out.count(secret) == 1
+    binding = json.loads(captured.out)["keys"][0]["binding"]
+    assert binding == {
+        "app": "Altrady",
+        "permissions": ["Read-Write", "Orders", "Positions", "Trade"],
+        "done": "created, bound to Altrady (Read-Write, Orders, Positions, Trade)",
+        "created": True,
+        "api_key": created["api_key"],
+        "secret": secret,
+    }
+
+
+def test_exchanges_lists_the_new_exchanges_with_how_each_is_done() -> None:
+    listing = ipbind("exchanges").stdout
+    for fid in ("bybit", "bybit-futures", "huobi", "poloniex"):
+        assert f"id: {fid} ·" in listing or f"│ {fid} " in listing, listing
+    assert "bound to Altrady" in listing
+    assert "e-mailed link" in listing

@@ -1,0 +1,136 @@
+"""The huobi and poloniex flows end to end against their mock sites: the whole list in one
+field, an e-mailed code (huobi) or link (poloniex) played by `MailboxHuman` through the same
+`Human` interface the CLI uses, a main key and two extra keys. Assertions are on the mock
+server's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser
+from support import (
+    MailboxHuman,
+    account_state,
+    actions,
+    altrady_ips,
+    run_engine,
+    seeded_account,
+    settings_for,
+    write_allocation,
+)
+
+from fixtures.mockex import MockExchanges
+
+IPS = altrady_ips()
+EXTRA = ["Altrady extra 1", "Altrady extra 2"]
+ALTRADY_KEYS = ["Altrady main", *EXTRA]
+
+
+def huobi_seed() -> dict[str, Any]:
+    def key(n: int, note: str, ips: list[str]) -> dict[str, Any]:
+        return {"note": note, "access_key": f"{n:08x}-5e6f7a8b-9c0d1e2f-3a4b5", "ips": ips}
+
+    keys = [
+        key(1, "Altrady main", IPS[:5]),
+        key(2, "Altrady main 2", []),
+        key(3, "Altrady extra 1", []),
+        key(4, "Altrady extra 2", IPS[12:]),
+        key(5, "Personal bot", ["198.51.100.80"]),
+    ]
+    return {"latency_ms": [0, 60], "accounts": [seeded_account("huobi@ipbind.test", keys=keys)]}
+
+
+def poloniex_seed() -> dict[str, Any]:
+    def key(n: int, label: str, ips: list[str]) -> dict[str, Any]:
+        return {"label": label, "api_key": f"PLNX-{n:04d}-ABCD-EFGH", "ips": ips}
+
+    keys = [
+        key(1, "Altrady main", IPS[:5]),
+        key(2, "Altrady main (old)", []),
+        key(3, "Altrady extra 1", []),
+        key(4, "Altrady extra 2", []),
+        key(5, "Personal bot", ["198.51.100.80"]),
+    ]
+    return {"latency_ms": [0, 60], "accounts": [seeded_account("polo@ipbind.test", keys=keys)]}
+
+
+def allocation(tmp_path: Path, exchange: str) -> Path:
+    account = {
+        "exchange": exchange,
+        "name": f"My {exchange}",
+        "key": "Altrady main",
+        "extra_keys": EXTRA,
+        "ips": IPS,
+    }
+    return write_allocation(tmp_path / "allocation.toml", [account])
+
+
+def lists(mock: MockExchanges, site: str, by: str) -> dict[str, list[str]]:
+    return {k[by]: k["ips"] for k in account_state(mock, site)["keys"]}
+
+
+def test_huobi_main_key_and_two_extra_keys_get_the_20_addresses(
+    mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    mock.reset("huobi", huobi_seed())
+    human = MailboxHuman(mock, "huobi")
+    results = run_engine(
+        settings_for(mock, "huobi", tmp_path), allocation(tmp_path, "huobi"), browser, human
+    )
+
+    assert [(r.plan.target.key, r.status) for r in results] == [
+        (name, "verified") for name in ALTRADY_KEYS
+    ], [r.error for r in results]
+    saved = lists(mock, "huobi", "note")
+    # The field's whole content is saved: what was there stays in it, then what was missing.
+    assert saved["Altrady main"] == IPS
+    assert saved["Altrady extra 1"] == IPS
+    assert saved["Altrady extra 2"] == IPS[12:] + IPS[:12]
+    assert saved["Altrady main 2"] == []  # the look-alike is untouched
+    assert saved["Personal bot"] == ["198.51.100.80"]
+    assert len(human.given) == 3  # one e-mailed code per key, each read from the inbox
+    assert [a["key"] for a in actions(mock, "huobi", "save_ips")] == ALTRADY_KEYS
+    assert actions(mock, "huobi", "create") == []  # the page's other form was never used
+
+
+def test_poloniex_main_key_and_two_extra_keys_get_the_20_addresses(
+    mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    mock.reset("poloniex", poloniex_seed())
+    human = MailboxHuman(mock, "poloniex")
+    results = run_engine(
+        settings_for(mock, "poloniex", tmp_path), allocation(tmp_path, "poloniex"), browser, human
+    )
+
+    assert [(r.plan.target.key, r.status) for r in results] == [
+        (name, "verified") for name in ALTRADY_KEYS
+    ], [r.error for r in results]
+    keys = {k["label"]: k for k in account_state(mock, "poloniex")["keys"]}
+    assert keys["Altrady main"]["ips"] == IPS  # the five already there stayed in the field
+    assert keys["Altrady extra 1"]["ips"] == IPS
+    assert keys["Altrady extra 2"]["ips"] == IPS
+    assert all(keys[name]["restricted"] and not keys[name]["pending"] for name in ALTRADY_KEYS)
+    assert keys["Altrady main (old)"]["ips"] == []  # the look-alike is untouched
+    assert keys["Personal bot"]["ips"] == ["198.51.100.80"]
+    assert len(human.opened) == 3
+    assert actions(mock, "poloniex", "create") == []
+
+
+def test_poloniex_link_never_opened_is_not_verified(
+    mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    mock.reset("poloniex", poloniex_seed())
+    path = write_allocation(
+        tmp_path / "allocation.toml",
+        [{"exchange": "poloniex", "name": "P", "key": "Altrady extra 1", "ips": IPS}],
+    )
+    human = MailboxHuman(mock, "poloniex", open_links=False)
+    results = run_engine(settings_for(mock, "poloniex", tmp_path), path, browser, human)
+
+    assert [r.status for r in results] == ["not verified"]
+    assert results[0].error is not None
+    assert "Pending email confirmation" in results[0].error.message
+    assert "confirmation link" in (results[0].error.hint or "")
+    key = {k["label"]: k for k in account_state(mock, "poloniex")["keys"]}["Altrady extra 1"]
+    assert key["ips"] == [] and key["pending"]["ips"] == IPS  # saved, not in effect
