@@ -60,7 +60,9 @@ IP_TEXT = re.compile(f"{IPV4}|{IPV6}")
 NETWORK_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 CODE_REFUSAL = re.compile(r"code|verif|2fa|two-factor|authenticat|otp|already used", re.I)
 
-DISMISS = re.compile(r"^\s*(close|×|✕|x|no,? thanks|dismiss|skip|not now|maybe later)\s*$", re.I)
+DISMISS_WORDS = r"close|×|✕|x|no,? thanks|dismiss|skip|not now|maybe later"
+DISMISS = re.compile(rf"^\s*({DISMISS_WORDS})\s*$", re.I)
+NOT_DISMISS = re.compile(rf"^(?!\s*({DISMISS_WORDS})\s*$)", re.I)  # any other button
 QUIET_MS = 250  # no request of the page in flight for this long, and the page has settled
 # However long the page has been quiet, a settle watches it this long: a request that the
 # last action started reaches Playwright's events a moment after the action returns.
@@ -564,18 +566,26 @@ class Flow:
 
     def _dismiss_promotions(self) -> None:
         # A dialog the flow did not open and has no use for (a promotion, an announcement:
-        # no field, no slider, nothing loading) is closed whenever it stands in the way.
+        # no field, no slider, nothing loading, no button but one that closes it) is closed
+        # whenever it stands in the way.
         page = self.page
         promo = (
             page.get_by_role("dialog")
             .filter(has_not=page.locator("input, textarea, select"))
             .filter(has_not=page.get_by_role("slider"))
             .filter(has_not=page.get_by_role("progressbar"))
+            .filter(has_not=page.get_by_role("button", name=NOT_DISMISS))
             .filter(has=page.get_by_role("button", name=DISMISS))
         )
-        page.add_locator_handler(
-            promo.first, lambda dialog: dialog.get_by_role("button", name=DISMISS).first.click()
-        )
+
+        def dismiss(_: Locator) -> None:
+            # A dialog of the flow's own may look like that while its body still loads (a
+            # skeleton has no role): only what still looks so once the page has settled.
+            self.settle()
+            if promo.count():
+                promo.first.get_by_role("button", name=DISMISS).first.click()
+
+        page.add_locator_handler(promo.first, dismiss, no_wait_after=True)
 
     def _dismiss_cookie_banner(self) -> None:
         # Consent banners come late and may cover the next control; Playwright clears one
