@@ -1,15 +1,19 @@
-"""One flow per exchange, registered here in one sorted list."""
+"""One flow per exchange, registered here in one sorted list: a module each for the
+exchanges with a way of their own, a profile each (flows/profiles.py) for the exchanges of
+the generic bulk pattern, and an entry each for those ipbind only assists with."""
 
 from flows.base import Flow
 from flows.binance import Binance
 from flows.bittrex import Bittrex
+from flows.generic import assisted_flow_of, flow_of
 from flows.kraken import Kraken
+from flows.profiles import ASSISTED, PROFILES
 
-FLOWS: dict[str, type[Flow]] = {
-    flow.id: flow
-    for flow in [
-        Binance,
-        Bittrex,
-        Kraken,
-    ]
-}
+ALL: list[type[Flow]] = [
+    Binance,
+    Bittrex,
+    Kraken,
+    *map(flow_of, PROFILES),
+    *map(assisted_flow_of, ASSISTED),
+]
+FLOWS: dict[str, type[Flow]] = {flow.id: flow for flow in sorted(ALL, key=lambda flow: flow.id)}

@@ -33,7 +33,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal, NoReturn, Protocol
 from urllib.parse import urlsplit
 
@@ -120,6 +120,7 @@ def words(text: str) -> re.Pattern[str]:
 class Credentials:
     username: str
     password: SecretStr
+    secrets: dict[str, SecretStr] = field(default_factory=dict)  # a flow's `secrets`, by name
 
 
 class Human(Protocol):
@@ -158,6 +159,11 @@ class Flow:
     working: ClassVar[bool] = True
     notice: ClassVar[str | None] = None  # shown before a run against the real site
     sign_in: ClassVar[SignIn]
+    # What the exchange does to a key with no IP restriction ("30 days without trading"):
+    # plan and verify warn about every key still unrestricted.
+    unrestricted: ClassVar[str | None] = None
+    secrets: ClassVar[tuple[str, ...]] = ()  # settings saving asks for (e.g. "fund_password")
+    separators: ClassVar[str] = ",\n"  # what the whitelist field takes between addresses
 
     def __init__(
         self,
