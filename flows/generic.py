@@ -78,10 +78,13 @@ class ProfileFlow(Flow):
             self.restrict_on()
             expect(field).to_be_visible()
         with self.step(f"{key.name!r}: entering {len(add)} addresses in {profile.ip_field!r}"):
+            self.settle()
             current = ips_in(field.input_value())
             whole = [ip for ip in current if ip not in remove]
             whole += [ip for ip in add if ip not in whole]
-            field.fill(profile.separators[0].join(whole))
+            text = profile.separators[0].join(whole)
+            field.fill(text)
+            expect(field).to_have_value(text)
         progress(len(add), len(add), "addresses entered")
         self.save(key)
 
@@ -187,7 +190,9 @@ def flow_of(profile: Profile) -> type[ProfileFlow]:
             "cidr": profile.cidr,
             "separators": profile.separators,
             "keys_by": f"{profile.key_named_by} (exact)",
-            "how": f"{profile.ip_field!r}, Save, " + " + ".join(s for s in steps if s),
+            "how": (f"{profile.restrict.label} on, " if profile.restrict else "")
+            + f"{profile.ip_field!r}, Save, "
+            + " + ".join(s for s in steps if s),
             "mode": "bulk",
             "unrestricted": profile.unrestricted,
             "secrets": tuple(
