@@ -15,6 +15,7 @@ from support import PASSWORD, altrady_ips, current_code, seeded_account, write_a
 from assistant.assist import assist
 from assistant.errors import ExitCode
 from assistant.output import ConsoleReporter
+from assistant.runner import Options, run
 from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
 from flows import FLOWS
@@ -89,3 +90,15 @@ def test_assist_on_an_exchange_with_no_flow_reports_what_the_page_shows(
     assert f"not seen: {IPS[2]}" in out
     keys = next(iter(mock.state("cryptocom")["accounts"].values()))["keys"]
     assert keys[0]["ips"] == IPS[:2]  # what the person saved, on the server
+
+
+def test_plan_on_an_exchange_with_no_flow_points_to_assist(tmp_path: Path, capsys) -> None:
+    path = write_allocation(
+        tmp_path / "allocation.toml",
+        [{"exchange": "bitget", "name": "My Bitget", "key": "main", "ips": altrady_ips(20)}],
+    )
+    settings = load_settings(artifacts_dir=tmp_path / "runs", _env_file=None)
+    code = run("plan", path, Options(), settings=settings)  # no browser is ever started
+
+    assert code == ExitCode.BAD_INPUT
+    assert "`ipbind assist FILE`" in capsys.readouterr().out
