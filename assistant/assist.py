@@ -61,9 +61,11 @@ def assist(
     allow_count: bool = False,
     person: Person | None = None,
     reporter: ConsoleReporter | None = None,
+    chromium: Browser | None = None,
 ) -> ExitCode:
-    """Opens each exchange of `file` (or only `exchanges`) in turn; exit 0 when every
-    address shows on the pages, 1 when some do not."""
+    """Opens each exchange of `file` (or only `exchanges`) in turn, in `chromium` when given
+    (a visible one: the tests launch theirs), else in a visible browser of its own; exit 0
+    when every address shows on the pages, 1 when some do not."""
     reporter = reporter or ConsoleReporter()
     try:
         settings = settings or load_settings()
@@ -72,20 +74,27 @@ def assist(
             ex: page_url(ex, url, settings) for ex in dict.fromkeys(a.exchange for a in accounts)
         }
         results: list[Seen] = []
-        with sync_playwright() as pw:
-            chromium = browsers.launch(
-                pw,
-                headless=False,  # the person works in it
-                slow_mo=settings.slow_mo,
-                executable=settings.browser_executable,
-                channel=settings.browser_channel,
-            )
-            try:
-                for exchange, address in pages.items():
-                    mine = [a for a in accounts if a.exchange == exchange]
-                    results += assist_exchange(chromium, exchange, address, mine, reporter, person)
-            finally:
-                chromium.close()
+
+        def each(browser: Browser) -> None:
+            for exchange, address in pages.items():
+                mine = [a for a in accounts if a.exchange == exchange]
+                results.extend(assist_exchange(browser, exchange, address, mine, reporter, person))
+
+        if chromium is not None:
+            each(chromium)
+        else:
+            with sync_playwright() as pw:
+                own = browsers.launch(
+                    pw,
+                    headless=False,  # the person works in it
+                    slow_mo=settings.slow_mo,
+                    executable=settings.browser_executable,
+                    channel=settings.browser_channel,
+                )
+                try:
+                    each(own)
+                finally:
+                    own.close()
     except (BadInput, UserActionNeeded) as err:
         reporter.error(err, None)
         return err.exit_code

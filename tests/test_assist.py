@@ -9,9 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Playwright, expect
 from support import PASSWORD, altrady_ips, current_code, seeded_account, write_allocation
 
+from assistant import browser
 from assistant.assist import assist
 from assistant.errors import ExitCode
 from assistant.output import ConsoleReporter
@@ -29,7 +30,7 @@ IPS = altrady_ips(3)
     reason="needs a display: `make test` runs the suite under xvfb-run",
 )
 def test_assist_on_an_exchange_with_no_flow_reports_what_the_page_shows(
-    mock: MockExchanges, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    mock: MockExchanges, playwright: Playwright, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert FLOWS["bitget"].mode == "assisted"
     mock.reset(
@@ -75,14 +76,19 @@ def test_assist_on_an_exchange_with_no_flow_reports_what_the_page_shows(
 
     settings = load_settings(artifacts_dir=tmp_path / "runs", _env_file=None)
     url = mock.base_url("cryptocom") + site.api_path
-    code = assist(
-        path,
-        url=url,
-        settings=settings,
-        allow_count=True,
-        person=person,
-        reporter=ConsoleReporter(),
-    )
+    headed = browser.launch(playwright, headless=False)  # assist is always in a visible browser
+    try:
+        code = assist(
+            path,
+            url=url,
+            settings=settings,
+            allow_count=True,
+            person=person,
+            reporter=ConsoleReporter(),
+            chromium=headed,
+        )
+    finally:
+        headed.close()
     out = capsys.readouterr().out
 
     assert code == ExitCode.NOT_VERIFIED, out
