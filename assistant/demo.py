@@ -3,6 +3,7 @@ each, and a real `apply` against them — the first thing a new user runs."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,14 @@ def demo_settings(mock: MockExchanges, allocation_exchanges: set[str]) -> dict[s
 
 def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
     exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
-    with MockExchanges(totp_period=DEMO_PERIOD) as mock:
+    # The mock pages vary their markup and timing on every load, as real sites do.
+    chaos = secrets.randbelow(10**6)
+    with MockExchanges(totp_period=DEMO_PERIOD, chaos_seed=chaos) as mock:
         Console(stderr=True, highlight=False).print(
             "[bold]ipbind demo[/]: a real `ipbind apply` against mock exchange sites on this "
             f"machine ({', '.join(mock.base_url(s) for s in sorted(exchanges))}), with demo "
-            "accounts and TEST-NET addresses. Nothing leaves this computer.\n"
+            "accounts and TEST-NET addresses. Nothing leaves this computer. The mock pages "
+            f"change their markup and timing on every load (chaos seed {chaos}).\n"
         )
         settings = load_settings(**options.overrides, **demo_settings(mock, exchanges))
         return run("apply", allocation, replace(options, demo=True), settings=settings)

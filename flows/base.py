@@ -62,7 +62,7 @@ QUIET_MS = 250  # no request of the page in flight for this long, and the page h
 # However long the page has been quiet, a settle watches it this long: a request that the
 # last action started reaches Playwright's events a moment after the action returns.
 WATCH_MS = 50
-STREAM_S = 5.0  # a request in flight this long is a stream or a long poll, not a page loading
+STREAM_S = 10.0  # a request in flight this long is a stream or a long poll, not a page loading
 # What a page loads itself with; images, fonts, beacons and sockets do not hold a read back.
 LOADING = {"document", "script", "fetch", "xhr"}
 
@@ -89,6 +89,10 @@ class Traffic:
     def busy(self) -> bool:
         now = time.monotonic()
         return any(now - started < STREAM_S for started in self.in_flight.values())
+
+    def pending(self) -> bool:
+        """Anything in flight at all, a long poll or a very slow list included."""
+        return bool(self.in_flight)
 
 
 @dataclass(frozen=True)
@@ -415,6 +419,7 @@ class Flow:
         found = look()
         if found is None or found["index"] == -1:  # not there yet is not "not there"
             self.settle()
+            self.await_late(self.page.get_by_text(name, exact=True))
             found = look()
         if found is None:
             raise UserActionNeeded(f"{self.name}: no key named {name!r} on the page")
@@ -434,10 +439,21 @@ class Flow:
         CARD_JS) as (its title: the last heading before the control, else its first line
         or cell; its whole text). One evaluation, so a re-render cannot split it."""
         self.settle()
+        self.await_late(controls)
         return controls.evaluate_all(
             f"(controls) => {{ {CARD_JS}; return controls.map((c) => {{"
             " const card = cardOf(c, controls); return [titleOf(card, c), card.innerText]; }); }"
         )
+
+    def await_late(self, expected: Locator) -> None:
+        """On a settled page that shows no `expected` while a request is still out (one
+        slower than a page usually takes: a list behind a slow server), give `expected`
+        the step's time to show before "not there" is believed."""
+        if self.traffic.pending() and not expected.count():
+            try:
+                expected.first.wait_for(state="visible")
+            except PlaywrightTimeout:
+                logger.debug("{}: still not there after waiting for the page's requests", self.name)
 
     def back(self) -> None:
         """Back to the API page from a view opened on it (a key's edit view), as the

@@ -46,10 +46,19 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["IPBIND_CONFIG"] = str(home / "none.toml")
     # Run folders and what runs remember go there too, unless a test says where.
     os.environ["IPBIND_ARTIFACTS_DIR"] = str(home / "runs")
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller drew them
+        config.stash[SEEDS] = config.workerinput["chaos_seeds"]
+        return
     seeds = config.getoption("--chaos-seed") or list(FIXED_SEEDS)
     if os.environ.get("CI") and not config.getoption("--chaos-seed"):
         seeds.append(random.SystemRandom().randrange(1, 10**6))
     config.stash[SEEDS] = seeds
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker runs under the controller's seeds (one random draw)."""
+    node.workerinput["chaos_seeds"] = node.config.stash[SEEDS]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
