@@ -38,6 +38,9 @@ def test_assist_on_an_exchange_with_no_flow_reports_what_the_page_shows(
         {
             "latency_ms": [0, 60],
             "cookie_banner": False,  # the person would close it; not what this test is about
+            # The person's codes are typed as they read them; on a busy machine one may reach
+            # the server a step or two late (1 s steps in tests), as a real server allows.
+            "totp_window": 5,
             "accounts": [seeded_account("trader@ipbind.test", keys=[{"name": "Altrady main"}])],
         },
     )
