@@ -183,6 +183,13 @@ class Account(BaseModel):
                 f"{len(values)} addresses, but {exchange} allows at most {limit} "
                 "per key; nothing was changed"
             )
+            if limit < ALTRADY_IPS_PER_KEY:  # the exchange's cap, not the user's list
+                problems.append(
+                    f"{exchange} takes fewer addresses per key than the {ALTRADY_IPS_PER_KEY} "
+                    "Altrady allocates, so no key there can hold the whole list: ask Altrady "
+                    f"support which {limit} of them to use and list only those (with "
+                    "--allow-count), or leave this key out of the file"
+                )
         if problems:
             raise ValueError("\n".join(problems))
         return out

@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant import __version__, logs
+from assistant.allocation import ALTRADY_IPS_PER_KEY
 from assistant.errors import ExitCode, IpbindError
 from assistant.runner import Options, run
+from assistant.settings import load_settings
 from flows import FLOWS
 
 
@@ -201,6 +203,28 @@ def verify(
 
 
 @command
+def assist(
+    ctx: typer.Context,
+    file: FileArg,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="The exchange's page to open (for an exchange ipbind has no page of).",
+        ),
+    ] = None,
+    allow_count: CountOpt = False,
+) -> None:
+    """Enter the list yourself, with help. Opens each exchange's API page in a browser with
+    your addresses beside it; when you are done, reads the page and says which it sees."""
+    from assistant.assist import assist as run_assist
+
+    logs.setup(ctx.obj.verbose)
+    settings = load_settings(**ctx.obj.overrides)
+    finish(run_assist(file, url=url, settings=settings, allow_count=allow_count))
+
+
+@command
 def demo(
     ctx: typer.Context,
     headed: Annotated[bool, typer.Option("--headed", help="Watch it in a browser window.")] = False,
@@ -220,7 +244,7 @@ def demo(
 @command
 def exchanges() -> None:
     """The supported exchanges and how each is done."""
-    columns = ("id", "exchange", "how", "max IPs", "keys found by", "status")
+    columns = ("id", "exchange", "mode", "how", "max IPs", "keys found by", "status")
     # An alias (bybit-futures) gets a row of its own: an allocation may name either.
     listed = [(flow.id, flow.name, flow.how, flow) for flow in FLOWS.values()] + [
         (alias, name, f"the {flow.id} key: {flow.how}", flow)
@@ -231,10 +255,12 @@ def exchanges() -> None:
         (
             fid,
             name,
+            flow.mode,
             how,
             str(flow.max_ips) if flow.max_ips else "none (app's pool)",
             flow.keys_by,
-            ("working" if flow.working else "broken") + (" *" if flow.notice else ""),
+            ("by hand" if flow.mode == "assisted" else "working" if flow.working else "broken")
+            + (" *" if flow.notice or 0 < flow.max_ips < ALTRADY_IPS_PER_KEY else ""),
         )
         for fid, name, how, flow in sorted(listed)
     ]
@@ -252,6 +278,17 @@ def exchanges() -> None:
     for flow in FLOWS.values():
         if flow.notice:
             console.print(f"* {flow.name}: {flow.notice}", soft_wrap=True)
+        if 0 < flow.max_ips < ALTRADY_IPS_PER_KEY:
+            console.print(
+                f"* {flow.name}: takes {flow.max_ips} addresses per key, fewer than the "
+                f"{ALTRADY_IPS_PER_KEY} Altrady allocates; a file with 20 is refused.",
+                soft_wrap=True,
+            )
+    console.print(
+        "Assisted: ipbind has no flow; `ipbind assist FILE` opens the page with your addresses "
+        "(any exchange, with --url).",
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

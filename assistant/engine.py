@@ -284,6 +284,12 @@ class Engine:
     def _check_targets(self) -> None:
         problems = []
         for account in self.allocation.accounts:
+            if FLOWS[account.exchange].mode == "assisted":
+                problems.append(
+                    f"{account.exchange}: ipbind has no flow for {FLOWS[account.exchange].name}; "
+                    "`ipbind assist FILE` opens its API page with your addresses beside it"
+                )
+                continue
             origin = self.origins[account.exchange]
             docs = documentation_ips(account)
             if docs and not is_loopback_url(origin):
@@ -306,7 +312,12 @@ class Engine:
         conf = self.settings.exchange(account.exchange)
         prefix = f"IPBIND_{account.exchange.upper()}__"
         if conf.username and conf.password:
-            return []
+            return [
+                f"saving on {account.exchange} asks for the {name.replace('_', ' ')}: set "
+                f"{prefix}{name.upper()}"
+                for name in FLOWS[account.exchange].secrets
+                if getattr(conf, name, None) is None
+            ]
         if conf.username or conf.password:
             return [f"{prefix}USERNAME and {prefix}PASSWORD go together; only one is set"]
         if self.settings.headless:
@@ -374,6 +385,8 @@ class Engine:
             plans.extend(self._plan(flow, targets))
         self.reporter.end_progress()
         self.reporter.plans(plans, mode)
+        if mode != "apply":
+            self._warn_unrestricted(plans)
         failed = [p for p in plans if p.error]
         if failed and mode == "apply":
             return [self._planned(p, mode) if p.error else not_started(p, failed) for p in plans]
@@ -394,6 +407,17 @@ class Engine:
                 raise KeyboardInterrupt
         return self.results
 
+    def _warn_unrestricted(self, plans: list[KeyPlan]) -> None:
+        """Keys with no IP restriction, on exchanges that expire or strip such keys."""
+        for plan in plans:
+            flow = FLOWS[plan.target.exchange]
+            if flow.unrestricted and plan.key is not None and not plan.current:
+                self.reporter.notice(
+                    f"{flow.name}: {plan.target.key!r} has no IP restriction; {flow.name} "
+                    f"expires or strips such keys after {flow.unrestricted}. `ipbind apply` "
+                    "restricts it to Altrady's addresses."
+                )
+
     def _flow(self, chromium: Browser, exchange: str) -> Flow:
         conf = self.settings.exchange(exchange)
         flow_cls = FLOWS[exchange]
@@ -404,7 +428,10 @@ class Engine:
         page = context.new_page()
         credentials = None
         if conf.username and conf.password:
-            credentials = Credentials(conf.username, conf.password)
+            secrets = {name: getattr(conf, name) for name in flow_cls.secrets}
+            credentials = Credentials(
+                conf.username, conf.password, {k: v for k, v in secrets.items() if v}
+            )
         flow = flow_cls(
             page,
             self.origins[exchange],

@@ -167,6 +167,8 @@ def run(
             reporter.say(f"Report (with pictures): {report_path}", "bold")
         if code != ExitCode.OK and log_path:
             reporter.say(f"Debug log (no secrets): {log_path}", "dim")
+        if code == ExitCode.SITE_CHANGED and not options.demo:
+            offer_assist(reporter, file, results, settings, options)
     logger.info("exit {}", int(code))
     return code
 
@@ -221,6 +223,37 @@ def hand_over_new_keys(
         )
         return None
     return None if options.json_out else text
+
+
+def offer_assist(
+    reporter: ConsoleReporter,
+    file: Path,
+    results: list[KeyResult],
+    settings: BaseIpbindSettings,
+    options: Options,
+) -> None:
+    """A page that changed stops the flow, not the person: offer to open it for them."""
+    changed = [
+        r.plan.target.exchange
+        for r in results
+        if r.error and r.error.exit_code == ExitCode.SITE_CHANGED
+    ]
+    reporter.say(
+        f"You can enter the list yourself: `ipbind assist {file}` opens the page with your "
+        "addresses beside it and checks what it sees when you are done.",
+        "yellow",
+    )
+    if not interactive() or not TerminalHuman(reporter, headless=False).confirm("Open it now?"):
+        return
+    from assistant.assist import assist
+
+    assist(
+        file,
+        exchanges=list(dict.fromkeys(changed)),
+        settings=settings,
+        allow_count=options.allow_count,
+        reporter=reporter,
+    )
 
 
 def interruption(mode: Mode, *, engine: Engine | None) -> Interrupted:

@@ -65,7 +65,8 @@ class ExchangeSettings(BaseModel):
         return value
 
     def secret_values(self) -> list[str]:
-        values = [s.get_secret_value() for s in (self.password, self.totp_secret) if s]
+        # Every SecretStr: the password and TOTP secret, and a flow's own (fund password, …).
+        values = [s.get_secret_value() for s in self.__dict__.values() if isinstance(s, SecretStr)]
         totp = self.totp() if self.totp_secret else None
         return values + ([totp.secret.get_secret_value()] if totp else [])
 
@@ -147,11 +148,23 @@ class BaseIpbindSettings(BaseSettings):
         return self.state_dir or self.artifacts_dir.parent / "state"
 
 
+def exchange_settings(secrets: tuple[str, ...]) -> type[ExchangeSettings]:
+    """An exchange's settings: the common ones, and a SecretStr for each of its flow's own
+    secrets (IPBIND_GATE__FUND_PASSWORD)."""
+    if not secrets:
+        return ExchangeSettings
+    fields: dict[str, Any] = {name: (SecretStr | None, None) for name in secrets}
+    return create_model("ExchangeSettings", __base__=ExchangeSettings, **fields)  # type: ignore[no-any-return]
+
+
 # One field per supported exchange, so IPBIND_<EXCHANGE>__<FIELD> works for each flow.
 Settings = create_model(  # type: ignore[call-overload]
     "Settings",
     __base__=BaseIpbindSettings,
-    **{fid: (ExchangeSettings, Field(default_factory=ExchangeSettings)) for fid in FLOWS},
+    **{
+        fid: (model, Field(default_factory=model))
+        for fid, model in ((fid, exchange_settings(flow.secrets)) for fid, flow in FLOWS.items())
+    },
 )
 
 

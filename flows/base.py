@@ -161,6 +161,7 @@ def words(text: str) -> re.Pattern[str]:
 class Credentials:
     username: str
     password: SecretStr
+    secrets: dict[str, SecretStr] = field(default_factory=dict)  # a flow's `secrets`, by name
 
 
 class Human(Protocol):
@@ -202,6 +203,11 @@ class Flow:
     sign_in: ClassVar[SignIn]
     # Told each step's name before it starts (the headed walkthrough's banners); per flow.
     narrator: Callable[[str], None] | None = None
+    # What the exchange does to a key with no IP restriction ("30 days without trading"):
+    # plan and verify warn about every key still unrestricted.
+    unrestricted: ClassVar[str | None] = None
+    secrets: ClassVar[tuple[str, ...]] = ()  # settings saving asks for (e.g. "fund_password")
+    separators: ClassVar[str] = ",\n"  # what the whitelist field takes between addresses
 
     def __init__(
         self,

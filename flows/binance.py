@@ -32,6 +32,8 @@ class Binance(Flow):
     max_ips = 30
     how = "paste all, Confirm, Save, 2FA"
     mode = "bulk"
+    unrestricted = "30 days without trading"
+    separators = ", \n"
     sign_in = SignIn(
         username=re.compile(r"email\s*/\s*phone", re.I),
         submit=words("Log In"),

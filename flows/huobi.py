@@ -40,6 +40,7 @@ class Huobi(Flow):
     keys_by = "Note, or access key"
     how = "comma-separated list, Confirm, e-mailed code + 2FA; extra keys get the same list"
     mode = "bulk"
+    unrestricted = "90 days"
     sign_in = SignIn(
         username=re.compile(r"email\s*/\s*phone", re.I),
         submit=words("Log In"),

@@ -8,6 +8,10 @@ As a person does it (seed article, "Add IP addresses to Kraken"):
      has 2FA for API changes.
   5. Extra keys: the same for each, by its own name.
 The saved list is read back from the key's edit view, where each entry is an input.
+
+Kraken Pro's newer key form (SITES.md) has the switch "Enable IP address restriction" and
+one field, "IP addresses", that takes the whole list; the rest is the same. Which form the
+edit view shows is found by the switch's words.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
 
 EDIT = words("Edit")
 WHITELISTING = re.compile(r"ip whitelisting", re.I)
+RESTRICTION = re.compile(r"enable ip address restriction", re.I)  # the newer form
+LIST_FIELD = words("IP addresses")
 ENTRY = re.compile(r"ip address or range", re.I)
 ADD = re.compile(r"add an ip address or range", re.I)
 REMOVE = re.compile(r"^\s*remove\b", re.I)
@@ -35,8 +41,9 @@ class Kraken(Flow):
     max_ips = 30
     cidr = True
     keys_by = "name (exact)"
-    how = "one per input, Save, 2FA if set"
+    how = "one per input (newer form: one field), Save, 2FA if set"
     mode = "one by one"
+    separators = "\n,"
     sign_in = SignIn(
         username=words("Username"),
         submit=words("Sign in"),
@@ -60,21 +67,46 @@ class Kraken(Flow):
         with self.step(f"{key.name!r}: reading the IP whitelist"):
             self.edit(key)
             self.settle()
-            if self.switch().is_checked():
+            if not self.switch().is_checked():
+                ips = []
+            elif self.newer_form():
+                ips = ips_in(self.page.get_by_label(LIST_FIELD).input_value())
+            else:
                 values = self.entries().evaluate_all("inputs => inputs.map(i => i.value)")
                 ips = ips_in(" ".join(values))
-            else:
-                ips = []
         self.back()
         return ips
 
     # -- edit, add one by one, Save, 2FA ---------------------------------------------------
 
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
-        page = self.page
         with self.step(f"{key.name!r}: Edit, IP whitelisting on"):
             self.edit(key)
             self.switch().check()
+        if self.newer_form():
+            self.enter_list(key, add, remove, progress)
+        else:
+            self.enter_one_by_one(key, add, remove, progress)
+        self.save(key)
+
+    def enter_list(
+        self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress
+    ) -> None:
+        """The newer form: the whole list in one field, what stays and what is added."""
+        with self.step(f"{key.name!r}: IP addresses ({len(add)} to add)"):
+            self.settle()  # the field holds the saved list once the view has settled
+            field = self.page.get_by_label(LIST_FIELD)
+            current = ips_in(field.input_value())
+            whole = [ip for ip in current if ip not in remove]
+            text = "\n".join(whole + [ip for ip in add if ip not in whole])
+            field.fill(text)
+            expect(field).to_have_value(text)  # not wiped by a re-render before Save
+        progress(len(add), len(add), "entered")
+
+    def enter_one_by_one(
+        self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress
+    ) -> None:
+        page = self.page
         for ip in remove:
             with self.step(f"{key.name!r}: removing {ip}"):
                 values = self.entries().evaluate_all("inputs => inputs.map(i => i.value.trim())")
@@ -87,7 +119,6 @@ class Kraken(Flow):
                 expect(self.entries()).to_have_count(count + 1)
                 self.entries().nth(count).fill(ip)
             progress(done, len(add), "entered")
-        self.save(key)
 
     def save(self, key: KeyInfo) -> None:
         page = self.page
@@ -124,8 +155,18 @@ class Kraken(Flow):
         expect(self.switch()).to_be_visible()
 
     def switch(self) -> Locator:
-        return self.page.get_by_role("switch", name=WHITELISTING).or_(
-            self.page.get_by_role("checkbox", name=WHITELISTING)
+        """The older form's "IP whitelisting" or the newer form's "Enable IP address
+        restriction"."""
+        page, either = self.page, re.compile(f"{WHITELISTING.pattern}|{RESTRICTION.pattern}", re.I)
+        return page.get_by_role("switch", name=either).or_(
+            page.get_by_role("checkbox", name=either)
+        )
+
+    def newer_form(self) -> bool:
+        return (
+            self.page.get_by_role("switch", name=RESTRICTION)
+            .or_(self.page.get_by_role("checkbox", name=RESTRICTION))
+            .is_visible()
         )
 
     def entries(self) -> Locator:

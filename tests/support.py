@@ -171,10 +171,14 @@ def keys_of(mock: MockExchanges, site: str) -> list[dict[str, Any]]:
     return next(iter(mock.state(site)["accounts"].values()))["keys"]
 
 
-def kraken_seed(*keys: dict[str, Any], api_2fa: bool = True) -> dict[str, Any]:
-    """One account; `keys` as {"name", "ips"}; whitelisting on where there are ips."""
+def kraken_seed(
+    *keys: dict[str, Any], api_2fa: bool = True, layout: str = "older"
+) -> dict[str, Any]:
+    """One account; `keys` as {"name", "ips"}; whitelisting on where there are ips; the key
+    form `layout`: "older" (one input per entry) or "newer" (one field for the list)."""
     return {
         "latency_ms": [0, 60],
+        "options": {"layout": layout},
         "accounts": [
             seeded_account(
                 "kraken-trader",

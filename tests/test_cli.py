@@ -148,6 +148,12 @@ def test_exchanges_lists_the_supported_exchanges() -> None:
     result = ipbind("exchanges")
     assert result.returncode == 0
     assert "binance" in result.stdout and "paste all" in result.stdout
+    lines = {line.split(" · ")[0]: line for line in result.stdout.splitlines()}
+    # every exchange with its mode, its limit and its status; profiles and assisted ones too
+    assert "mode: one by one" in lines["id: kraken"]
+    assert "mode: bulk" in lines["id: okx"] and "max IPs: 20" in lines["id: okx"]
+    assert "max IPs: 6" in lines["id: cryptocom"] and "status: working *" in lines["id: cryptocom"]
+    assert "mode: assisted" in lines["id: bitget"] and "status: by hand" in lines["id: bitget"]
 
 
 def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:

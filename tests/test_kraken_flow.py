@@ -24,12 +24,16 @@ IPS = altrady_ips()
 NAMES = ["Altrady main", "Altrady main (old)", "Altrady extra 1", "Altrady extra 2"]
 
 
-@pytest.fixture
-def site(mock: MockExchanges) -> MockExchanges:
+@pytest.fixture(params=["older", "newer"])
+def site(mock: MockExchanges, request: pytest.FixtureRequest) -> MockExchanges:
+    """The mock Kraken, on its older key form (one input per entry) and its newer one
+    (a switch "Enable IP address restriction" and one field for the list)."""
     mock.reset(
         "kraken",
         kraken_seed(
-            *({"name": n} for n in NAMES), {"name": "Personal bot", "ips": ["198.51.100.80"]}
+            *({"name": n} for n in NAMES),
+            {"name": "Personal bot", "ips": ["198.51.100.80"]},
+            layout=request.param,
         ),
     )
     return mock
@@ -67,8 +71,9 @@ def test_twenty_addresses_on_the_main_key_and_two_extra_keys(
 
 
 def test_existing_entries_are_kept_and_cidr_ranges_accepted(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
+    site = mock  # its own seed, on the older form
     site.reset("kraken", kraken_seed({"name": "Altrady main", "ips": ["198.51.100.0/28"]}))
     ips = [*IPS[:19], "203.0.113.128/25"]
     result = run_cli(
@@ -84,8 +89,9 @@ def test_existing_entries_are_kept_and_cidr_ranges_accepted(
 
 
 def test_no_2fa_on_save_when_the_account_has_none(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
+    site = mock  # its own seed, on the older form
     site.reset("kraken", kraken_seed({"name": "Altrady main"}, api_2fa=False))
     result = run_cli(
         "apply",
@@ -135,8 +141,9 @@ def test_the_longer_of_two_alike_names_gets_only_its_own_key(
 
 
 def test_rerun_is_a_no_op_and_replace_removes_extras(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
+    site = mock  # its own seed, on the older form
     site.reset("kraken", kraken_seed({"name": "Altrady main", "ips": ["198.51.100.9"]}))
     settings = settings_for(site, "kraken", tmp_path)
     assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
@@ -147,3 +154,23 @@ def test_rerun_is_a_no_op_and_replace_removes_extras(
 
     assert result.code == ExitCode.OK, result.out
     assert whitelists(site)["Altrady main"] == IPS
+
+
+def test_the_newer_form_keeps_existing_entries_and_replace_removes_them(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    mock.reset(
+        "kraken",
+        kraken_seed({"name": "Altrady main", "ips": ["198.51.100.0/28"]}, layout="newer"),
+    )
+    settings = settings_for(mock, "kraken", tmp_path)
+    path = allocation(tmp_path, ips=IPS[:3])
+    result = run_cli("apply", path, settings, browser, capsys, allow_count=True)
+
+    assert result.code == ExitCode.OK, result.out
+    assert whitelists(mock)["Altrady main"] == ["198.51.100.0/28", *IPS[:3]]
+
+    result = run_cli("apply", path, settings, browser, capsys, allow_count=True, replace=True)
+
+    assert result.code == ExitCode.OK, result.out
+    assert whitelists(mock)["Altrady main"] == IPS[:3]

@@ -283,3 +283,17 @@ def test_site_origin_refuses_everything_else(base_url: str) -> None:
         site_origin(base_url, BINANCE, ENV)
     assert info.value.exit_code == ExitCode.BAD_INPUT
     assert ENV in info.value.message
+
+
+def test_a_flows_own_secret_is_a_setting_held_and_redacted_like_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IPBIND_GATE__FUND_PASSWORD", PASSWORD)
+    settings = load_settings()
+    conf = settings.exchange("gate")
+    assert isinstance(conf.fund_password, SecretStr)  # type: ignore[attr-defined]
+    assert PASSWORD not in repr(settings) + settings.model_dump_json()
+    assert PASSWORD in conf.secret_values()  # so the redactor masks it in every log line
+    with pytest.raises(BadInput):  # an exchange without that step has no such setting
+        monkeypatch.setenv("IPBIND_BINANCE__FUND_PASSWORD", PASSWORD)
+        load_settings()

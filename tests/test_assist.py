@@ -1,0 +1,113 @@
+"""`ipbind assist`: a visible browser on the exchange's page with the addresses beside it;
+the person (a scripted stand-in here) signs in and enters the list; ipbind then reads the
+page and reports which allocated addresses it sees. Here on an exchange with no flow
+(bitget, an "assisted" entry), its page given with --url: a mock site's API page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Playwright, expect
+from support import PASSWORD, altrady_ips, current_code, seeded_account, write_allocation
+
+from assistant import browser
+from assistant.assist import assist
+from assistant.errors import ExitCode
+from assistant.output import ConsoleReporter
+from assistant.runner import Options, run
+from assistant.settings import load_settings
+from fixtures.mockex import MockExchanges
+from flows import FLOWS
+
+IPS = altrady_ips(3)
+
+
+@pytest.mark.headed
+@pytest.mark.skipif(
+    not os.environ.get("DISPLAY"),
+    reason="needs a display: `make test` runs the suite under xvfb-run",
+)
+def test_assist_on_an_exchange_with_no_flow_reports_what_the_page_shows(
+    mock: MockExchanges, playwright: Playwright, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert FLOWS["bitget"].mode == "assisted"
+    mock.reset(
+        "cryptocom",
+        {
+            "latency_ms": [0, 60],
+            "cookie_banner": False,  # the person would close it; not what this test is about
+            # The person's codes are typed as they read them; on a busy machine one may reach
+            # the server a step or two late (1 s steps in tests), as a real server allows.
+            "totp_window": 5,
+            "accounts": [seeded_account("trader@ipbind.test", keys=[{"name": "Altrady main"}])],
+        },
+    )
+    site = mock.site("cryptocom")
+    secret = next(iter(site.accounts.values())).totp_secret
+    path = write_allocation(
+        tmp_path / "allocation.toml",
+        [{"exchange": "bitget", "name": "My Bitget", "key": "Altrady main", "ips": IPS}],
+    )
+
+    def person(page: Page) -> None:
+        """Signs in, copies the list with the panel's "copy all", pastes two of the three
+        addresses (the third is forgotten), saves, and presses Done in the panel."""
+        panel = page.get_by_role("complementary", name="ipbind: addresses to whitelist")
+        page.get_by_label("Email").fill("trader@ipbind.test")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log In").click()
+        page.get_by_label("2FA code").fill(current_code(secret, site.totp_period))
+        page.get_by_role("button", name="Submit").click()
+        page.get_by_role("button", name="Edit").first.click()
+        panel.get_by_role("button", name="Copy all of My Bitget (comma)").click()
+        expect(
+            panel.get_by_role("button", name="Copied: Copy all of My Bitget (comma)")
+        ).to_be_visible()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == ",".join(IPS)
+        panel.get_by_role("button", name=f"Copy {IPS[0]}").click()
+        expect(panel.get_by_role("button", name=f"Copied: Copy {IPS[0]}")).to_be_visible()
+        page.get_by_label("IP address").fill(",".join(IPS[:2]))
+        page.get_by_role("button", name="Save").click()
+        dialog = page.get_by_role("dialog", name="Security Verification")
+        dialog.get_by_label("2FA code").fill(current_code(secret, site.totp_period))
+        dialog.get_by_role("button", name="Submit").click()
+        expect(dialog).to_be_hidden()
+        panel.get_by_role("button", name="Done").click()
+
+    settings = load_settings(artifacts_dir=tmp_path / "runs", _env_file=None)
+    url = mock.base_url("cryptocom") + site.api_path
+    headed = browser.launch(playwright, headless=False)  # assist is always in a visible browser
+    try:
+        code = assist(
+            path,
+            url=url,
+            settings=settings,
+            allow_count=True,
+            person=person,
+            reporter=ConsoleReporter(),
+            chromium=headed,
+        )
+    finally:
+        headed.close()
+    out = capsys.readouterr().out
+
+    assert code == ExitCode.NOT_VERIFIED, out
+    assert "bitget: My Bitget: 2 of 3 addresses seen" in out
+    assert f"not seen: {IPS[2]}" in out
+    keys = next(iter(mock.state("cryptocom")["accounts"].values()))["keys"]
+    assert keys[0]["ips"] == IPS[:2]  # what the person saved, on the server
+
+
+def test_plan_on_an_exchange_with_no_flow_points_to_assist(tmp_path: Path, capsys) -> None:
+    path = write_allocation(
+        tmp_path / "allocation.toml",
+        [{"exchange": "bitget", "name": "My Bitget", "key": "main", "ips": altrady_ips(20)}],
+    )
+    settings = load_settings(artifacts_dir=tmp_path / "runs", _env_file=None)
+    code = run("plan", path, Options(), settings=settings)  # no browser is ever started
+
+    assert code == ExitCode.BAD_INPUT
+    assert "`ipbind assist FILE`" in capsys.readouterr().out

@@ -1,0 +1,141 @@
+"""The generic bulk flow, one profile at a time, end to end against the generic mock site
+serving the same profile: a main key and an extra key, each profile's own verification
+steps (fund/trading password, e-mailed code, "Risk Reminder", e-mailed link). Also: a cap
+below Altrady's 20 refused at load, third-party keys left untouched, unrestricted keys
+warned about. Assertions are on the mock server's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser
+from support import (
+    MailboxHuman,
+    account_state,
+    actions,
+    altrady_ips,
+    run_cli,
+    run_engine,
+    seeded_account,
+    settings_for,
+    write_allocation,
+)
+
+from assistant.errors import ExitCode
+from fixtures.mockex import MockExchanges
+from flows.profiles import PROFILES
+
+FUND_PASSWORD = "fund-Passw0rd!"
+IPS = altrady_ips(3)
+
+
+def profile_seed(*keys: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "latency_ms": [0, 60],
+        "accounts": [seeded_account("trader@ipbind.test", fund_password=FUND_PASSWORD, keys=keys)],
+    }
+
+
+def settings(mock: MockExchanges, site: str, tmp_path: Path) -> Any:
+    secrets = {name: FUND_PASSWORD for name in ("fund_password", "trading_password")}
+    profile = next(p for p in PROFILES if p.id == site)
+    wanted = profile.verification.secret
+    extra = (
+        {wanted.setting: secrets[wanted.setting]} if wanted and wanted.setting in secrets else {}
+    )
+    return settings_for(mock, site, tmp_path, **extra)
+
+
+def allocation(tmp_path: Path, exchange: str, ips: list[str] = IPS, **extra: Any) -> Path:
+    account = {"exchange": exchange, "name": f"My {exchange}", "key": "Altrady main", "ips": ips}
+    return write_allocation(tmp_path / "allocation.toml", [{**account, **extra}])
+
+
+def lists(mock: MockExchanges, site: str) -> dict[str, list[str]]:
+    return {k["name"]: k["ips"] for k in account_state(mock, site)["keys"]}
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=[p.id for p in PROFILES])
+def test_each_profile_restricts_a_main_and_an_extra_key(
+    profile: Any, mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    site = profile.id
+    mock.reset(
+        site,
+        profile_seed(
+            {"name": "Altrady main"},
+            {"name": "Altrady extra", "ips": ["198.51.100.9"]},
+            {"name": "Personal bot", "ips": ["198.51.100.80"]},
+        ),
+    )
+    path = allocation(tmp_path, site, extra_keys=["Altrady extra"])
+    results = run_engine(
+        settings(mock, site, tmp_path), path, browser, MailboxHuman(mock, site), allow_count=True
+    )
+
+    assert [r.status for r in results] == ["verified", "verified"], [r.error for r in results]
+    saved = lists(mock, site)
+    assert saved["Altrady main"] == IPS
+    assert saved["Altrady extra"] == ["198.51.100.9", *IPS]  # what was there is kept
+    assert saved["Personal bot"] == ["198.51.100.80"]
+    assert all(k["restricted"] for k in account_state(mock, site)["keys"])
+    assert len(actions(mock, site, "save_whitelist")) == 2
+    mails = mock.state(site)["inbox"]
+    if profile.verification.email_code:
+        assert len([m for m in mails if m["code"]]) == 2
+    if profile.verification.link:
+        assert len(actions(mock, site, "confirm")) == 2
+
+
+def test_a_cap_below_altradys_twenty_is_refused_when_the_file_loads(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    path = allocation(tmp_path, "cryptocom", ips=altrady_ips(20))
+    result = run_cli("apply", path, settings(mock, "cryptocom", tmp_path), browser, capsys)
+
+    assert result.code == ExitCode.BAD_INPUT, result.out
+    assert "cryptocom allows at most 6 per key" in result.out
+    assert "ask Altrady support which 6" in result.out  # what to do instead
+    assert mock.state("cryptocom")["page_loads"] == []  # no page was ever opened
+
+
+def test_a_third_party_key_is_stopped_untouched_with_advice(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    mock.reset(
+        "okx",
+        profile_seed(
+            {"name": "Altrady main"},
+            {"name": "Fast Connect", "third_party": True, "ips": ["198.51.100.7"]},
+        ),
+    )
+    path = allocation(tmp_path, "okx", extra_keys=["Fast Connect"])
+    result = run_cli(
+        "apply", path, settings(mock, "okx", tmp_path), browser, capsys, allow_count=True
+    )
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    assert "'Fast Connect' is a third-party key ('Linking third-party app')" in result.out
+    assert "Create a normal API key on OKX" in result.out
+    assert actions(mock, "okx", "save_whitelist") == []  # nothing changed on any key
+    assert lists(mock, "okx")["Fast Connect"] == ["198.51.100.7"]
+
+
+def test_plan_and_verify_warn_about_keys_still_unrestricted(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    mock.reset("kucoin", profile_seed({"name": "Altrady main"}))
+    path = allocation(tmp_path, "kucoin")
+    conf = settings(mock, "kucoin", tmp_path)
+    warning = "KuCoin: 'Altrady main' has no IP restriction; KuCoin expires or strips such keys"
+
+    planned = run_cli("plan", path, conf, browser, capsys, allow_count=True)
+    verified = run_cli("verify", path, conf, browser, capsys, allow_count=True)
+
+    assert planned.code == ExitCode.OK, planned.out
+    assert f"{warning} after 30 days" in planned.out
+    assert verified.code == ExitCode.NOT_VERIFIED, verified.out
+    assert f"{warning} after 30 days" in verified.out
+    assert actions(mock, "kucoin", "save_whitelist") == []
