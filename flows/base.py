@@ -346,13 +346,15 @@ class Flow:
         logger.info("{}: on the API page", self.name)
 
     def settle(self) -> None:
-        """Waits until the page has settled: no busy indicator shows (`role=progressbar`,
-        `aria-busy=true`) and none of its requests has been in flight for QUIET_MS. Quick
-        on a page that has been quiet that long already; gives up after the step timeout (a
-        page that never stops polling is read as it is then: the engine's re-read of a short
-        read-back covers that)."""
+        """Waits until the page has settled: no busy indicator shows (a spinner, i.e. a
+        `role=progressbar` without a value, or `aria-busy=true`) and none of its requests
+        has been in flight for QUIET_MS. Quick on a page that has been quiet that long
+        already; gives up after the step timeout (a page that never stops polling is read as
+        it is then: the engine's re-read of a short read-back covers that)."""
         page = self.page
-        busy = page.get_by_role("progressbar").or_(page.locator("[aria-busy='true']:visible"))
+        # An indeterminate progress bar (a spinner) is busy; one with a value is a gauge.
+        spinner = page.get_by_role("progressbar").and_(page.locator(":not([aria-valuenow])"))
+        busy = spinner.or_(page.locator("[aria-busy='true']:visible"))
         called = time.monotonic()
         deadline = called + self.timeout_ms / 1000
         while (now := time.monotonic()) < deadline:
