@@ -4,6 +4,6 @@
 # four share two cores well; each worker has its own mock server and browser.
 set -eu
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null 2>&1; then
-  exec xvfb-run -a .venv/bin/python -m pytest -n 4 "$@"
+  exec xvfb-run -a .venv/bin/python -m pytest -n 4 --maxschedchunk 2 "$@"
 fi
-exec .venv/bin/python -m pytest -n 4 "$@"
+exec .venv/bin/python -m pytest -n 4 --maxschedchunk 2 "$@"

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Playwright
 
-from assistant import browser
+from assistant import browser, engine
 from fixtures.mockex import MockExchanges
 
 TEST_PERIOD = 1  # seconds per TOTP step on the mock sites in tests
@@ -46,6 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["IPBIND_CONFIG"] = str(home / "none.toml")
     # Run folders and what runs remember go there too, unless a test says where.
     os.environ["IPBIND_ARTIFACTS_DIR"] = str(home / "runs")
+    # The pause before a second try after a server error is the server's business: tests
+    # prove the second try, not the wait.
+    engine.RETRY_WAIT = 0.1
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller drew them
         config.stash[SEEDS] = config.workerinput["chaos_seeds"]
         return
@@ -53,6 +56,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") and not config.getoption("--chaos-seed"):
         seeds.append(random.SystemRandom().randrange(1, 10**6))
     config.stash[SEEDS] = seeds
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first (a stable sort: the rest keep their order). Handed out two at a
+    time (scripts/pytest.sh: --maxschedchunk 2), they spread over the workers at the start
+    instead of one worker ending the run alone with them."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.hookimpl(optionalhook=True)

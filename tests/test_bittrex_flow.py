@@ -65,6 +65,7 @@ def test_five_addresses_unattended_one_fresh_code_each(
     assert "5/5 added" in result.out
 
 
+@pytest.mark.long
 def test_only_the_missing_seventeen_are_added(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:

@@ -156,6 +156,7 @@ def test_exchanges_lists_the_supported_exchanges() -> None:
     assert "mode: assisted" in lines["id: bitget"] and "status: by hand" in lines["id: bitget"]
 
 
+@pytest.mark.long
 def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:
     result = ipbind(
         "demo",
@@ -203,6 +204,7 @@ def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
     not os.environ.get("DISPLAY"),
     reason="needs a display: `make test` runs the suite under xvfb-run",
 )
+@pytest.mark.long
 def test_headed_apply_works_in_a_visible_browser(mock: MockExchanges, tmp_path: Path) -> None:
     result = ipbind(
         "--headed",

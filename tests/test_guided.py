@@ -148,6 +148,7 @@ def test_a_picture_masks_password_fields_but_shows_addresses(page: Page, tmp_pat
 # -- login / logout --------------------------------------------------------------------------
 
 
+@pytest.mark.long
 def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
     mock: MockExchanges, tmp_path: Path
 ) -> None:
@@ -181,6 +182,7 @@ def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
     assert len(mock.state("binance")["sign_ins"]) == 2  # signed in again
 
 
+@pytest.mark.long
 def test_an_expired_session_is_signed_in_again(mock: MockExchanges, tmp_path: Path) -> None:
     binance_keys(mock, "Altrady main")
     env = env_for(mock, "binance", tmp_path)
@@ -241,6 +243,7 @@ def paste(child: pexpect.spawn, ips: list[str]) -> None:
     child.sendline("")
 
 
+@pytest.mark.long
 def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path: Path) -> None:
     binance_keys(mock, "Altrady main")
     env = env_for(mock, "binance", tmp_path, sign_in=False)
@@ -294,6 +297,7 @@ def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path:
     assert PASSWORD not in saved.read_text(encoding="utf-8")
 
 
+@pytest.mark.long
 def test_ctrl_c_in_the_middle_stops_cleanly_and_says_per_key_what_was_saved(
     mock: MockExchanges, tmp_path: Path
 ) -> None:

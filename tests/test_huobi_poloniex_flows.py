@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser
 from support import (
     MailboxHuman,
@@ -70,6 +71,7 @@ def lists(mock: MockExchanges, site: str, by: str) -> dict[str, list[str]]:
     return {k[by]: k["ips"] for k in account_state(mock, site)["keys"]}
 
 
+@pytest.mark.long
 def test_huobi_main_key_and_two_extra_keys_get_the_20_addresses(
     mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:

@@ -129,6 +129,7 @@ def test_at_a_code_prompt_the_summary_tells_what_the_server_holds(
     assert added_in_summary(text) == 1
 
 
+@pytest.mark.long
 def test_killed_mid_save_the_next_apply_finishes_without_repeating_anything(
     site: MockExchanges, tmp_path: Path
 ) -> None:

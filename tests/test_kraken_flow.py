@@ -48,6 +48,7 @@ def whitelists(mock: MockExchanges) -> dict[str, list[str]]:
     return {k["name"]: k["ips"] for k in account_state(mock, "kraken")["keys"]}
 
 
+@pytest.mark.long
 def test_twenty_addresses_on_the_main_key_and_two_extra_keys(
     site: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -70,6 +71,7 @@ def test_twenty_addresses_on_the_main_key_and_two_extra_keys(
         assert f"kraken: {name}: verified" in result.out  # every key reported separately
 
 
+@pytest.mark.long
 def test_existing_entries_are_kept_and_cidr_ranges_accepted(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -140,6 +142,7 @@ def test_the_longer_of_two_alike_names_gets_only_its_own_key(
     assert whitelists(site)["Altrady main"] == []
 
 
+@pytest.mark.long
 def test_rerun_is_a_no_op_and_replace_removes_extras(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -156,6 +159,7 @@ def test_rerun_is_a_no_op_and_replace_removes_extras(
     assert whitelists(site)["Altrady main"] == IPS
 
 
+@pytest.mark.long
 def test_the_newer_form_keeps_existing_entries_and_replace_removes_them(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:

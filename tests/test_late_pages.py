@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser
 from support import (
     account_state,
@@ -59,6 +60,7 @@ def test_bittrex_list_that_arrives_late_is_read_whole(
     assert account_state(mock, "bittrex")["allow_list"] == [*OLD, IPS[3], *key["added"]]
 
 
+@pytest.mark.long
 def test_kraken_lists_that_arrive_late_are_read_whole(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -102,6 +104,7 @@ def test_kraken_lists_that_arrive_late_are_read_whole(
     }
 
 
+@pytest.mark.long
 def test_kraken_loads_a_page_only_to_sign_in_and_to_read_back_what_it_saved(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
