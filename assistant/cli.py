@@ -242,6 +242,16 @@ def demo(
 
 
 @command
+def doctor(ctx: typer.Context) -> None:
+    """Check the setup. Versions, the browser a run would use and why, every setting and
+    where it came from, each exchange's settings (secrets masked); exits non-zero naming
+    whatever would stop a run."""
+    from assistant.doctor import doctor as check
+
+    finish(check(ctx.obj.overrides))
+
+
+@command
 def exchanges() -> None:
     """The supported exchanges and how each is done."""
     columns = ("id", "exchange", "mode", "how", "max IPs", "keys found by", "status")

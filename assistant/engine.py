@@ -31,6 +31,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from assistant import browser as browsers
 from assistant import report
+from assistant import trace as traces
 from assistant.allocation import Account, Allocation, documentation_ips
 from assistant.errors import (
     BadInput,
@@ -255,6 +256,7 @@ class Engine:
         ask_code: Callable[[str, float], str] | None = None,
         replace: bool = False,
         run_dir: Path | None = None,
+        trace: bool = False,
     ):
         self.settings = settings
         self.allocation = allocation
@@ -263,6 +265,10 @@ class Engine:
         self.ask_code = ask_code
         self.replace = replace
         self.run_dir = run_dir
+        # A Playwright trace per exchange (-v): it holds what was typed, so only when asked,
+        # and scrubbed of every secret before it is written (see assistant.trace).
+        self.trace = trace and run_dir is not None
+        self.traces: list[Path] = []
         self.changing = False  # set once the first change may be under way (for Ctrl-C)
         self.interrupted = False  # Ctrl-C came during a change
         self.results: list[KeyResult] = []  # of the apply so far: what Ctrl-C reports
@@ -362,7 +368,8 @@ class Engine:
         try:
             return self._plan_and_apply(chromium, flows, mode, confirm)
         finally:
-            for flow in flows.values():
+            for exchange, flow in flows.items():
+                self._save_trace(exchange, flow.page.context)
                 # After a Ctrl-C the browser may be gone already: the stop is what to tell.
                 with suppress(PlaywrightError):
                     flow.page.context.close()
@@ -425,6 +432,8 @@ class Engine:
         context: BrowserContext = chromium.new_context(
             locale="en-US", storage_state=saved if saved.is_file() else None
         )
+        if self.trace:
+            traces.start(context, f"ipbind {exchange}")
         page = context.new_page()
         credentials = None
         if conf.username and conf.password:
@@ -443,6 +452,19 @@ class Engine:
         if self.walkthrough is not None:
             self.walkthrough(flow)
         return flow
+
+    def _save_trace(self, exchange: str, context: BrowserContext) -> None:
+        """The exchange's trace, scrubbed, into the run folder (before its context closes)."""
+        if not self.trace or self.run_dir is None:
+            return
+        path = self.run_dir / f"trace-{exchange}.zip"
+        try:
+            traces.save(context, path)
+        except (PlaywrightError, OSError) as err:  # the browser gone (Ctrl-C), a full disk
+            logger.info("no trace of {}: {}", exchange, browsers.first_line(err))
+            return
+        self.traces.append(path)
+        logger.info("trace of {}: {} (open with `playwright show-trace {}`)", exchange, path, path)
 
     def _codes(self, exchange: str) -> Codes:
         conf = self.settings.exchange(exchange)

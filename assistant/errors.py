@@ -66,7 +66,7 @@ class SiteChanged(IpbindError):
             message,
             hint
             or "The exchange's page may have changed. Run again with -v and report it, "
-            "with the debug log (it holds no secrets).",
+            "with the debug log and the trace it writes (neither holds a secret).",
         )
 
 

@@ -41,6 +41,11 @@ class Redactor:
             pattern = self._pattern
         return pattern.sub(MASK, text)
 
+    def values(self) -> list[str]:
+        """Every registered secret (for scrubbing what is not a log line: a trace)."""
+        with self._lock:
+            return list(self._values)
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()

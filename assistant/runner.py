@@ -112,6 +112,7 @@ def run(
             ask_code=human.ask_code if interactive() else None,
             replace=options.replace,
             run_dir=run_dir,
+            trace=options.verbose > 0,
         )
         if options.walkthrough:
             engine.walkthrough = walkthrough.narrate
@@ -138,11 +139,13 @@ def run(
         if isinstance(err, Interrupted) and engine is not None and engine.changing:
             err = interruption(mode, engine=engine)
         write_report(reporter, options, mode, engine, run_dir, err.exit_code, err)
+        say_traces(reporter, engine)
         return fail(reporter, options, mode, results, err, log_path)
     except KeyboardInterrupt:
         stop = interruption(mode, engine=engine)
         results = engine.results if engine is not None else []  # each key, as read back
         write_report(reporter, options, mode, engine, run_dir, stop.exit_code, stop)
+        say_traces(reporter, engine)
         return fail(reporter, options, mode, results, stop, log_path)
     reporter.end_progress()
     code = exit_code_of(results, mode)
@@ -153,6 +156,7 @@ def run(
     if options.json_out:
         secrets_out = options.secret_file is None
         print_json(result_json(mode, results, code, log_path=log_path, secrets_out=secrets_out))
+        say_traces(reporter, engine)  # on stderr, beside the JSON
     else:
         if mode != "plan":
             reporter.summary(results, mode)
@@ -165,6 +169,7 @@ def run(
             reporter.say(ALTRADY_LAST_STEP, "bold")
         if report_path is not None:
             reporter.say(f"Report (with pictures): {report_path}", "bold")
+        say_traces(reporter, engine)
         if code != ExitCode.OK and log_path:
             reporter.say(f"Debug log (no secrets): {log_path}", "dim")
         if code == ExitCode.SITE_CHANGED and not options.demo:
@@ -197,6 +202,12 @@ def write_report(
     if say and not options.json_out:
         reporter.say(f"Report (with pictures): {path}", "dim")
     return path
+
+
+def say_traces(reporter: ConsoleReporter, engine: Engine | None) -> None:
+    """Where each trace of a verbose run is (scrubbed of secrets), and how to open it."""
+    for path in engine.traces if engine is not None else []:
+        reporter.say(f"Trace: {path} (secrets scrubbed; open with `playwright show-trace {path}`)")
 
 
 def hand_over_new_keys(

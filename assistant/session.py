@@ -107,8 +107,10 @@ def login(
 
 
 def keep(path: Path, text: str) -> None:
-    """Writes the session file, 0600 from its first byte, in a 0700 folder."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Writes the session file, 0600 from its first byte, in a 0700 folder, in the state
+    folder, 0700 too when this makes it (`mkdir -p` would make it with the usual mode)."""
+    path.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.mkdir(exist_ok=True, mode=0o700)
     os.chmod(path.parent, 0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)

@@ -388,9 +388,11 @@ class Flow:
             )
 
     def type_secret(self, field: Locator, secret: SecretStr | str) -> None:
-        """Fill a credential or code, only on the exchange's own origin."""
+        """Fill a credential or code, only on the exchange's own origin; whatever is typed
+        this way is masked in every log line and trace from now on."""
         self.check_origin("the page asking for a credential")
         value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        redactor.add(value)
         field.fill(value)
 
     def submit_code(self, purpose: str, attempt: Callable[[str], str | None]) -> None:

@@ -134,7 +134,7 @@ class ProfileFlow(Flow):
             with self.step(f"{key.name!r}: Send code ({verification.email_code})"):
                 dialog.get_by_role("button", name=SEND_CODE).click()
                 expect(dialog.get_by_text(CODE_SENT)).to_be_visible()
-            code = self.human.emailed_code(self.name, purpose)
+            code = self.emailed_code(purpose)
             with self.step(f"{key.name!r}: {verification.email_code}"):
                 self.type_secret(dialog.get_by_label(words(verification.email_code)), code)
 

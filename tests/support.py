@@ -3,13 +3,17 @@ settings pointed at the mock, and an in-process run of the real CLI code path.""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import urllib.parse
 import urllib.request
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +23,12 @@ from playwright.sync_api import Browser
 
 from assistant.engine import Engine, KeyResult
 from assistant.errors import ExitCode
+from assistant.logs import redactor
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import BaseIpbindSettings, load_settings
 from fixtures.mockex import MockExchanges
+from flows import FLOWS
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORD = "s3cret-Passw0rd!"
@@ -113,7 +119,11 @@ def run_cli(
     **options: Any,
 ) -> Outcome:
     """The CLI's own code path (runner.run), in this process, in the session's browser;
-    `person` (a MailboxHuman) plays the person for e-mailed codes and links."""
+    `person` (a MailboxHuman) plays the person for e-mailed codes and links. Every run is a
+    secret scan too: no password, TOTP secret or code of the run in what it printed or
+    wrote."""
+    known = secrets_of(settings)
+    before = set(redactor.values())
     code = run(
         mode,  # type: ignore[arg-type]
         allocation,
@@ -123,7 +133,90 @@ def run_cli(
         person=person,
     )
     captured = capsys.readouterr()
-    return Outcome(code, captured.out + captured.err)
+    out = captured.out + captured.err
+    codes = [value for value in set(redactor.values()) - before if value.isdigit()]
+    known |= {f"a code ({n})": c for n, c in enumerate(codes)}
+    assert leaks(out, known) == [], "a secret in the output"
+    for path, text in written(settings.artifacts_dir):
+        assert leaks(text, known) == [], f"a secret in {path}"
+    return Outcome(code, out)
+
+
+def secrets_of(settings: BaseIpbindSettings) -> dict[str, str]:
+    """Every secret the settings hold (passwords, TOTP secrets, a flow's own), by name."""
+    return {
+        f"{exchange} secret {n}": value
+        for exchange in FLOWS
+        for n, value in enumerate(settings.exchange(exchange).secret_values())
+        if len(value) >= 4  # as the redactor: shorter ones would match anything
+    }
+
+
+def secret_forms(secret: str) -> set[str]:
+    """A secret as it may be written: as is, URL-encoded (a query, a form, a fetch), and
+    JSON- or HTML-escaped."""
+    quote, quote_plus = urllib.parse.quote, urllib.parse.quote_plus
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote(secret, safe="-_.!~*'()"),
+        quote_plus(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret),
+    }
+
+
+def leaks(data: str | bytes, known: dict[str, str]) -> list[str]:
+    """The names of the `known` secrets found in `data`, in any of their forms; a code (all
+    digits) only where it stands alone, not inside a longer number."""
+    text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+
+    def found(form: str) -> bool:
+        if form.isdigit():
+            return re.search(rf"(?<!\d){form}(?!\d)", text) is not None
+        return form in text
+
+    return [name for name, secret in known.items() if any(map(found, secret_forms(secret)))]
+
+
+def written(folder: Path) -> Iterator[tuple[str, str]]:
+    """Every file under `folder` as text, and every entry of each zip in it (a trace)."""
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if not path.is_file():
+            continue
+        if path.suffix != ".zip":
+            yield str(path), path.read_bytes().decode("utf-8", errors="replace")
+            continue
+        for name, text in zip_text(path).items():
+            yield f"{path}: {name}", text
+
+
+def zip_text(path: Path) -> dict[str, str]:
+    """Every entry of a zip (a trace) as text: the JSON-lines logs as the strings they hold
+    (not their numbers: a code may equal a time by chance), the rest as is."""
+    entries = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            data = archive.read(name).decode("utf-8", errors="replace")
+            if name.endswith((".trace", ".network", ".stacks")):
+                data = "\n".join(
+                    s for line in data.splitlines() if line for s in strings_in(json.loads(line))
+                )
+            entries[name] = data
+    return entries
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_in(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from strings_in(v)
 
 
 def run_engine(

@@ -1,0 +1,308 @@
+"""Secrets never leave the run, on every flow: each flow is run with secrets of its own
+(password, TOTP secret, a fund or trading password, the API secret of a key it creates),
+with -v (so a Playwright trace is recorded) and its report; then everything the run wrote or
+printed is scanned for them: the terminal, the JSON, the debug log, the report, every file in
+the run folder, every entry of the trace, the state folder, and the page's text at the
+moment of each screenshot. Credentials are typed on no other origin than the exchange's, on
+every flow. Assertions on what was saved are on the mock server's state."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import secrets
+import stat
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page
+from support import (
+    MailboxHuman,
+    account_state,
+    altrady_ips,
+    binance_seed,
+    bittrex_seed,
+    kraken_seed,
+    leaks,
+    run_cli,
+    seeded_account,
+    settings_for,
+    write_allocation,
+    written,
+    zip_text,
+)
+
+from assistant.browser import session_file
+from assistant.engine import TOTP_STEPS_FILE
+from assistant.errors import ExitCode
+from assistant.logs import MASK
+from assistant.session import keep
+from assistant.trace import scrub_zip
+from assistant.twofa import StepMemory
+from fixtures.mockex import MockExchanges
+from flows import FLOWS
+
+FLOW_IDS = [fid for fid, flow in FLOWS.items() if flow.mode != "assisted"]
+IPS = altrady_ips(2)
+KEY = "Altrady main"
+
+
+@dataclass
+class Known:
+    """The secrets of one test, unlike any other test's, with characters that JSON, URLs
+    and HTML each escape."""
+
+    password: str = field(default_factory=lambda: f'pw "{secrets.token_hex(4)}" &+/\\<é>!')
+    totp_secret: str = field(default_factory=lambda: base64.b32encode(os.urandom(20)).decode())
+    flow_secret: str = field(default_factory=lambda: f"fund {secrets.token_hex(4)}%&=#")
+    found: dict[str, str] = field(default_factory=dict)  # read during the run: codes, …
+
+    def named(self) -> dict[str, str]:
+        return {
+            "password": self.password,
+            "TOTP secret": self.totp_secret,
+            "flow secret": self.flow_secret,
+            **self.found,
+        }
+
+
+def seed_of(exchange: str, known: Known) -> dict[str, Any]:
+    """The exchange's mock seeded with one account that signs in with `known`'s secrets and
+    one key, KEY, with no addresses (Bybit: no key; one is created)."""
+    if exchange == "binance":
+        seed = binance_seed({"label": KEY})
+    elif exchange == "kraken":
+        seed = kraken_seed({"name": KEY})
+    elif exchange == "bittrex":
+        seed = bittrex_seed()
+    elif exchange == "bybit":
+        seed = {"accounts": [seeded_account("bybit@ipbind.test", keys=[])]}
+    elif exchange == "huobi":
+        huobi_key = {"note": KEY, "access_key": "0000000a-5e6f7a8b-9c0d1e2f-3a4b5", "ips": []}
+        seed = {"accounts": [seeded_account("huobi@ipbind.test", keys=[huobi_key])]}
+    elif exchange == "poloniex":
+        polo_key = {"label": KEY, "api_key": "PLNX-0001-ABCD-EFGH", "ips": []}
+        seed = {"accounts": [seeded_account("polo@ipbind.test", keys=[polo_key])]}
+    else:  # a profile of the generic flow
+        account = seeded_account("trader@ipbind.test", keys=[{"name": KEY}])
+        seed = {"accounts": [{**account, "fund_password": known.flow_secret}]}
+    seed.setdefault("latency_ms", [0, 60])
+    seed["accounts"][0].update(password=known.password, totp_secret=known.totp_secret)
+    return seed
+
+
+def set_up(mock: MockExchanges, exchange: str, tmp_path: Path, known: Known) -> tuple[Path, Any]:
+    """The exchange's mock seeded (calm pages), an allocation for it, and settings holding
+    `known`'s secrets."""
+    # Calm pages: a page's markup and timing are no part of what is proven here, and unruly
+    # ones hold every list request back by up to 600 ms.
+    mock.control(exchange, "reset", {"chaos": None, "seed": seed_of(exchange, known)})
+    account: dict[str, Any] = {"exchange": exchange, "name": f"My {exchange}", "key": KEY}
+    if exchange == "bybit":
+        account["key"] = "Altrady"
+    else:
+        account["ips"] = IPS
+    allocation = write_allocation(tmp_path / "allocation.toml", [account])
+    own = {name: known.flow_secret for name in FLOWS[exchange].secrets}
+    return allocation, settings_for(mock, exchange, tmp_path, secret=known.totp_secret, **own)
+
+
+def saved(mock: MockExchanges, exchange: str) -> Any:
+    """What the server holds for KEY now: its list (Bybit: the created key's application)."""
+    state = account_state(mock, exchange)
+    if exchange == "bittrex":
+        return state["allow_list"]
+    if exchange == "bybit":
+        return [k["app"] for k in state["keys"] if k["name"] == "Altrady"]
+    return state["keys"][0]["ips"]
+
+
+@pytest.fixture
+def screenshot_text(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The page's text (and the fields a picture leaves unmasked) at every screenshot."""
+    seen: list[str] = []
+    take = Page.screenshot
+
+    def screenshot(page: Page, *args: Any, **kwargs: Any) -> bytes:
+        seen.append(
+            page.evaluate(
+                "() => document.body.innerText + '\\n' + [...document.querySelectorAll("
+                "'[data-ipbind-addresses]')].map((e) => e.value).join('\\n')"
+            )
+        )
+        return take(page, *args, **kwargs)
+
+    monkeypatch.setattr(Page, "screenshot", screenshot)
+    return seen
+
+
+def codes_between(known: Known, start: float, end: float, period: int) -> dict[str, str]:
+    """Every authenticator code of the test's secret that was current while it ran."""
+    totp = pyotp.TOTP(known.totp_secret, interval=period)
+    first, last = int(start // period) - 1, int(end // period) + 1
+    return {f"code of step {s}": totp.at(s * period) for s in range(first, last + 1)}
+
+
+@pytest.mark.parametrize("exchange", FLOW_IDS)
+def test_no_secret_in_anything_a_verbose_apply_writes_or_prints(
+    exchange: str,
+    mock: MockExchanges,
+    browser: Browser,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    screenshot_text: list[str],
+) -> None:
+    known = Known()
+    allocation, settings = set_up(mock, exchange, tmp_path, known)
+    person = MailboxHuman(mock, exchange)
+    secret_file = tmp_path / "new-key.txt"  # Bybit's new key goes here, not to the terminal
+    # Half the flows print the JSON object, half the tables: both are scanned.
+    json_out = FLOW_IDS.index(exchange) % 2 == 1
+    start = time.time()
+
+    result = run_cli(
+        "apply",
+        allocation,
+        settings,
+        browser,
+        capsys,
+        person=person,
+        verbose=1,
+        allow_count=True,
+        json_out=json_out,
+        secret_file=secret_file,
+    )
+
+    assert result.code == ExitCode.OK, result.out
+    assert saved(mock, exchange) == (["Altrady"] if exchange == "bybit" else IPS)
+    period = mock.state(exchange)["totp_period"]
+    known.found |= codes_between(known, start, time.time(), period)
+    known.found |= {f"e-mailed code {n}": code for n, code in enumerate(person.given)}
+    if exchange == "bybit":
+        [api_secret] = account_state(mock, "bybit")["secrets"].values()
+        known.found["API secret"] = api_secret
+        assert leaks(secret_file.read_text(), known.named()) == ["API secret"]  # it is seen
+    secrets_of = known.named()
+
+    assert leaks(result.out, secrets_of) == []  # the terminal, the JSON
+    [run_dir] = (tmp_path / "runs").iterdir()
+    trace = run_dir / f"trace-{exchange}.zip"
+    files = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    assert {"debug.log", "report/report.html", "report/result.json", trace.name} <= files
+    # The log, the report and its pictures, every entry of the trace, the state folder.
+    for path, text in [*written(run_dir), *written(tmp_path / "state")]:
+        assert leaks(text, secrets_of) == [], path
+    assert (tmp_path / "state" / "totp-steps.json").is_file()
+    assert screenshot_text  # the report's pictures, at least
+    for text in screenshot_text:
+        assert leaks(text, secrets_of) == []
+    assert f"Trace: {trace}" in result.out and "playwright show-trace" in result.out
+    entries = zip_text(trace)
+    assert not [n for n in entries if n.endswith((".jpeg", ".png"))]  # no screenshots
+    assert MASK in entries["trace.trace"]  # what was typed is there, scrubbed
+    assert stat.S_IMODE(trace.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("exchange", FLOW_IDS)
+def test_credentials_are_typed_on_the_exchanges_origin_only(
+    exchange: str,
+    mock: MockExchanges,
+    browser: Browser,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    known = Known()
+    allocation, settings = set_up(mock, exchange, tmp_path, known)
+    mock.fault(exchange, "page", "foreign_login")  # the API page redirects to a look-alike
+    person = MailboxHuman(mock, exchange)
+    result = run_cli(
+        "apply", allocation, settings, browser, capsys, person=person, allow_count=True
+    )
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    assert f"{exchange}-login.localhost" in result.out and "nothing was typed there" in result.out
+    state = mock.state(exchange)
+    sent = state["foreign_requests"]
+    assert sent and sent[0]["method"] == "GET"  # the browser did reach the look-alike …
+    username = next(iter(mock.site(exchange).accounts))
+    for request in sent:  # … and sent it nothing to sign in with
+        assert request["method"] == "GET" and request["body"] == "", request
+        assert leaks(json.dumps(request), {"username": username, **known.named()}) == []
+    assert state["foreign_sign_ins"] == [] and state["sign_ins"] == []
+    assert saved(mock, exchange) == []  # nothing changed
+
+
+# -- the trace's scrub, on a trace made by hand -------------------------------------------------
+
+
+def test_a_trace_is_scrubbed_of_every_form_of_every_secret(tmp_path: Path) -> None:
+    password, code = 'pw "x" &+/\\<é>!', "493817"
+    body = json.dumps({"username": "me", "password": password, "ips": "203.0.113.10"})
+    lines = [
+        {"type": "before", "method": "fill", "params": {"value": password}},
+        {"type": "log", "message": f"typed {code}. Done", "time": 493817, "n": "14938170"},
+        {"snapshot": ["INPUT", {"__playwright_value_": "typed by hand", "type": "password"}]},
+    ]
+    network = {
+        "type": "resource-snapshot",
+        "snapshot": {
+            "request": {
+                "headers": [{"name": "Cookie", "value": "mock_session=abc"}],
+                "cookies": [{"name": "mock_session", "value": "abc"}],
+                "postData": {"text": body, "_file": "resources/body.json"},
+            },
+            "response": {"headers": [{"name": "Set-Cookie", "value": "mock_session=abc"}]},
+        },
+    }
+    hand_typed = {"password": "by hand 2", "code": "112233", "ips": "203.0.113.10"}
+    page = f'<a href="/x?p={quote(password, safe="")}">{html.escape(password)}</a> {code}'
+    raw = tmp_path / "raw.zip"
+    with zipfile.ZipFile(raw, "w") as out:
+        out.writestr("trace.trace", "\n".join(json.dumps(line) for line in lines))
+        out.writestr("trace.network", json.dumps(network))
+        out.writestr("resources/body.json", json.dumps(hand_typed))
+        out.writestr("resources/page.html", page + json.dumps(json.dumps({"p": password})))
+
+    scrub_zip(raw, tmp_path / "trace.zip", [password, code])
+
+    assert stat.S_IMODE((tmp_path / "trace.zip").stat().st_mode) == 0o600
+    with zipfile.ZipFile(tmp_path / "trace.zip") as trace:
+        entries = {n: trace.read(n).decode() for n in trace.namelist()}
+    known = {"password": password, "code": code, "hand": "typed by hand", "hand 2": "by hand 2"}
+    for name, text in zip_text(tmp_path / "trace.zip").items():  # the JSON logs' strings
+        assert leaks(text, known) == [], name
+        assert "abc" not in text and "112233" not in text, name  # cookies, a typed code
+    fill, log, snapshot = map(json.loads, entries["trace.trace"].splitlines())
+    assert fill["params"]["value"] == MASK
+    assert log == {"type": "log", "message": f"typed {MASK}. Done", "time": 493817, "n": "14938170"}
+    assert snapshot["snapshot"][1]["__playwright_value_"] == MASK
+    assert json.loads(entries["resources/body.json"])["ips"] == "203.0.113.10"  # kept
+    request = json.loads(entries["trace.network"])["snapshot"]["request"]
+    assert json.loads(request["postData"]["text"]) == {
+        "username": "me",
+        "password": MASK,
+        "ips": "203.0.113.10",
+    }
+
+
+def test_the_state_folder_and_a_kept_session_are_private(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    keep(session_file(state, "binance"), "{}")  # `ipbind login` before any run
+
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "sessions").stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "sessions" / "binance.json").stat().st_mode) == 0o600
+
+    other = tmp_path / "other-state"
+    StepMemory(other / TOTP_STEPS_FILE, "http://binance.localhost").record(time.time() + 30)
+
+    assert stat.S_IMODE(other.stat().st_mode) == 0o700  # a run before any login
+    assert stat.S_IMODE((other / TOTP_STEPS_FILE).stat().st_mode) == 0o600
