@@ -41,7 +41,6 @@ from support import (
     write_allocation,
 )
 
-from assistant import engine
 from assistant.errors import ExitCode
 from fixtures.mockex import MockExchanges
 from flows import FLOWS
@@ -49,13 +48,6 @@ from flows import FLOWS
 IPS = altrady_ips(4)
 OLD = "198.51.100.7"
 PROFILE_SECRET = "fund-Passw0rd!"
-
-
-@pytest.fixture(autouse=True)
-def short_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine's pause before its second try, when the server gives no Retry-After: not
-    what these tests are about."""
-    monkeypatch.setattr(engine, "RETRY_WAIT", 0.2)
 
 
 def named(field: str) -> Callable[[dict[str, Any]], list[str]]:
@@ -172,8 +164,14 @@ SUBJECTS = {
     "kucoin": profile("http500", trading_password=PROFILE_SECRET),
     "okx": profile("rate_limited"),
 }
-CASES = [(ex, f"{s.trouble},slow,modal,totp_refused_once") for ex, s in SUBJECTS.items()]
-CASES += [(ex, "label_changed") for ex in SUBJECTS]
+RECOVERS = {ex: f"{s.trouble},slow,modal,totp_refused_once" for ex, s in SUBJECTS.items()}
+CASES = [
+    *[
+        pytest.param(ex, faults, id=f"{ex}-{faults}", marks=pytest.mark.long)
+        for ex, faults in RECOVERS.items()
+    ],
+    *[pytest.param(ex, "label_changed", id=f"{ex}-label_changed") for ex in SUBJECTS],
+]
 
 
 def inject(mock: MockExchanges, exchange: str, subject: Subject, faults: str) -> None:
@@ -188,7 +186,7 @@ def inject(mock: MockExchanges, exchange: str, subject: Subject, faults: str) ->
     mock.fault(exchange, subject.save_route, "slow", times=3, seconds=0.7)
 
 
-@pytest.mark.parametrize(("exchange", "faults"), CASES, ids=[f"{e}-{f}" for e, f in CASES])
+@pytest.mark.parametrize(("exchange", "faults"), CASES)
 def test_each_flow_recovers_from_faults_or_stops_naming_the_step(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, exchange: str, faults: str
 ) -> None:

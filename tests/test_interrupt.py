@@ -208,6 +208,7 @@ def test_killed_mid_save_the_next_apply_finishes_without_repeating_anything(
     assert "this run reads every key afresh and finishes it" in text
 
 
+@pytest.mark.long
 def test_killed_during_a_kraken_save_the_list_is_old_or_new_and_the_next_apply_finishes(
     mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: Any
 ) -> None:
