@@ -183,7 +183,7 @@ def inject(mock: MockExchanges, exchange: str, subject: Subject, faults: str) ->
     # through. Each is held back: longer than a save takes, shorter than a code stays good.
     mock.fault(exchange, subject.save_route, subject.trouble)
     mock.fault(exchange, subject.save_route, "totp_refused_once")
-    mock.fault(exchange, subject.save_route, "slow", times=3, seconds=0.7)
+    mock.fault(exchange, subject.save_route, "slow", times=3, seconds=0.4)
 
 
 @pytest.mark.parametrize(("exchange", "faults"), CASES)
