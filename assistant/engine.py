@@ -41,6 +41,7 @@ from assistant.errors import (
     SiteTrouble,
     UserActionNeeded,
 )
+from assistant.journal import Journal, allocation_id
 from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
 from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
@@ -245,6 +246,14 @@ def not_in_effect(flow: Flow, plan: KeyPlan, pending: str) -> UserActionNeeded:
     )
 
 
+def secret_lost(flow: Flow, key: str) -> UserActionNeeded:
+    return UserActionNeeded(
+        f"{flow.name}: {key!r} was created, but the server failed before showing its secret "
+        f"({flow.name} shows it once only)",
+        hint=f"Delete {key!r} on {flow.name}, then run again: ipbind creates it afresh.",
+    )
+
+
 class Engine:
     def __init__(
         self,
@@ -279,6 +288,10 @@ class Engine:
         self.targets = targets_of(allocation)
         self.origins = {ex: self._origin(ex) for ex in self.targets}
         self._check_targets()
+        # What this apply plans and what each key's change comes to; and whether the last
+        # apply of the same allocation stopped half way (told, never trusted over a read).
+        self.journal = Journal(settings.state_home, allocation_id(self.targets))
+        self.resumes: str | None = None
 
     # -- before any browser: settings that make the run impossible -------------------------
 
@@ -345,6 +358,10 @@ class Engine:
         for exchange in self.targets:
             if FLOWS[exchange].notice and not is_loopback_url(self.origins[exchange]):
                 self.reporter.notice(f"{FLOWS[exchange].name}: {FLOWS[exchange].notice}")
+        unfinished = self.journal.last_unfinished()
+        if unfinished is not None:
+            self.resumes = unfinished.text(mode)
+            self.reporter.notice(self.resumes)
         if chromium is not None:
             return self._run(chromium, mode, confirm)
         with browsers.driver() as pw:
@@ -402,6 +419,7 @@ class Engine:
         if any(p.changes for p in plans) and not confirm(plans):
             return [KeyResult(p, "declined", note=DECLINED) for p in plans]
         self.changing = True
+        self.journal.planned(plans)
         self.results = []
         for n, plan in enumerate(plans):
             result = self._apply(flows[plan.target.exchange], plan)
@@ -557,6 +575,14 @@ class Engine:
         return KeyResult(plan, "unchanged" if not plan.changes else "planned")
 
     def _apply(self, flow: Flow, plan: KeyPlan) -> KeyResult:
+        """Changes the key as planned and reads it back; journalled."""
+        if plan.changes:
+            self.journal.changing(plan)
+        result = self._apply_key(flow, plan)
+        self.journal.result(result)
+        return result
+
+    def _apply_key(self, flow: Flow, plan: KeyPlan) -> KeyResult:
         target = plan.target
 
         def progress(done: int, total: int, note: str) -> None:
@@ -567,10 +593,11 @@ class Engine:
         if not plan.changes:  # read on a settled page while planning: nothing to redo
             return KeyResult(plan, "unchanged", list(plan.current), bound=target.binding)
         if target.binding is not None:
-            return self._create(flow, plan, progress)
-        assert plan.key is not None
-        result = self._change(flow, plan, plan.to_add, plan.to_remove, progress)
-        if not isinstance(result.error, SiteTrouble):
+            result = self._create(flow, plan, progress)
+        else:
+            assert plan.key is not None
+            result = self._change(flow, plan, plan.to_add, plan.to_remove, progress)
+        if not isinstance(result.error, SiteTrouble) or result.created is not None:
             return result
         # The server failed, limited or ended the session: not the user's doing. Once more,
         # from what the key holds now (signing in again if need be): nothing is sent twice.
@@ -580,13 +607,21 @@ class Engine:
         try:
             time.sleep(wait)  # the pause the server asked for, or a short one: no page to watch
             flow.open()
-            now = flow.read(plan.key)
+            if target.binding is not None:
+                named = [k for k in flow.list_keys() if k.name == target.key]
+            else:
+                assert plan.key is not None
+                now = flow.read(plan.key)
         except (KeyboardInterrupt, Interrupted):
             self.interrupted = True
             return KeyResult(plan, "interrupted", result.after, note=INTERRUPTED)
         except IpbindError as err:
             logger.info("{}: {!r}: no second try: {}", flow.name, target.key, err.message)
             return result
+        if target.binding is not None:
+            if named:  # created after all, but its answer (the secret, shown once) was lost
+                return KeyResult(plan, "failed", error=secret_lost(flow, target.key))
+            return self._create(flow, plan, progress)
         add = [ip for ip in target.ips if ip not in now]
         remove = [ip for ip in plan.to_remove if ip in now]
         if not add and not remove:  # the first try had saved it all: read just now, afresh

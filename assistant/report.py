@@ -62,13 +62,15 @@ def write(
     results: list[KeyResult],
     pictures: dict[tuple[str, str], Path],
     data: dict[str, Any],
+    note: str | None = None,
 ) -> Path:
-    """Writes report.html and result.json into the run's report folder; returns the page."""
+    """Writes report.html and result.json into the run's report folder; returns the page.
+    `note`: what the page says first (the last run stopped half way, and this one resumed)."""
     folder = run_dir / REPORT_DIR
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     (folder / "result.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     page = folder / "report.html"
-    page.write_text(redactor(render(mode, results, pictures, data)), encoding="utf-8")
+    page.write_text(redactor(render(mode, results, pictures, data, note)), encoding="utf-8")
     return page
 
 
@@ -81,6 +83,7 @@ def render(
     results: list[KeyResult],
     pictures: dict[tuple[str, str], Path],
     data: dict[str, Any],
+    note: str | None = None,
 ) -> str:
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     verdict = "every key verified" if data.get("ok") else f"exit code {data.get('exit_code')}"
@@ -88,6 +91,7 @@ def render(
         key_section(r, pictures.get((r.plan.target.exchange, r.plan.target.key))) for r in results
     ]
     error = f"<p class=error>{esc(data['error'])}</p>" if data.get("error") else ""
+    resumed = f"<p>{esc(note)}</p>" if note else ""
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>ipbind {esc(mode)} · {when}</title>
 <style>
@@ -103,6 +107,7 @@ img {{ max-width: 100%; border: 1px solid #ccc; margin-top: .5rem; }}
 <h1>ipbind {esc(mode)}: {esc(verdict)}</h1>
 <p>{when} · {len(results)} key(s). Pictures: each key's whitelist as read back from the
 exchange after the run (password and code fields masked).</p>
+{resumed}
 {error}
 {"".join(sections)}
 </body></html>

@@ -195,7 +195,7 @@ def write_report(
     # A key's new secret (Bybit) is handed over once, never kept in a report.
     data = result_json(mode, engine.results, code, error=err, secrets_out=False)
     try:
-        path = report.write(run_dir, mode, engine.results, engine.pictures, data)
+        path = report.write(run_dir, mode, engine.results, engine.pictures, data, engine.resumes)
     except OSError as problem:
         logger.warning("could not write the report: {}", problem)
         return None

@@ -297,6 +297,12 @@ def actions(mock: MockExchanges, site: str, action: str) -> list[dict[str, Any]]
     return [entry for entry in mock.state(site)["log"] if entry["action"] == action]
 
 
+def codes(mock: MockExchanges, site: str, route: str | None = None) -> list[dict[str, Any]]:
+    """The 2FA codes the site checked, accepted or not (`accepted`), in order: those sent
+    to `route` (say "add", or "login-2fa" for the sign-in), or all."""
+    return [c for c in mock.state(site)["codes"] if route is None or c["route"] == route]
+
+
 def changes(mock: MockExchanges, site: str) -> list[dict[str, Any]]:
     """The site's log of state changes, without the server's timestamps."""
     return [{k: v for k, v in e.items() if k != "at"} for e in mock.state(site)["log"]]
