@@ -3,7 +3,9 @@
 Which Chromium: the one the user named (a path or a channel such as "chrome"); else
 Playwright's own Chromium when `playwright install chromium` has put it on disk; else a
 system Chromium or Chrome (Debian's `/usr/bin/chromium`, Google Chrome, …); else we stop
-and say how to get one.
+and say how to get one. A headless run on a system Chromium takes its headless shell when
+one is installed (Debian's `chromium-headless-shell`), as Playwright does with its own: the
+same engine without the browser's UI, several times cheaper to start a context in.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ QUIET_ARGS = [
     "--disable-default-apps",
 ]
 
+HEADLESS_SHELLS = ["chromium-headless-shell"]
 SYSTEM_NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"]
 SYSTEM_PATHS = [
     "/usr/bin/chromium",
@@ -54,8 +57,8 @@ INSTALL_HINT = (
 )
 
 
-def system_chromium() -> str | None:
-    for name in SYSTEM_NAMES:
+def system_chromium(headless: bool = False) -> str | None:
+    for name in (HEADLESS_SHELLS if headless else []) + SYSTEM_NAMES:
         if found := shutil.which(name):
             return found
     return next((p for p in SYSTEM_PATHS if os.path.isfile(p) and os.access(p, os.X_OK)), None)
@@ -102,6 +105,8 @@ def launch_args(
     playwright: Playwright,
     executable: str | os.PathLike[str] | None = None,
     channel: str | None = None,
+    *,
+    headless: bool = True,
 ) -> dict[str, Any]:
     """Keyword arguments for `chromium.launch` (everything but headless and slow_mo)."""
     args: dict[str, Any] = {"args": list(QUIET_ARGS)}
@@ -113,7 +118,7 @@ def launch_args(
     elif channel:
         args["channel"] = channel
     elif bundled_chromium(playwright) is None:
-        found = system_chromium()
+        found = system_chromium(headless)
         if found is None:
             raise BrowserMissing(INSTALL_HINT)
         args["executable_path"] = found
@@ -128,7 +133,7 @@ def launch(
     executable: str | os.PathLike[str] | None = None,
     channel: str | None = None,
 ) -> Browser:
-    options = launch_args(playwright, executable, channel)
+    options = launch_args(playwright, executable, channel, headless=headless)
     no_display = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if not headless and sys.platform.startswith("linux") and no_display:
         raise BrowserMissing(

@@ -137,6 +137,11 @@ def which_browser(settings: BaseIpbindSettings, named: str) -> Choice:
         except IpbindError as err:
             return Choice("none", why or "none of those ipbind looks for", problem=err.message)
         what = options.get("executable_path") or options.get("channel")
+        headed = browsers.launch_args(
+            pw, settings.browser_executable, settings.browser_channel, headless=False
+        ).get("executable_path")
+        if headed and headed != what:  # a system Chromium's headless shell
+            what = f"{what} (headless runs); {headed} (--headed)"
         if not why:
             bundled = browsers.bundled_chromium(pw)
             if bundled:

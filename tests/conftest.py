@@ -83,7 +83,8 @@ def browser_type_launch_args(
     browser_type_launch_args: dict[str, Any], playwright: Playwright
 ) -> dict[str, Any]:
     # Extend, never replace: pytest-playwright's own args carry --headed and --slowmo.
-    return {**browser_type_launch_args, **browser.launch_args(playwright)}
+    headless = browser_type_launch_args.get("headless", True)
+    return {**browser_type_launch_args, **browser.launch_args(playwright, headless=headless)}
 
 
 @pytest.fixture(scope="session")
