@@ -25,12 +25,13 @@ from assistant.errors import Interrupted
 from flows.base import Human
 
 # What a lane holds at its peak: its driver, its browser and an exchange's page. Measured
-# with bench/parallel.py: 5 lanes 1.7 GB of PSS (summed RSS, which counts a shared page in
-# every process that maps it, 5.9 GB), one lane 0.9 GB; rounded up.
+# with bench/parallel.py (PSS; summed RSS counts a shared page in every process that maps
+# it): 5 lanes 1.25 GB with the headless shell, 1.75 GB with the full Chromium (a headed
+# run); rounded up.
 LANE_MB = 400
 # Lanes per core: a lane mostly waits (on the exchange's server, on a TOTP step), so more
 # lanes than cores still run side by side: on 2 busy cores, 10 accounts on 5 exchanges took
-# 25 s on 5 lanes, 32 s on 3, 39 s on 2 and 51 s on 1.
+# 25 s on 5 lanes, 32 s on 3, 39 s on 2 and 51 s on 1 (full Chromium).
 LANES_PER_CPU = 3
 
 T = TypeVar("T")
