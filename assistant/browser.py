@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,9 @@ SYSTEM_PATHS = [
     r"C:\Program Files\Google\Chrome\Application\chrome.exe",
     r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
 ]
+
+# `driver` patches asyncio for the moment a driver's process starts.
+_STARTING = threading.Lock()
 
 INSTALL_HINT = (
     "No Chromium-based browser was found. Install one of:\n"
@@ -84,17 +88,31 @@ def driver() -> Iterator[Playwright]:
     mid-step, leaving ipbind unable to say what was saved. Kept out of the group, only ipbind
     hears it, stops between steps, and can still read back what the exchange holds. (The
     driver launches each browser in a group of its own already.)"""
+    # Lanes start their drivers at once: one patch at a time, held until the driver's
+    # process exists (not while it says hello, which takes longer).
+    _STARTING.acquire()
     create = asyncio.create_subprocess_exec
+    held = True
+
+    def restore() -> None:
+        nonlocal held
+        if held:
+            asyncio.create_subprocess_exec = create  # type: ignore[assignment]
+            held = False
+            _STARTING.release()
 
     async def in_own_session(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
-        return await create(*args, **kwargs, start_new_session=True)
+        try:
+            return await create(*args, **kwargs, start_new_session=True)
+        finally:
+            restore()
 
     if os.name == "posix":  # the driver is started through asyncio, during start()
         asyncio.create_subprocess_exec = in_own_session  # type: ignore[assignment]
     try:
         playwright = sync_playwright().start()
     finally:
-        asyncio.create_subprocess_exec = create  # type: ignore[assignment]
+        restore()
     try:
         yield playwright
     finally:

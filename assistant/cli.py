@@ -54,6 +54,18 @@ WalkOpt = Annotated[
 CountOpt = Annotated[
     bool, typer.Option("--allow-count", help="Accept a list that is not exactly 20 addresses.")
 ]
+ParallelOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--parallel",
+        metavar="N",
+        min=1,
+        max=64,
+        show_default=False,
+        help="Exchanges done side by side, each in a browser of its own (default: what this "
+        "machine takes; 1: one after another).",
+    ),
+]
 
 
 def version_callback(value: bool) -> None:
@@ -99,8 +111,10 @@ def main_options(
     ctx.obj = Options(verbose=verbose, overrides=overrides)
 
 
-def options(ctx: typer.Context, **chosen: Any) -> Options:
+def options(ctx: typer.Context, parallel: int | None = None, **chosen: Any) -> Options:
     """The global options, with this command's own."""
+    if parallel is not None:
+        chosen["overrides"] = {**ctx.obj.overrides, "parallel": parallel}
     return replace(ctx.obj, **chosen)
 
 
@@ -110,10 +124,15 @@ def finish(code: ExitCode) -> None:
 
 @command
 def plan(
-    ctx: typer.Context, file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False
+    ctx: typer.Context,
+    file: FileArg,
+    json_out: JsonOpt = False,
+    allow_count: CountOpt = False,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Show what apply would add. Signs in and reads each key's whitelist; changes nothing."""
-    finish(run("plan", file, options(ctx, json_out=json_out, allow_count=allow_count)))
+    chosen = options(ctx, parallel, json_out=json_out, allow_count=allow_count)
+    finish(run("plan", file, chosen))
 
 
 @command
@@ -138,10 +157,12 @@ def apply(
             "file (0600) instead of showing them.",
         ),
     ] = None,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Add the missing addresses. Plans, asks, adds, then reads each list back to verify."""
     chosen = options(
         ctx,
+        parallel,
         json_out=json_out,
         allow_count=allow_count,
         yes=yes,
@@ -196,10 +217,15 @@ def logout(
 
 @command
 def verify(
-    ctx: typer.Context, file: FileArg, json_out: JsonOpt = False, allow_count: CountOpt = False
+    ctx: typer.Context,
+    file: FileArg,
+    json_out: JsonOpt = False,
+    allow_count: CountOpt = False,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Check every key's whitelist. Read-only; exit 1 if an allocated address is missing."""
-    finish(run("verify", file, options(ctx, json_out=json_out, allow_count=allow_count)))
+    chosen = options(ctx, parallel, json_out=json_out, allow_count=allow_count)
+    finish(run("verify", file, chosen))
 
 
 @command

@@ -14,19 +14,31 @@ its target carries a `Binding` instead of addresses; plan finds a key of that na
 asked (nothing to do), bound otherwise (stop: a binding cannot change) or none (create
 one); apply creates it through the flow, and it counts as done only when a fresh load shows
 it bound as asked.
+
+Each exchange has a worker of its own (`Worker`: its browser context, flow and codes) that
+does its keys one after another (the exchange's rate limits, one TOTP step per code). The
+engine runs the workers on lanes (`settings.parallel`): one lane is the calling thread; more
+are threads, each with a Playwright driver and a browser of its own (a browser belongs to
+the thread that launched it). Either way every worker plans before the run is decided, in
+the calling thread, once; a Ctrl-C stops every worker between two steps, and each reads back
+the key it was on.
 """
 
 from __future__ import annotations
 
-import time
+import queue
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from types import FrameType
 from typing import Literal
 
 from loguru import logger
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from assistant import browser as browsers
@@ -43,6 +55,7 @@ from assistant.errors import (
 )
 from assistant.journal import Journal, allocation_id
 from assistant.logs import redactor
+from assistant.parallel import Desk, OneAtATime, lanes_for
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
 from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import FLOWS
@@ -155,7 +168,9 @@ class KeyResult:
 
 
 class Reporter:
-    """What the engine tells the user as it goes (see assistant.output)."""
+    """What the engine tells the user as it goes (see assistant.output). Workers call it from
+    their own threads: an implementation is thread-safe. `progress` and `status` are about
+    one exchange each: one line per exchange while they run."""
 
     def plans(self, plans: list[KeyPlan], mode: Mode) -> None: ...
     def progress(
@@ -170,7 +185,7 @@ class Reporter:
     def result(self, result: KeyResult) -> None: ...
     def end_progress(self) -> None: ...
     def notice(self, text: str) -> None: ...
-    def status(self, text: str) -> None: ...
+    def status(self, exchange: str, text: str) -> None: ...
 
 
 def targets_of(allocation: Allocation) -> dict[str, list[Target]]:
@@ -279,7 +294,11 @@ class Engine:
         self.trace = trace and run_dir is not None
         self.traces: list[Path] = []
         self.changing = False  # set once the first change may be under way (for Ctrl-C)
-        self.interrupted = False  # Ctrl-C came during a change
+        self.stops = 0  # Ctrl-C's so far: the first stops every worker, a second a read-back
+        self.stopped = threading.Event()  # set at the first: a wait on the person gives up
+        self._heard: dict[str, int] = {}  # per exchange: the stops its worker stopped for
+        self._stops_changed = threading.Condition()
+        self.desk = Desk(on_stop=self._stop)  # the person, one question at a time
         self.results: list[KeyResult] = []  # of the apply so far: what Ctrl-C reports
         self.pictures: dict[tuple[str, str], Path] = {}  # key → its whitelist as read back
         self.walkthrough: Callable[[Flow], None] | None = None  # narrates a headed run
@@ -354,7 +373,9 @@ class Engine:
         confirm: Callable[[list[KeyPlan]], bool],
         chromium: Browser | None = None,
     ) -> list[KeyResult]:
-        """Runs in `chromium` when given (the tests share one), else launches one."""
+        """On one lane, in `chromium` when given (the tests share one), else in a browser it
+        launches; on more (`settings.parallel`, else what the machine takes unless `chromium`
+        is given), each lane in a thread with a browser of its own."""
         for exchange in self.targets:
             if FLOWS[exchange].notice and not is_loopback_url(self.origins[exchange]):
                 self.reporter.notice(f"{FLOWS[exchange].name}: {FLOWS[exchange].notice}")
@@ -362,75 +383,226 @@ class Engine:
         if unfinished is not None:
             self.resumes = unfinished.text(mode)
             self.reporter.notice(self.resumes)
-        if chromium is not None:
-            return self._run(chromium, mode, confirm)
-        with browsers.driver() as pw:
-            chromium = browsers.launch(
-                pw,
-                headless=self.settings.headless,
-                slow_mo=self.settings.slow_mo,
-                executable=self.settings.browser_executable,
-                channel=self.settings.browser_channel,
-            )
-            try:
-                return self._run(chromium, mode, confirm)
-            finally:
-                with suppress(PlaywrightError):
-                    chromium.close()
+        workers = [Worker(self, exchange, targets) for exchange, targets in self.targets.items()]
+        todo: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        for worker in workers:
+            todo.put(worker)
+        parallel = self.settings.parallel or (1 if chromium is not None else None)
+        lanes = lanes_for(parallel, len(workers))
+        self.desk = Desk(on_stop=self._stop)
 
-    def _run(
-        self, chromium: Browser, mode: Mode, confirm: Callable[[list[KeyPlan]], bool]
-    ) -> list[KeyResult]:
-        flows: dict[str, Flow] = {}
+        def decide() -> bool:
+            return self._decide(workers, mode, confirm)
+
         try:
-            return self._plan_and_apply(chromium, flows, mode, confirm)
+            if lanes > 1:
+                self._run_lanes(lanes, todo, decide)
+            elif chromium is not None:
+                self._lane(lambda: chromium, todo, decide)
+            else:
+                self._own_lane(todo, decide)
         finally:
-            for exchange, flow in flows.items():
-                self._save_trace(exchange, flow.page.context)
-                # After a Ctrl-C the browser may be gone already: the stop is what to tell.
-                with suppress(PlaywrightError):
-                    flow.page.context.close()
+            if self.changing:  # what each key holds, as read back: what Ctrl-C reports too
+                self.results = [result for worker in workers for result in worker.outcome()]
+        if self.stopping:  # Ctrl-C: every key under way was read back; none started after
+            raise KeyboardInterrupt
+        return self.results
 
-    def _plan_and_apply(
-        self,
-        chromium: Browser,
-        flows: dict[str, Flow],
-        mode: Mode,
-        confirm: Callable[[list[KeyPlan]], bool],
-    ) -> list[KeyResult]:
-        plans: list[KeyPlan] = []
-        for exchange, targets in self.targets.items():
-            self.reporter.status(
-                f"{FLOWS[exchange].name}: signing in and reading "
-                f"{len(targets)} key(s) at {self.origins[exchange]} …"
-            )
-            flow = self._flow(chromium, exchange)
-            flows[exchange] = flow
-            plans.extend(self._plan(flow, targets))
+    def _decide(
+        self, workers: list[Worker], mode: Mode, confirm: Callable[[list[KeyPlan]], bool]
+    ) -> bool:
+        """Once every worker has planned: show the plan and decide, once for the whole run.
+        True: apply. Otherwise `results` says why not."""
+        if self.stopping:
+            raise KeyboardInterrupt  # stopped while planning: nothing was changed
+        plans = [plan for worker in workers for plan in worker.plans]
         self.reporter.end_progress()
         self.reporter.plans(plans, mode)
         if mode != "apply":
             self._warn_unrestricted(plans)
         failed = [p for p in plans if p.error]
         if failed and mode == "apply":
-            return [self._planned(p, mode) if p.error else not_started(p, failed) for p in plans]
-        if mode != "apply":
-            return [self._planned(p, mode) for p in plans]
-        if any(p.changes for p in plans) and not confirm(plans):
-            return [KeyResult(p, "declined", note=DECLINED) for p in plans]
-        self.changing = True
-        self.journal.planned(plans)
-        self.results = []
-        for n, plan in enumerate(plans):
-            result = self._apply(flows[plan.target.exchange], plan)
-            self.reporter.result(result)
-            self.results.append(result)
-            if self.interrupted:  # Ctrl-C: the key under way is read back; stop there
-                self.results += [
-                    KeyResult(p, "not started", note=NOT_REACHED) for p in plans[n + 1 :]
-                ]
+            self.results = [
+                self._planned(p, mode) if p.error else not_started(p, failed) for p in plans
+            ]
+        elif mode != "apply":
+            self.results = [self._planned(p, mode) for p in plans]
+        elif any(p.changes for p in plans) and not confirm(plans):
+            self.results = [KeyResult(p, "declined", note=DECLINED) for p in plans]
+        else:
+            self.changing = True
+            self.journal.planned(plans)
+        return self.changing
+
+    def _lane(
+        self,
+        chromium: Callable[[], Browser],
+        todo: queue.SimpleQueue[Worker],
+        decide: Callable[[], bool],
+    ) -> None:
+        """One lane: takes workers one after another and plans their keys in its browser;
+        once the run is decided, applies each one's keys. A worker stays on its lane: its
+        pages belong to this thread."""
+        mine: list[Worker] = []
+        try:
+            while not self.stopping:
+                try:
+                    worker = todo.get_nowait()
+                except queue.Empty:
+                    break
+                mine.append(worker)
+                worker.plan(chromium())
+            if decide():
+                for worker in mine:
+                    worker.apply()
+        finally:
+            for worker in mine:
+                worker.close()
+
+    def _own_lane(self, todo: queue.SimpleQueue[Worker], decide: Callable[[], bool]) -> None:
+        """A lane with a Playwright driver and a browser of its own, launched when its first
+        worker needs it."""
+        with browsers.driver() as pw:
+            launched: list[Browser] = []
+
+            def chromium() -> Browser:
+                if not launched:
+                    launched.append(self._launch(pw))
+                return launched[0]
+
+            try:
+                self._lane(chromium, todo, decide)
+            finally:
+                for browser in launched:
+                    with suppress(PlaywrightError):  # after a Ctrl-C it may be gone already
+                        browser.close()
+
+    def _launch(self, pw: Playwright) -> Browser:
+        return browsers.launch(
+            pw,
+            headless=self.settings.headless,
+            slow_mo=self.settings.slow_mo,
+            executable=self.settings.browser_executable,
+            channel=self.settings.browser_channel,
+        )
+
+    def _run_lanes(
+        self, count: int, todo: queue.SimpleQueue[Worker], decide: Callable[[], bool]
+    ) -> None:
+        """`count` lanes, each in a thread of its own. This thread decides the run once every
+        lane has planned, asks the person the workers' questions one at a time, and hears
+        Ctrl-C."""
+        planned = threading.Semaphore(0)
+        decided = threading.Event()
+        verdict: list[bool] = []
+        errors: list[BaseException] = []
+
+        def wait_for_verdict() -> bool:
+            planned.release()
+            decided.wait()
+            return verdict == [True]
+
+        def lane() -> None:
+            try:
+                self._own_lane(todo, wait_for_verdict)
+            except BaseException as err:  # raised in this thread, once the lanes have ended
+                errors.append(err)
+                planned.release()  # if it never came to the verdict; once more is harmless
+
+        threads = [
+            threading.Thread(target=lane, name=f"ipbind lane {n + 1}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        waiting = count
+
+        def all_planned() -> bool:
+            nonlocal waiting
+            while waiting and planned.acquire(blocking=False):
+                waiting -= 1
+            return not waiting
+
+        with self._ctrl_c_counted():
+            try:
+                self._serve_until(all_planned)
+                if errors:
+                    raise errors[0]
+                verdict.append(self.desk.ask(decide))  # the confirmation: Ctrl-C cancels it
+            finally:
+                decided.set()
+                self._serve_until(lambda: not any(thread.is_alive() for thread in threads))
+        if errors:
+            raise errors[0]
+
+    @contextmanager
+    def _ctrl_c_counted(self) -> Iterator[None]:
+        """While lanes run, a Ctrl-C (which only the main thread hears) is counted rather
+        than raised wherever this thread happens to be: every worker stops at its next step
+        and reads back the key it was on, and the run ends once every lane has. At a
+        question (a code, the confirmation) it is raised as ever: it cancels the question."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # no Ctrl-C reaches this thread (an embedding program's own thread)
+            return
+
+        def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+            if self.desk.asking:
                 raise KeyboardInterrupt
-        return self.results
+            self._stop()
+
+        previous = signal.signal(signal.SIGINT, on_ctrl_c)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _serve_until(self, done: Callable[[], bool]) -> None:
+        """Asks the workers' questions, one at a time, until `done`."""
+        while True:
+            try:
+                while not done():
+                    self.desk.serve(wait=0.05)
+                return
+            except KeyboardInterrupt:  # raised at a question (cancelled) or between two
+                self._stop()
+
+    # -- Ctrl-C, for every worker ------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self.stops > 0
+
+    def _stop(self) -> None:
+        """A Ctrl-C (or a question the person cancelled): every worker stops at its next step."""
+        with self._stops_changed:
+            self.stops += 1
+            self.stopped.set()
+            self._stops_changed.notify_all()
+
+    def _interrupted(self, exchange: str) -> None:
+        """`exchange`'s worker has stopped for a Ctrl-C: one it heard at a step (counted where
+        it was pressed), or one pressed in its own thread (counted here). Its read-back of
+        the key under way goes on, unless a Ctrl-C comes after this one."""
+        with self._stops_changed:
+            if self._heard.get(exchange, 0) == self.stops:
+                self.stops += 1
+                self.stopped.set()
+                self._stops_changed.notify_all()
+            self._heard[exchange] = self.stops
+
+    def _checkpoint(self, exchange: str) -> None:
+        """Before each step of `exchange`'s flow: a Ctrl-C it has not stopped for stops it."""
+        if self.stops > self._heard.get(exchange, 0):
+            raise Interrupted(f"{FLOWS[exchange].name}: stopped with Ctrl-C")
+
+    def _nap(self, exchange: str, seconds: float) -> None:
+        """A wait with no page to watch (for a TOTP step, a server's Retry-After), cut short
+        by a Ctrl-C."""
+        with self._stops_changed:
+            self._stops_changed.wait_for(
+                lambda: self.stops > self._heard.get(exchange, 0), timeout=seconds
+            )
+        self._checkpoint(exchange)
 
     def _warn_unrestricted(self, plans: list[KeyPlan]) -> None:
         """Keys with no IP restriction, on exchanges that expire or strip such keys."""
@@ -464,9 +636,10 @@ class Engine:
             self.origins[exchange],
             credentials,
             self._codes(exchange),
-            self.human,
+            OneAtATime(self.human, self.desk),
             timeout=self.settings.timeout,
         )
+        flow.checkpoint = partial(self._checkpoint, exchange)
         if self.walkthrough is not None:
             self.walkthrough(flow)
         return flow
@@ -491,10 +664,16 @@ class Engine:
         memory = StepMemory(self.settings.state_home / TOTP_STEPS_FILE, self.origins[exchange])
         if totp is not None:
             secret = totp.secret.get_secret_value()
-            return TotpCodes(secret, totp.period, totp.digits, memory=memory)
-        assert self.ask_code is not None  # _check_targets said so before the browser started
+            nap = partial(self._nap, exchange)
+            return TotpCodes(secret, totp.period, totp.digits, sleep=nap, memory=memory)
+        ask_code = self.ask_code
+        assert ask_code is not None  # _check_targets said so before the browser started
         name = FLOWS[exchange].name
-        return PromptedCodes(name, conf.totp_period, self.ask_code, memory=memory)
+
+        def ask(prompt: str, wait: float) -> str:
+            return self.desk.ask(lambda: ask_code(prompt, wait))
+
+        return PromptedCodes(name, conf.totp_period, ask, memory=memory)
 
     def _plan(self, flow: Flow, targets: list[Target]) -> list[KeyPlan]:
         plans = [KeyPlan(t) for t in targets]
@@ -502,6 +681,8 @@ class Engine:
             with self._failure_capture(flow, "plan"):
                 flow.open()
                 keys = flow.list_keys() if flow.scope == "key" else []
+        except Interrupted:
+            raise  # the run stops: not this key's failure
         except IpbindError as err:
             for plan in plans:
                 plan.error = err
@@ -511,6 +692,8 @@ class Engine:
                 with self._failure_capture(flow, f"plan-{plan.target.key}"):
                     self._read_plan(flow, plan, keys)
                 self._picture(flow, plan)
+            except Interrupted:
+                raise
             except IpbindError as err:
                 plan.error = err
         return plans
@@ -605,7 +788,7 @@ class Engine:
         wait = min(trouble.retry_after or RETRY_WAIT, MAX_RETRY_WAIT)
         self.reporter.notice(f"{trouble.message}; trying once more in {wait:.0f} s")
         try:
-            time.sleep(wait)  # the pause the server asked for, or a short one: no page to watch
+            self._nap(flow.id, wait)  # the pause the server asked for, or a short one
             flow.open()
             if target.binding is not None:
                 named = [k for k in flow.list_keys() if k.name == target.key]
@@ -613,7 +796,7 @@ class Engine:
                 assert plan.key is not None
                 now = flow.read(plan.key)
         except (KeyboardInterrupt, Interrupted):
-            self.interrupted = True
+            self._interrupted(flow.id)
             return KeyResult(plan, "interrupted", result.after, note=INTERRUPTED)
         except IpbindError as err:
             logger.info("{}: {!r}: no second try: {}", flow.name, target.key, err.message)
@@ -638,7 +821,7 @@ class Engine:
             with self._failure_capture(flow, f"apply-{target.key}"):
                 flow.change(plan.key, add, remove, progress)
         except (KeyboardInterrupt, Interrupted):  # Ctrl-C, or at a prompt for a code
-            self.interrupted = True
+            self._interrupted(flow.id)
             after = self._read_back_if_possible(flow, plan)
             return KeyResult(plan, "interrupted", after, note=INTERRUPTED)
         except IpbindError as err:
@@ -649,9 +832,10 @@ class Engine:
                 short = any(ip not in after for ip in target.ips)
                 pending = flow.pending(plan.key) if short else None
             self._picture(flow, plan)
-        except (KeyboardInterrupt, Interrupted):
-            self.interrupted = True
-            return KeyResult(plan, "interrupted", note=INTERRUPTED)
+        except (KeyboardInterrupt, Interrupted):  # stopped while reading back: once more
+            self._interrupted(flow.id)
+            after = self._read_back_if_possible(flow, plan)
+            return KeyResult(plan, "interrupted", after, note=INTERRUPTED)
         except IpbindError as err:
             return KeyResult(plan, "failed", error=err)
         missing = [ip for ip in target.ips if ip not in after]
@@ -693,6 +877,9 @@ class Engine:
                 flow.open()
                 plan.key = match_key(type(flow), target.key, flow.list_keys())
                 bound = flow.binding(plan.key)
+        except (KeyboardInterrupt, Interrupted):  # a key created is still shown to the user
+            self._interrupted(flow.id)
+            return KeyResult(plan, "interrupted", note=INTERRUPTED, created=created)
         except IpbindError as err:  # a key created but not read back is still the user's
             return KeyResult(plan, "failed", error=err, created=created)
         if bound != target.binding:
@@ -754,4 +941,58 @@ class Engine:
             logger.debug("no screenshot: {}", err)
 
 
-__all__ = ["Engine", "KeyPlan", "KeyResult", "Reporter", "Target"]
+class Worker:
+    """One exchange's part of a run: its browser context, flow and codes, and its keys, one
+    after another (the exchange's rate limits; one TOTP step per code). The engine decides
+    what is done; a worker does it on one lane from start to end (its pages belong to that
+    lane's thread)."""
+
+    def __init__(self, engine: Engine, exchange: str, targets: list[Target]):
+        self.engine = engine
+        self.exchange = exchange
+        self.targets = targets
+        self.flow: Flow | None = None
+        self.plans: list[KeyPlan] = []
+        self.results: list[KeyResult] = []
+
+    def plan(self, chromium: Browser) -> None:
+        engine = self.engine
+        engine.reporter.status(
+            self.exchange,
+            f"{FLOWS[self.exchange].name}: signing in and reading {len(self.targets)} key(s) "
+            f"at {engine.origins[self.exchange]} …",
+        )
+        try:
+            self.flow = engine._flow(chromium, self.exchange)
+            self.plans = engine._plan(self.flow, self.targets)
+        except (KeyboardInterrupt, Interrupted):  # the run stops before any change
+            engine._interrupted(self.exchange)
+
+    def apply(self) -> None:
+        """Each key in turn. After a Ctrl-C (here or in another worker) the key under way has
+        been read back, and no key is started after it."""
+        assert self.flow is not None
+        for plan in self.plans:
+            if self.engine.stopping:
+                break
+            try:
+                result = self.engine._apply(self.flow, plan)
+            except (KeyboardInterrupt, Interrupted):  # between two of the engine's steps
+                self.engine._interrupted(self.exchange)
+                result = KeyResult(plan, "interrupted", note=INTERRUPTED)
+            self.results.append(result)
+            self.engine.reporter.result(result)
+
+    def outcome(self) -> list[KeyResult]:
+        """Its keys' results, in plan order; a key it never came to is "not started"."""
+        rest = self.plans[len(self.results) :]
+        return self.results + [KeyResult(p, "not started", note=NOT_REACHED) for p in rest]
+
+    def close(self) -> None:
+        if self.flow is not None:
+            self.engine._save_trace(self.exchange, self.flow.page.context)
+            with suppress(PlaywrightError):  # after a Ctrl-C the browser may be gone already
+                self.flow.page.context.close()
+
+
+__all__ = ["Engine", "KeyPlan", "KeyResult", "Reporter", "Target", "Worker"]

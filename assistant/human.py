@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import termios
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,13 +90,20 @@ def attention(console: Console, text: str) -> None:
         subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_for_person(done: Locator, seconds: float, stdin: TextIO | None = None) -> str | None:
+def wait_for_person(
+    done: Locator,
+    seconds: float,
+    stdin: TextIO | None = None,
+    stopped: threading.Event | None = None,
+) -> str | None:
     """Until `done` shows ("page"), Enter is pressed at the terminal ("enter"), or the time
-    is up (None)."""
+    is up (None). Interrupted once `stopped` is set (a Ctrl-C heard by another thread)."""
     stdin = stdin or sys.stdin
     tty = stdin.isatty()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if stopped is not None and stopped.is_set():
+            raise Interrupted("stopped with Ctrl-C while it was your turn")
         try:
             done.first.wait_for(state="visible", timeout=250)
             return "page"
@@ -113,6 +121,9 @@ class TerminalHuman:
         self.console = reporter.console
         self.headless = headless
         self.walkthrough = False
+        # Set by the run at a Ctrl-C: a hand-off waiting in another thread than the one the
+        # Ctrl-C reached gives up too.
+        self.stopped: threading.Event | None = None
 
     def confirm(self, question: str) -> bool:
         if not interactive():
@@ -199,7 +210,7 @@ class TerminalHuman:
                 "as soon as the page shows it is done (or press Enter here when you are)."
             )
             attention(self.console, f"ipbind: your turn — {message}")
-            how = wait_for_person(done, HAND_OFF_MINUTES * 60)
+            how = wait_for_person(done, HAND_OFF_MINUTES * 60, stopped=self.stopped)
         if how is None:
             raise UserActionNeeded(
                 f"{message}: not done within {HAND_OFF_MINUTES} minutes",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -67,17 +68,34 @@ class ProgressLine:
         return Text(redactor(self.text()), style="cyan")
 
 
+class Board:
+    """The live lines: one per exchange under way, in the order they came. Replaced whole
+    on every change, so that the live display's own thread always reads a whole one."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, ProgressLine] = {}
+
+    def __rich__(self) -> Group:
+        return Group(*(line.__rich__() for line in self.lines.values()))
+
+
 class ConsoleReporter(Reporter):
-    """Tables and a live progress line on a terminal; elsewhere (a pipe, CI, a log) plain
-    lines that are never squeezed or cut to a width."""
+    """Tables and live progress lines (one per exchange under way) on a terminal; elsewhere
+    (a pipe, CI, a log) plain lines that are never squeezed or cut to a width. Safe to call
+    from the workers' threads; while one thread asks the person something (`paused`), what
+    the others say waits until the answer is in."""
 
     def __init__(self, console: Console | None = None, *, json_mode: bool = False):
         # With --json, stdout carries only the JSON object; everything else goes to stderr.
         self.console = console or Console(stderr=json_mode, highlight=False)
         self.json_mode = json_mode
+        self._lock = threading.RLock()
         self._live: Live | None = None
-        self._line: ProgressLine | None = None
-        self._last_logged = -LOG_EVERY
+        self._board = Board()
+        self._last_logged: dict[str, float] = {}  # per exchange, when its last line was
+        self._asker: int | None = None  # the thread asking the person something, if any
+        self._asking = 0  # how deep in `paused` it is
+        self._held: list[tuple[str, str | None]] = []  # said by others meanwhile
         self._told: set[str] = set()  # error messages already shown: each is shown once
         self._kept_explained = False
 
@@ -86,20 +104,25 @@ class ConsoleReporter(Reporter):
         return self.console.is_terminal
 
     def say(self, text: str, style: str | None = None) -> None:
-        # On a terminal rich wraps at word boundaries; a log line is never broken.
-        self.console.print(redactor(text), style=style, soft_wrap=not self.rich)
+        with self._lock:
+            if self._asker not in (None, threading.get_ident()):
+                self._held.append((text, style))  # not across the question being asked
+                return
+            # On a terminal rich wraps at word boundaries; a log line is never broken.
+            self.console.print(redactor(text), style=style, soft_wrap=not self.rich)
 
     def notice(self, text: str) -> None:
         self.say(f"Note: {text}", "yellow")
 
     def tell(self, err: IpbindError, prefix: str = "") -> None:
         """An error's message and hint, the first time it comes up."""
-        if err.message in self._told:
-            return
-        self._told.add(err.message)
-        self.say(prefix + err.message, "red")
-        if err.hint:
-            self.say(f"  {err.hint}", "yellow")
+        with self._lock:
+            if err.message in self._told:
+                return
+            self._told.add(err.message)
+            self.say(prefix + err.message, "red")
+            if err.hint:
+                self.say(f"  {err.hint}", "yellow")
 
     def explain_kept(self, plans: list[KeyPlan]) -> None:
         if any(p.kept for p in plans) and not self._kept_explained:
@@ -129,61 +152,86 @@ class ConsoleReporter(Reporter):
     ) -> None:
         line = ProgressLine(f"{exchange}: {key}: {done}/{total} {note}", next_code_in)
         line.done = done == total
-        self.show(line)
+        self.show(exchange, line)
 
-    def status(self, text: str) -> None:
+    def status(self, exchange: str, text: str) -> None:
         line = ProgressLine(text, lambda: 0.0)
         line.done = True  # a new step: always worth a line
-        self.show(line)
+        self.show(exchange, line)
 
-    def show(self, line: ProgressLine) -> None:
-        """A live line on a terminal; elsewhere, a log-friendly line per call."""
-        if not self.rich:  # a log: one line per step, at most every 2 s
-            now = time.monotonic()
-            if line.done or now - self._last_logged >= LOG_EVERY:
-                self._last_logged = now
-                self.say(line.text(), "dim")
-            return
-        self._line = line
+    def show(self, exchange: str, line: ProgressLine) -> None:
+        """`exchange`'s live line on a terminal; elsewhere, a log-friendly line per call."""
+        with self._lock:
+            if not self.rich:  # a log: one line per step, at most every 2 s per exchange
+                now = time.monotonic()
+                if line.done or now - self._last_logged.get(exchange, -LOG_EVERY) >= LOG_EVERY:
+                    self._last_logged[exchange] = now
+                    self.say(line.text(), "dim")
+                return
+            self._board.lines = {**self._board.lines, exchange: line}
+            if self._asker is None:  # else the lines come back once the answer is in
+                self._start_live()
+
+    def _start_live(self) -> None:
         if self._live is None:
             # Whatever else is written meanwhile (a warning, a message) goes on its own
-            # lines above the live line: Live redirects stdout and stderr while it runs.
-            self._live = Live(line, console=self.console, refresh_per_second=4, transient=True)
+            # lines above the live lines: Live redirects stdout and stderr while it runs.
+            self._live = Live(
+                self._board, console=self.console, refresh_per_second=4, transient=True
+            )
             self._live.start()
-        else:
-            self._live.update(line)
+
+    def _drop(self, exchange: str) -> None:
+        with self._lock:
+            self._board.lines = {k: v for k, v in self._board.lines.items() if k != exchange}
+            if not self._board.lines and self._live is not None:
+                self._live.stop()
+                self._live = None
 
     def end_progress(self) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
+        with self._lock:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+            self._board.lines = {}
 
     @contextmanager
     def paused(self) -> Iterator[None]:
-        """Takes the live progress line off the screen while the user is asked something."""
-        live, self._live = self._live, None
-        if live is not None:
-            live.stop()
-            if self._line is not None:  # where we are, above the question; its countdown
-                self.say(self._line.plain, "cyan")  # is the question's own to show
+        """Takes the live progress lines off the screen while the user is asked something,
+        and holds back what other threads say until the answer is in."""
+        with self._lock:
+            self._asker = threading.get_ident()
+            self._asking += 1
+            live, self._live = self._live, None
+            if live is not None:
+                live.stop()
+                for line in self._board.lines.values():  # where each exchange is, above the
+                    self.say(line.plain, "cyan")  # question; its countdown is the question's
         try:
             yield
         finally:
-            if live is not None:
-                live.start()
-                self._live = live
+            with self._lock:
+                self._asking -= 1
+                if not self._asking:
+                    self._asker = None
+                    held, self._held = self._held, []
+                    for text, style in held:
+                        self.say(text, style)
+                    if self._board.lines and self.rich:
+                        self._start_live()
 
     def result(self, result: KeyResult) -> None:
-        self.end_progress()
         t = result.plan.target
         text = f"{t.exchange}: {t.key}: {result.status}"
         if result.status == "verified" and t.binding is not None:
             text += f" ({binding_done(result)}, read back)"
         elif result.status == "verified":
             text += f" ({len(t.ips)}/{len(t.ips)} read back)"
-        self.say(text, STATUS_STYLE[result.status])
-        if result.error:
-            self.tell(result.error, prefix="  ")
+        with self._lock:
+            self._drop(t.exchange)
+            self.say(text, STATUS_STYLE[result.status])
+            if result.error:
+                self.tell(result.error, prefix="  ")
 
     def summary(self, results: list[KeyResult], mode: Mode = "apply") -> None:
         if results and all(r.status == "declined" for r in results):

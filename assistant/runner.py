@@ -114,6 +114,7 @@ def run(
             run_dir=run_dir,
             trace=options.verbose > 0,
         )
+        human.stopped = engine.stopped
         if options.walkthrough:
             engine.walkthrough = walkthrough.narrate
             human.walkthrough = True

@@ -126,6 +126,9 @@ class BaseIpbindSettings(BaseSettings):
     artifacts_dir: Path = APP_DIR / "runs"
     state_dir: Path | None = None  # what runs remember (the last 2FA step)
     timeout: float = Field(default=20, gt=0, description="seconds to wait for a page element")
+    # Exchanges done side by side, each on a browser of its own; None: what this machine
+    # takes (assistant.parallel.machine_lanes).
+    parallel: int | None = Field(default=None, ge=1, le=64)
 
     @classmethod
     def settings_customise_sources(

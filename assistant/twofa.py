@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,8 @@ class StepMemory:
     epoch), kept in a small file shared by every run: {site origin: time}. Only an
     optimisation: a file that cannot be read or written is as good as an empty one."""
 
+    _writing = threading.Lock()  # the exchanges of a run, side by side, share the file
+
     def __init__(self, path: Path, site: str):
         self.path = path
         self.site = site
@@ -94,6 +97,10 @@ class StepMemory:
         return self._read().get(self.site, 0.0)
 
     def record(self, until: float) -> None:
+        with self._writing:
+            self._record(until)
+
+    def _record(self, until: float) -> None:
         now = time.time()
         data = {site: t for site, t in self._read().items() if t > now}  # only live entries
         data[self.site] = until

@@ -123,9 +123,10 @@ INIT_JS = """(() => {
 
 
 def settings_for(settings: BaseIpbindSettings) -> BaseIpbindSettings:
-    """A visible browser, slowed down (the user's own pace when they set one)."""
+    """A visible browser, slowed down (the user's own pace when they set one), one exchange
+    after another: one window to watch."""
     return settings.model_copy(
-        update={"headless": False, "slow_mo": settings.slow_mo or SLOW_MO_MS}
+        update={"headless": False, "slow_mo": settings.slow_mo or SLOW_MO_MS, "parallel": 1}
     )
 
 

@@ -203,6 +203,9 @@ class Flow:
     sign_in: ClassVar[SignIn]
     # Told each step's name before it starts (the headed walkthrough's banners); per flow.
     narrator: Callable[[str], None] | None = None
+    # Called before each step; raises to stop the flow there (the engine's, for a Ctrl-C
+    # heard in another thread); per flow.
+    checkpoint: Callable[[], None] | None = None
     # What the exchange does to a key with no IP restriction ("30 days without trading"):
     # plan and verify warn about every key still unrestricted.
     unrestricted: ClassVar[str | None] = None
@@ -482,7 +485,10 @@ class Flow:
 
     @contextmanager
     def step(self, what: str) -> Iterator[None]:
-        """Names the step in any failure: a missing control means the page changed."""
+        """Names the step in any failure: a missing control means the page changed. A run
+        stopped by Ctrl-C stops between steps: `checkpoint` raises before the next."""
+        if self.checkpoint is not None:
+            self.checkpoint()
         logger.debug("{}: {}", self.name, what)
         if self.narrator is not None:
             self.narrator(what)

@@ -395,9 +395,9 @@ def test_the_walkthrough_shows_banners_hands_over_and_verifies(
     waited: list[tuple[str, str] | None] = []
     real_wait = humans.wait_for_person
 
-    def wait(done: Locator, seconds: float, stdin=None) -> str | None:
+    def wait(done: Locator, seconds: float, stdin=None, stopped=None) -> str | None:
         waited.append(walkthrough.shown(done.page))
-        how = real_wait(done, seconds, stdin)
+        how = real_wait(done, seconds, stdin, stopped)
         waited.append((str(how), "how"))
         return how
 

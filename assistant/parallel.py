@@ -1,0 +1,152 @@
+"""Exchanges side by side: how many lanes a run takes, and the one person at the keyboard,
+whom every exchange's worker asks through the same desk, one question at a time.
+
+A lane is a thread with a Playwright driver and a browser of its own. Playwright's sync API
+belongs to the thread that started it, so threads cannot share one browser; the one way to
+share a Chromium between drivers (`connect_over_cdp`) needs a debugging port that any local
+process could use to reach the signed-in exchange sessions. The cost is a driver and a
+browser per lane (see `bench/parallel.py` for what that comes to).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
+
+from playwright.sync_api import Locator, Page
+
+from assistant.errors import Interrupted
+from flows.base import Human
+
+# What a lane holds at its peak: its driver, its browser and an exchange's page. Measured
+# with bench/parallel.py (PSS; summed RSS counts a shared page in every process that maps
+# it): 5 lanes 1.25 GB with the headless shell, 1.75 GB with the full Chromium (a headed
+# run); rounded up.
+LANE_MB = 400
+# Lanes per core: a lane mostly waits (on the exchange's server, on a TOTP step), so more
+# lanes than cores still run side by side: on 2 busy cores, 10 accounts on 5 exchanges took
+# 25 s on 5 lanes, 32 s on 3, 39 s on 2 and 51 s on 1 (full Chromium).
+LANES_PER_CPU = 3
+
+T = TypeVar("T")
+
+
+def cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def available_mb(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """Memory available to start new processes without swapping (Linux), in MB."""
+    try:
+        for line in meminfo.read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def machine_lanes() -> int:
+    """The lanes this machine takes: a few per core, and no more than half of the available
+    memory holds."""
+    lanes = LANES_PER_CPU * cpus()
+    memory = available_mb()
+    if memory is not None:
+        lanes = min(lanes, memory // 2 // LANE_MB)
+    return max(1, lanes)
+
+
+def lanes_for(setting: int | None, exchanges: int) -> int:
+    """`--parallel N` (else what this machine takes), and never more than one per exchange."""
+    return max(1, min(setting or machine_lanes(), exchanges))
+
+
+@dataclass
+class Question(Generic[T]):
+    ask: Callable[[], T]
+    answered: threading.Event = field(default_factory=threading.Event)
+    answer: T | None = None
+    error: BaseException | None = None
+
+
+class Desk:
+    """Where the workers of a run ask the person something (an authenticator code, an
+    e-mailed code or link): one question at a time, each naming its exchange, asked from
+    the run's own thread (`home`), the one a Ctrl-C reaches. A worker in another thread waits
+    for its answer; a Ctrl-C at the question stops the run (`on_stop`, counted before the
+    worker hears it) and the worker hears Interrupted.
+
+    A hand-off (the person does a step in the worker's own browser window) cannot leave the
+    worker's thread: it holds `turn` instead, and no question is asked meanwhile."""
+
+    def __init__(self, on_stop: Callable[[], None]):
+        self.home = threading.current_thread()
+        self.turn = threading.RLock()
+        self.asking = False  # a question is being asked in the home thread
+        self._questions: queue.SimpleQueue[Question[Any]] = queue.SimpleQueue()
+        self._on_stop = on_stop
+
+    @contextmanager
+    def _asking(self) -> Iterator[None]:
+        with self.turn:
+            before, self.asking = self.asking, True
+            try:
+                yield
+            finally:
+                self.asking = before
+
+    def ask(self, ask: Callable[[], T]) -> T:
+        if threading.current_thread() is self.home:
+            with self._asking():
+                return ask()
+        question = Question(ask)
+        self._questions.put(question)
+        question.answered.wait()
+        if question.error is not None:
+            raise question.error
+        return cast(T, question.answer)
+
+    def serve(self, wait: float) -> None:
+        """In the home thread: asks the next question, if one comes within `wait` seconds."""
+        try:
+            question = self._questions.get(timeout=wait)
+        except queue.Empty:
+            return
+        try:
+            with self._asking():  # after any hand-off under way
+                question.answer = question.ask()
+        except (KeyboardInterrupt, Interrupted) as err:
+            self._on_stop()
+            question.error = (
+                err if isinstance(err, Interrupted) else Interrupted("stopped at a question")
+            )
+        except BaseException as err:  # the worker's to handle, as if it had asked itself
+            question.error = err
+        finally:
+            question.answered.set()
+
+
+class OneAtATime:
+    """The person, as every worker of a run meets them: through the run's desk."""
+
+    def __init__(self, human: Human, desk: Desk):
+        self.human = human
+        self.desk = desk
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        with self.desk.turn:
+            self.human.hand_off(page, message, done)
+
+    def emailed_code(self, exchange: str, purpose: str) -> str:
+        return self.desk.ask(lambda: self.human.emailed_code(exchange, purpose))
+
+    def open_emailed_link(self, exchange: str, purpose: str) -> bool:
+        return self.desk.ask(lambda: self.human.open_emailed_link(exchange, purpose))
