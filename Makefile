@@ -22,7 +22,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@sh scripts/system-deps.sh browser
-	$(PY) bench/bittrex_floor.py
+	$(PY) bench/run.py
 
 $(STAMP): pyproject.toml
 	@sh scripts/venv.sh $(PYTHON) $(VENV)
