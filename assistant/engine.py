@@ -269,6 +269,7 @@ class Engine:
         # and scrubbed of every secret before it is written (see assistant.trace).
         self.trace = trace and run_dir is not None
         self.traces: list[Path] = []
+        self.mode: Mode | None = None  # of the run under way
         self.changing = False  # set once the first change may be under way (for Ctrl-C)
         self.interrupted = False  # Ctrl-C came during a change
         self.results: list[KeyResult] = []  # of the apply so far: what Ctrl-C reports
@@ -342,6 +343,7 @@ class Engine:
         chromium: Browser | None = None,
     ) -> list[KeyResult]:
         """Runs in `chromium` when given (the tests share one), else launches one."""
+        self.mode = mode
         for exchange in self.targets:
             if FLOWS[exchange].notice and not is_loopback_url(self.origins[exchange]):
                 self.reporter.notice(f"{FLOWS[exchange].name}: {FLOWS[exchange].notice}")
@@ -492,7 +494,8 @@ class Engine:
             try:
                 with self._failure_capture(flow, f"plan-{plan.target.key}"):
                     self._read_plan(flow, plan, keys)
-                self._picture(flow, plan)
+                if self.mode == "verify" or (self.mode == "apply" and not plan.changes):
+                    self._picture(flow, plan)  # else: no report, or one after the read-back
             except IpbindError as err:
                 plan.error = err
         return plans
