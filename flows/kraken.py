@@ -130,7 +130,7 @@ class Kraken(Flow):
         with self.step(f"{key.name!r}: Save"):
             self.mark_seen(alerts)
             page.get_by_role("button", name=words("Save")).click()
-            expect(dialog.or_(self.fresh(alerts)).or_(saved).first).to_be_visible()
+            self.appear(dialog.or_(self.fresh(alerts)).or_(saved).first)
         if self.fresh(alerts).is_visible():
             self.refused(f"saving {key.name!r}", self.fresh(alerts))
         if not dialog.is_visible():
@@ -145,7 +145,7 @@ class Kraken(Flow):
 
         self.submit_code(f"saving {key.name!r}", attempt)
         with self.step(f"{key.name!r}: back to the keys after Save"):
-            expect(saved.first.or_(self.fresh(alerts)).first).to_be_visible()
+            self.appear(saved.first.or_(self.fresh(alerts)).first)
         if self.fresh(alerts).is_visible():
             self.refused(f"saving {key.name!r}", self.fresh(alerts))
 
@@ -154,7 +154,7 @@ class Kraken(Flow):
     def edit(self, key: KeyInfo) -> None:
         """From the API page, the key's edit view (a client-side route)."""
         self.key_control(key.name, "button", EDIT).click()
-        expect(self.switch()).to_be_visible()
+        self.appear(self.switch())
 
     def switch(self) -> Locator:
         """The older form's "IP whitelisting" or the newer form's "Enable IP address
