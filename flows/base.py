@@ -33,7 +33,7 @@ import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, NoReturn, Protocol
 from urllib.parse import urlsplit
@@ -454,14 +454,14 @@ class Flow:
         deadline = time.monotonic() + self.timeout_ms / 1000
         while time.monotonic() < deadline:
             self.check_trouble("the site")  # a failed request is not an accepted one
-            try:  # each turn waits on the page for an error, then looks at the rest
-                fresh.wait_for(state="visible", timeout=150)
+            with suppress(PlaywrightTimeout):  # each turn waits for the step to end, then looks
+                finished[0].first.wait_for(state="hidden", timeout=200)
+            if fresh.is_visible():
                 self.check_trouble("the site")
                 return " ".join(fresh.inner_text().split())
-            except PlaywrightTimeout:
-                if all(locator.first.is_hidden() for locator in finished):
-                    self.check_trouble("the site")
-                    return None
+            if all(locator.first.is_hidden() for locator in finished):
+                self.check_trouble("the site")
+                return None
         raise PlaywrightTimeout(f"waiting for {finished[0]} to close, or an error to show")
 
     def refused(self, what: str, message: Locator, hint: str | None = None) -> NoReturn:
