@@ -11,8 +11,10 @@ seed article, and the engine calls them in this order:
     change(key, add, remove)      edit, enter, save, pass 2FA (engine re-reads to verify)
     pending(key) -> str | None    a saved change not yet in effect (an e-mailed link unopened)
 
-Every hook starts and ends on the API page and loads no page of its own: the engine loads
-the API page once to plan, and once afresh to read back each key it changed. Single-page
+Every hook starts and ends on the API page and loads no page of its own (but a `read` may
+leave open the key's own view where its list shows, for the report's picture: the flow's
+other hooks then go back first, as Kraken's do): the engine loads the API page once to
+plan, and once afresh to read back each key it changed. Single-page
 apps render their frame first and their lists from later requests, and "found nothing" is
 "the list is empty" only on a settled page (`settle()`: no spinner, no request in flight
 for a moment; quick when the page is quiet already). So every read settles first (`cards`,
