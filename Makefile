@@ -22,8 +22,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@sh scripts/system-deps.sh browser
-	$(PY) bench/bittrex_floor.py
-	$(PY) bench/bittrex_resume.py
+	@# Each reports and exits 1 on a missed target; all three run, and make fails if any did.
+	@s=0; \
+	$(PY) bench/run.py || s=1; \
+	$(PY) bench/parallel.py || s=1; \
+	$(PY) bench/bittrex_resume.py || s=1; \
+	exit $$s
 
 $(STAMP): pyproject.toml
 	@sh scripts/venv.sh $(PYTHON) $(VENV)

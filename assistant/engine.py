@@ -293,6 +293,7 @@ class Engine:
         # and scrubbed of every secret before it is written (see assistant.trace).
         self.trace = trace and run_dir is not None
         self.traces: list[Path] = []
+        self.mode: Mode | None = None  # of the run under way
         self.changing = False  # set once the first change may be under way (for Ctrl-C)
         self.stops = 0  # Ctrl-C's so far: the first stops every worker, a second a read-back
         self.stopped = threading.Event()  # set at the first: a wait on the person gives up
@@ -376,6 +377,7 @@ class Engine:
         """On one lane, in `chromium` when given (the tests share one), else in a browser it
         launches; on more (`settings.parallel`, else what the machine takes unless `chromium`
         is given), each lane in a thread with a browser of its own."""
+        self.mode = mode
         for exchange in self.targets:
             if FLOWS[exchange].notice and not is_loopback_url(self.origins[exchange]):
                 self.reporter.notice(f"{FLOWS[exchange].name}: {FLOWS[exchange].notice}")
@@ -691,7 +693,8 @@ class Engine:
             try:
                 with self._failure_capture(flow, f"plan-{plan.target.key}"):
                     self._read_plan(flow, plan, keys)
-                self._picture(flow, plan)
+                if self.mode == "verify" or (self.mode == "apply" and not plan.changes):
+                    self._picture(flow, plan)  # else: no report, or one after the read-back
             except Interrupted:
                 raise
             except IpbindError as err:

@@ -137,7 +137,7 @@ def key_section(result: KeyResult, image: Path | None) -> str:
         alt = f"{target.exchange} {target.key}: the whitelist as read back"
         shot = f'<img alt="{esc(alt)}" src="data:image/png;base64,{encoded}">'
     else:
-        shot = "<p><em>No picture: the key's list was not read in this run.</em></p>"
+        shot = "<p><em>No picture: the key's list was not read back in this run.</em></p>"
     return (
         f"<section><h2>{esc(target.exchange)} · {esc(target.key)}: "
         f"<span class={'ok' if good else 'bad'}>{esc(result.status)}</span></h2>"

@@ -11,8 +11,10 @@ seed article, and the engine calls them in this order:
     change(key, add, remove)      edit, enter, save, pass 2FA (engine re-reads to verify)
     pending(key) -> str | None    a saved change not yet in effect (an e-mailed link unopened)
 
-Every hook starts and ends on the API page and loads no page of its own: the engine loads
-the API page once to plan, and once afresh to read back each key it changed. Single-page
+Every hook starts and ends on the API page and loads no page of its own (but a `read` may
+leave open the key's own view where its list shows, for the report's picture: the flow's
+other hooks then go back first, as Kraken's do): the engine loads the API page once to
+plan, and once afresh to read back each key it changed. Single-page
 apps render their frame first and their lists from later requests, and "found nothing" is
 "the list is empty" only on a settled page (`settle()`: no spinner, no request in flight
 for a moment; quick when the page is quiet already). So every read settles first (`cards`,
@@ -33,14 +35,14 @@ import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page, Request, Response, expect
+from playwright.sync_api import Locator, Page, Request, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
@@ -68,6 +70,11 @@ QUIET_MS = 250  # no request of the page in flight for this long, and the page h
 # last action started reaches Playwright's events a moment after the action returns.
 WATCH_MS = 50
 STREAM_S = 10.0  # a request in flight this long is a stream or a long poll, not a page loading
+# Playwright re-checks what a wait waits for ever less often: every 500 ms once the wait has
+# taken 270 ms, unless the wait's timeout is under 2.5 s (then every 100 ms at most). What a
+# flow waits on the server for (a list, a dialog's body, the answer to a Save) it waits for
+# in turns this long, so as to see it about when it shows, not up to half a second later.
+WAIT_TURN_S = 2.0
 # What a page loads itself with; images, fonts, beacons and sockets do not hold a read back.
 LOADING = {"document", "script", "fetch", "xhr"}
 
@@ -251,7 +258,7 @@ class Flow:
             self.type_secret(page.get_by_label(sign_in.password), self.credentials.password)
             self.mark_seen(alerts)
             page.get_by_role("button", name=sign_in.submit).click()
-            expect(code_field.or_(puzzle).or_(self.fresh(alerts)).first).to_be_visible()
+            self.appear(code_field.or_(puzzle).or_(self.fresh(alerts)).first)
         if self.fresh(alerts).is_visible() and not code_field.is_visible():
             self.refused(
                 "the sign-in",
@@ -335,7 +342,7 @@ class Flow:
             self.page.goto(self.api_url)
             self.check_origin("the API page")
             ready, login = self.api_page_ready(), self.login_page_ready()
-            expect(ready.first.or_(login.first)).to_be_visible()
+            self.appear(ready.first.or_(login.first))
         if not ready.first.is_visible():
             if self.credentials is None:  # no password configured: the person signs in
                 self.human.hand_off(self.page, f"sign in to {self.name}", ready.first)
@@ -344,7 +351,7 @@ class Flow:
                 logger.info("{}: signing in", self.name)
                 self.login()
             with self.step("returning to the API page after signing in"):
-                expect(ready.first).to_be_visible()
+                self.appear(ready.first)
         self.settle()
         logger.info("{}: on the API page", self.name)
 
@@ -393,6 +400,7 @@ class Flow:
     def type_secret(self, field: Locator, secret: SecretStr | str) -> None:
         """Fill a credential or code, only on the exchange's own origin; whatever is typed
         this way is masked in every log line and trace from now on."""
+        self.appear(field)
         self.check_origin("the page asking for a credential")
         value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
         redactor.add(value)
@@ -451,14 +459,14 @@ class Flow:
         deadline = time.monotonic() + self.timeout_ms / 1000
         while time.monotonic() < deadline:
             self.check_trouble("the site")  # a failed request is not an accepted one
-            try:  # each turn waits on the page for an error, then looks at the rest
-                fresh.wait_for(state="visible", timeout=150)
+            with suppress(PlaywrightTimeout):  # each turn waits for the step to end, then looks
+                finished[0].first.wait_for(state="hidden", timeout=200)
+            if fresh.is_visible():
                 self.check_trouble("the site")
                 return " ".join(fresh.inner_text().split())
-            except PlaywrightTimeout:
-                if all(locator.first.is_hidden() for locator in finished):
-                    self.check_trouble("the site")
-                    return None
+            if all(locator.first.is_hidden() for locator in finished):
+                self.check_trouble("the site")
+                return None
         raise PlaywrightTimeout(f"waiting for {finished[0]} to close, or an error to show")
 
     def refused(self, what: str, message: Locator, hint: str | None = None) -> NoReturn:
@@ -563,13 +571,26 @@ class Flow:
             " const card = cardOf(c, controls); return [titleOf(card, c), card.innerText]; }); }"
         )
 
+    def appear(self, locator: Locator) -> Locator:
+        """`locator` once it shows, within the step's timeout; seen within about 100 ms of
+        showing (see WAIT_TURN_S). A wait that runs out raises as Playwright's waits do."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            turn = min(WAIT_TURN_S, deadline - time.monotonic())
+            try:
+                locator.wait_for(state="visible", timeout=max(turn, 0.5) * 1000)
+                return locator
+            except PlaywrightTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+
     def await_late(self, expected: Locator) -> None:
         """On a settled page that shows no `expected` while a request is still out (one
         slower than a page usually takes: a list behind a slow server), give `expected`
         the step's time to show before "not there" is believed."""
         if self.traffic.pending() and not expected.count():
             try:
-                expected.first.wait_for(state="visible")
+                self.appear(expected.first)
             except PlaywrightTimeout:
                 logger.debug("{}: still not there after waiting for the page's requests", self.name)
 
@@ -578,7 +599,7 @@ class Flow:
         browser's Back button goes: on a single-page app, no page load."""
         with self.step("back to the API page"):
             self.page.go_back()
-            expect(self.api_page_ready().first).to_be_visible()
+            self.appear(self.api_page_ready().first)
 
     def _dismiss_promotions(self) -> None:
         # A dialog the flow did not open and has no use for (a promotion, an announcement:

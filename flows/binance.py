@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import Locator
 
 from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
 
@@ -67,7 +67,7 @@ class Binance(Flow):
         page = self.page
         with self.step(f"{key.name!r}: Edit restrictions"):
             self.key_control(key.api_key or key.name, "button", EDIT).click()
-            page.get_by_label(RESTRICTED).check()
+            self.appear(page.get_by_label(RESTRICTED)).check()
         for ip in remove:
             with self.step(f"{key.name!r}: removing {ip}"):
                 page.get_by_role(
@@ -78,9 +78,15 @@ class Binance(Flow):
             with self.step(f"{key.name!r}: pasting {len(add)} addresses, Confirm"):
                 page.get_by_label(re.compile(r"^\s*ip address", re.I)).fill("\n".join(add))
                 page.get_by_role("button", name=words("Confirm")).click()
-                # Text not turned into entries would be ignored on Save: check every one.
+                # Text not turned into entries would be ignored on Save: check every one
+                # (all at once; one by one only those not shown yet).
+                one_of = "|".join(map(re.escape, add))
+                entries = page.get_by_text(re.compile(rf"^\s*(?:{one_of})\s*$"))
+                self.appear(entries.first)
+                shown = {text.strip() for text in entries.filter(visible=True).all_inner_texts()}
                 for ip in add:
-                    expect(page.get_by_text(ip, exact=True).first).to_be_visible()
+                    if ip not in shown:
+                        self.appear(page.get_by_text(ip, exact=True).first)
             progress(len(add), len(add), "addresses entered")
         dialog = page.get_by_role("dialog", name=VERIFICATION)
         save = page.get_by_role("button", name=words("Save"))
@@ -91,7 +97,7 @@ class Binance(Flow):
                 if not dialog.is_visible():
                     self.mark_seen(alerts)
                     save.click()
-                    expect(dialog.or_(self.fresh(alerts)).first).to_be_visible()
+                    self.appear(dialog.or_(self.fresh(alerts)).first)
                     if not dialog.is_visible():  # refused before any code was asked for
                         return " ".join(self.fresh(alerts).inner_text().split())
                 self.type_secret(dialog.get_by_label(CODE), code)

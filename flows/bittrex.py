@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import Locator
 
 from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
 
@@ -55,7 +55,7 @@ class Bittrex(Flow):
 
     def read(self, key: KeyInfo) -> list[str]:
         with self.step("reading the IP allow list"):
-            expect(self.api_page_ready()).to_be_visible()
+            self.appear(self.api_page_ready())
             removes = self.page.get_by_role("button", name=REMOVE)
             return [ip for _, text in self.cards(removes) for ip in ips_in(text)]
 

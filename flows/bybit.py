@@ -98,7 +98,7 @@ class Bybit(Flow):
             page.get_by_role("button", name=CREATE).click()
             page.get_by_role("button", name=re.compile(r"system-generated api keys", re.I)).click()
         with self.step(f"{name!r}: name, Connect to Third-Party Applications, {binding.app}"):
-            form.get_by_label(words("Name")).fill(name)
+            self.appear(form.get_by_label(words("Name"))).fill(name)  # the form comes with a list
             form.get_by_label(re.compile(r"connect to third-party applications", re.I)).check()
             apps = form.get_by_role("combobox", name=re.compile(r"third-party application", re.I))
             apps.click()
@@ -116,7 +116,7 @@ class Bybit(Flow):
         with self.step(f"{name!r}: Submit"):
             self.mark_seen(alerts)
             form.get_by_role("button", name=words("Submit")).click()
-            expect(verify.or_(self.fresh(alerts)).first).to_be_visible()
+            self.appear(verify.or_(self.fresh(alerts)).first)
         if not verify.is_visible():
             self.refused(f"creating {name!r}", self.fresh(alerts))
         emailed = self.emailed_code(f"creating the API key {name!r}")

@@ -76,7 +76,7 @@ class ProfileFlow(Flow):
         with self.step(f"{key.name!r}: Edit, {profile.ip_field!r}"):
             self.key_control(key.name, "button", EDIT).click()
             self.restrict_on()
-            expect(field).to_be_visible()
+            self.appear(field)
         with self.step(f"{key.name!r}: entering {len(add)} addresses in {profile.ip_field!r}"):
             self.settle()
             current = ips_in(field.input_value())
@@ -101,7 +101,7 @@ class ProfileFlow(Flow):
                 page.get_by_role("group", name=words(restrict.label))
             )
             control = group.get_by_role("radio", name=words(restrict.choice))
-        expect(control).to_be_visible()
+        self.appear(control)
         control.check()
 
     def save(self, key: KeyInfo) -> None:
@@ -118,11 +118,11 @@ class ProfileFlow(Flow):
         with self.step(f"{key.name!r}: Save"):
             self.mark_seen(alerts)
             save.click()
-            expect(first.or_(self.fresh(alerts)).first).to_be_visible()
+            self.appear(first.or_(self.fresh(alerts)).first)
             if acknowledge is not None and acknowledge.is_visible():
                 assert verification.acknowledge is not None
                 acknowledge.get_by_role("button", name=words(verification.acknowledge[1])).click()
-                expect(dialog.or_(self.fresh(alerts)).first).to_be_visible()
+                self.appear(dialog.or_(self.fresh(alerts)).first)
         if not dialog.is_visible():  # refused before any verification was asked for
             self.refused(f"saving {key.name!r}", self.fresh(alerts))
         purpose = f"saving {key.name!r}"
@@ -133,7 +133,7 @@ class ProfileFlow(Flow):
         if verification.email_code:
             with self.step(f"{key.name!r}: Send code ({verification.email_code})"):
                 dialog.get_by_role("button", name=SEND_CODE).click()
-                expect(dialog.get_by_text(CODE_SENT)).to_be_visible()
+                self.appear(dialog.get_by_text(CODE_SENT))
             code = self.emailed_code(purpose)
             with self.step(f"{key.name!r}: {verification.email_code}"):
                 self.type_secret(dialog.get_by_label(words(verification.email_code)), code)

@@ -83,9 +83,9 @@ class Huobi(Flow):
         alerts = page.get_by_role("alert")
         with self.step(f"{key.name!r}: Confirm, Security Authentication, Send code"):
             self.edit_dialog().get_by_role("button", name=CONFIRM).click()
-            expect(auth).to_be_visible()
+            self.appear(auth)
             auth.get_by_role("button", name=re.compile(r"^\s*send code\s*$", re.I)).click()
-            expect(auth.get_by_text(CODE_SENT)).to_be_visible()
+            self.appear(auth.get_by_text(CODE_SENT))
         emailed = self.emailed_code(f"saving the linked IPs of {key.name!r}")
         with self.step(f"{key.name!r}: the e-mailed code"):
             self.type_secret(auth.get_by_label(EMAIL_CODE), emailed)
@@ -112,6 +112,6 @@ class Huobi(Flow):
         "Create API Key" form has a field of the same words; this one is the dialog's."""
         self.key_control(key.api_key or key.name, "button", EDIT).click()
         field = self.edit_dialog().get_by_label(IP_FIELD)
-        expect(field).to_be_visible()
+        self.appear(field)
         self.settle()
         return field

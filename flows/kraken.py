@@ -7,7 +7,9 @@ As a person does it (seed article, "Add IP addresses to Kraken"):
   4. "Save" at the bottom; answer the "Two-factor authentication" prompt if the account
      has 2FA for API changes.
   5. Extra keys: the same for each, by its own name.
-The saved list is read back from the key's edit view, where each entry is an input.
+The saved list is read back from the key's edit view, where each entry is an input. A read
+leaves that view open, so that the report's picture shows the key's addresses (the API page
+shows keys by name only); the other hooks go back to the API page first.
 
 Kraken Pro's newer key form (SITES.md) has the switch "Enable IP address restriction" and
 one field, "IP addresses", that takes the whole list; the rest is the same. Which form the
@@ -59,27 +61,28 @@ class Kraken(Flow):
     # -- the keys and their lists ----------------------------------------------------------
 
     def list_keys(self) -> list[KeyInfo]:
+        self.leave_edit_view()
         with self.step("listing the API keys"):
             edits = self.page.get_by_role("button", name=EDIT)
             return [KeyInfo(name) for name, _ in self.cards(edits)]
 
     def read(self, key: KeyInfo) -> list[str]:
+        """The key's list from its edit view, which stays open (see the module's doc)."""
+        self.leave_edit_view()
         with self.step(f"{key.name!r}: reading the IP whitelist"):
             self.edit(key)
             self.settle()
             if not self.switch().is_checked():
-                ips = []
-            elif self.newer_form():
-                ips = ips_in(self.page.get_by_label(LIST_FIELD).input_value())
-            else:
-                values = self.entries().evaluate_all("inputs => inputs.map(i => i.value)")
-                ips = ips_in(" ".join(values))
-        self.back()
-        return ips
+                return []
+            if self.newer_form():
+                return ips_in(self.page.get_by_label(LIST_FIELD).input_value())
+            values = self.entries().evaluate_all("inputs => inputs.map(i => i.value)")
+            return ips_in(" ".join(values))
 
     # -- edit, add one by one, Save, 2FA ---------------------------------------------------
 
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
+        self.leave_edit_view()  # the edit view a read left is the server's list as it was then
         with self.step(f"{key.name!r}: Edit, IP whitelisting on"):
             self.edit(key)
             self.switch().check()
@@ -112,13 +115,15 @@ class Kraken(Flow):
                 values = self.entries().evaluate_all("inputs => inputs.map(i => i.value.trim())")
                 page.get_by_role("button", name=REMOVE).nth(values.index(ip)).click()
                 expect(self.entries()).to_have_count(len(values) - 1)
+        count = self.entries().count()
         for done, ip in enumerate(add, start=1):
             with self.step(f"{key.name!r}: Add an IP address or range ({ip})"):
-                count = self.entries().count()
                 page.get_by_role("button", name=ADD).click()
-                expect(self.entries()).to_have_count(count + 1)
-                self.entries().nth(count).fill(ip)
+                self.entries().nth(count).fill(ip)  # the new input, once it shows
+                count += 1
             progress(done, len(add), "entered")
+        with self.step(f"{key.name!r}: {count} entries"):
+            expect(self.entries()).to_have_count(count)  # none lost to a re-render
 
     def save(self, key: KeyInfo) -> None:
         page = self.page
@@ -128,7 +133,7 @@ class Kraken(Flow):
         with self.step(f"{key.name!r}: Save"):
             self.mark_seen(alerts)
             page.get_by_role("button", name=words("Save")).click()
-            expect(dialog.or_(self.fresh(alerts)).or_(saved).first).to_be_visible()
+            self.appear(dialog.or_(self.fresh(alerts)).or_(saved).first)
         if self.fresh(alerts).is_visible():
             self.refused(f"saving {key.name!r}", self.fresh(alerts))
         if not dialog.is_visible():
@@ -143,16 +148,21 @@ class Kraken(Flow):
 
         self.submit_code(f"saving {key.name!r}", attempt)
         with self.step(f"{key.name!r}: back to the keys after Save"):
-            expect(saved.first.or_(self.fresh(alerts)).first).to_be_visible()
+            self.appear(saved.first.or_(self.fresh(alerts)).first)
         if self.fresh(alerts).is_visible():
             self.refused(f"saving {key.name!r}", self.fresh(alerts))
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def leave_edit_view(self) -> None:
+        """Back to the API page from the edit view a read left open."""
+        if self.switch().first.is_visible():
+            self.back()
+
     def edit(self, key: KeyInfo) -> None:
         """From the API page, the key's edit view (a client-side route)."""
         self.key_control(key.name, "button", EDIT).click()
-        expect(self.switch()).to_be_visible()
+        self.appear(self.switch())
 
     def switch(self) -> Locator:
         """The older form's "IP whitelisting" or the newer form's "Enable IP address

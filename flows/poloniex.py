@@ -83,7 +83,7 @@ class Poloniex(Flow):
                 self.key_control(who, "button", EDIT).click()
             else:
                 restricted.check()
-            expect(page.get_by_role("button", name=SAVE)).to_be_visible()
+            self.appear(page.get_by_role("button", name=SAVE))
             field = self.key_control(who, "textbox", TRUSTED)
             current = [ip for ip in ips_in(field.input_value()) if ip not in remove]
             field.fill(", ".join(current + [ip for ip in add if ip not in current]))
@@ -103,7 +103,7 @@ class Poloniex(Flow):
 
         self.submit_code(f"saving {key.name!r}", attempt)
         with self.step(f"{key.name!r}: the confirmation e-mail notice, Got it"):
-            dialog.get_by_role("button", name=words("Got it")).click()
+            self.appear(dialog.get_by_role("button", name=words("Got it"))).click()
             expect(dialog).to_be_hidden()
         self.human.open_emailed_link(self.name, f"the trusted IPs of {key.name!r}")
 

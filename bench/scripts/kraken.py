@@ -1,0 +1,34 @@
+"""Kraken by hand: Edit, IP whitelisting on, one input per address, Save, 2FA, read back."""
+
+import sys
+
+from common import Codes, browser, job, new_page
+from playwright.sync_api import expect, sync_playwright
+
+j = job()
+codes = Codes(j["totp_secret"], j["period"])
+with sync_playwright() as pw:
+    page = new_page(browser(pw))
+    page.goto(j["base_url"] + "/app/settings/api")
+    page.get_by_label("Username").fill(j["username"])
+    page.get_by_label("Password").fill(j["password"])
+    page.get_by_role("button", name="Sign in").click()
+    codes.enter(page.get_by_label("Two-factor authentication"))
+    page.get_by_role("button", name="Continue").click()
+
+    page.get_by_role("region", name=j["key"], exact=True).get_by_role("button", name="Edit").click()
+    page.get_by_role("switch", name="IP whitelisting").check()
+    entries = page.get_by_role("textbox", name="IP address or range")
+    for n, ip in enumerate(j["ips"]):
+        page.get_by_role("button", name="Add an IP address or range").click()
+        entries.nth(n).fill(ip)
+    page.get_by_role("button", name="Save").click()
+    dialog = page.get_by_role("dialog", name="Verify it's you")
+    codes.enter(dialog.get_by_label("Two-factor authentication"))
+    dialog.get_by_role("button", name="Continue").click()
+    expect(dialog).to_be_hidden()
+
+    page.reload()
+    saved = page.get_by_role("list", name=f"IP whitelist for {j['key']}").get_by_role("listitem")
+    expect(saved).to_have_count(len(j["ips"]))
+    sys.exit(0 if sorted(saved.all_inner_texts()) == sorted(j["ips"]) else 1)
