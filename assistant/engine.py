@@ -880,6 +880,7 @@ class Engine:
                 flow.open()
                 plan.key = match_key(type(flow), target.key, flow.list_keys())
                 bound = flow.binding(plan.key)
+                self._picture(flow, plan)  # the key as read back, for the report
         except (KeyboardInterrupt, Interrupted):  # a key created is still shown to the user
             self._interrupted(flow.id)
             return KeyResult(plan, "interrupted", note=INTERRUPTED, created=created)
