@@ -21,6 +21,9 @@ from flows import FLOWS
 
 DEMO_ALLOCATION = Path(__file__).resolve().parents[1] / "fixtures" / "allocations" / "demo.toml"
 DEMO_PERIOD = 1  # seconds per TOTP step: the demo's codes come quickly
+# A code is still taken up to this many steps late (each step once): at a 1 s step, one step
+# of slack (a real site's, at 30 s) is less than a busy machine can take to type and send it.
+DEMO_WINDOW = 3
 
 
 def demo_settings(mock: MockExchanges, allocation_exchanges: set[str]) -> dict[str, Any]:
@@ -81,7 +84,7 @@ def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
     exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
     # The mock pages vary their markup and timing on every load, as real sites do.
     chaos = secrets.randbelow(10**6)
-    with MockExchanges(totp_period=DEMO_PERIOD, chaos_seed=chaos) as mock:
+    with MockExchanges(totp_period=DEMO_PERIOD, chaos_seed=chaos, totp_window=DEMO_WINDOW) as mock:
         Console(stderr=True, highlight=False).print(
             "[bold]ipbind demo[/]: a real `ipbind apply` against mock exchange sites on this "
             f"machine ({', '.join(mock.base_url(s) for s in sorted(exchanges))}), with demo "
