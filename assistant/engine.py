@@ -661,6 +661,7 @@ class Engine:
                 flow.open()
                 plan.key = match_key(type(flow), target.key, flow.list_keys())
                 bound = flow.binding(plan.key)
+            self._picture(flow, plan)  # the new key as read back
         except IpbindError as err:  # a key created but not read back is still the user's
             return KeyResult(plan, "failed", error=err, created=created)
         if bound != target.binding:
