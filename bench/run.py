@@ -151,8 +151,7 @@ def run_ipbind(job: Job, mock: MockExchanges, folder: Path) -> float:
         else:
             open_link(newest_mail(mock, job.id, "link"))
             child.sendline("")
-    child.close()
-    took = time.monotonic() - started
+    took = finish(child, started)
     if child.exitstatus != 0:
         raise RunFailed(f"ipbind exited with {child.exitstatus}: {last_lines(child.before)}")
     return took
@@ -167,10 +166,17 @@ def run_script(job: Job, mock: MockExchanges, folder: Path) -> float:
         cwd=folder, encoding="utf-8", timeout=RUN_TIMEOUT,
     )  # fmt: skip
     child.expect(pexpect.EOF)
-    child.close()
-    took = time.monotonic() - started
+    took = finish(child, started)
     if child.exitstatus != 0:
         raise RunFailed(f"{job.script.name} exited with {child.exitstatus}: {child.before[-600:]}")
+    return took
+
+
+def finish(child: pexpect.spawn, started: float) -> float:
+    """Seconds from `started` to the child's exit (not to pexpect's close, which sleeps)."""
+    child.wait()
+    took = time.monotonic() - started
+    child.close()
     return took
 
 

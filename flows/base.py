@@ -77,6 +77,17 @@ STREAM_S = 10.0  # a request in flight this long is a stream or a long poll, not
 WAIT_TURN_S = 2.0
 # What a page loads itself with; images, fonts, beacons and sockets do not hold a read back.
 LOADING = {"document", "script", "fetch", "xhr"}
+# Counts, in each page, what changes it (the DOM, a click, a key): a page found settled
+# that has seen neither a change nor a request since is settled still (see `settle`).
+CHANGES_JS = """(() => {
+  const changes = { page: Math.random(), count: 0 };
+  const count = () => { changes.count += 1; };
+  new MutationObserver(count).observe(document,
+    { subtree: true, childList: true, attributes: true, characterData: true });
+  for (const kind of ["pointerdown", "keydown", "input", "change"])
+    addEventListener(kind, count, true);
+  Object.defineProperty(window, "__ipbindChanges", { get: () => [changes.page, changes.count] });
+})();"""
 
 
 class Traffic:
@@ -240,6 +251,8 @@ class Flow:
         self.timeout_ms = timeout * 1000
         page.set_default_timeout(self.timeout_ms)
         self.traffic = Traffic(page)
+        page.add_init_script(CHANGES_JS)
+        self._settled: tuple[object, float] | None = None  # the page's changes, and when
         self._dismiss_cookie_banner()
         self._dismiss_promotions()
 
@@ -360,8 +373,12 @@ class Flow:
         `role=progressbar` without a value, or `aria-busy=true`) and none of its requests
         has been in flight for QUIET_MS. Quick on a page that has been quiet that long
         already; gives up after the step timeout (a page that never stops polling is read as
-        it is then: the engine's re-read of a short read-back covers that)."""
+        it is then: the engine's re-read of a short read-back covers that). At once on a page
+        that has seen no change and no request since it was last found settled."""
         page = self.page
+        settled = self._settled
+        if settled and self.traffic.last_change < settled[1] and self._changes() == settled[0]:
+            return
         # An indeterminate progress bar (a spinner) is busy; one with a value is a gauge.
         spinner = page.get_by_role("progressbar").and_(page.locator(":not([aria-valuenow])"))
         busy = spinner.or_(page.locator("[aria-busy='true']:visible"))
@@ -379,6 +396,8 @@ class Flow:
                         WATCH_MS / 1000 - (now - called),
                     )
                     if left <= 0:
+                        at, changes = time.monotonic(), self._changes()
+                        self._settled = None if changes is None else (changes, at)
                         return
                     page.wait_for_event(
                         "request",
@@ -388,6 +407,13 @@ class Flow:
             except PlaywrightTimeout:
                 pass
         logger.debug("{}: the page was still busy after {} s", self.name, self.timeout_ms / 1000)
+
+    def _changes(self) -> object:
+        """How far the page has changed (see CHANGES_JS); None when it cannot say."""
+        try:
+            return self.page.evaluate("() => window.__ipbindChanges ?? null")
+        except PlaywrightError:  # between two pages
+            return None
 
     def check_origin(self, what: str) -> None:
         if origin_of(self.page.url) not in self.allowed_origins:
