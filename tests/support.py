@@ -169,12 +169,14 @@ def secret_forms(secret: str) -> set[str]:
 
 def leaks(data: str | bytes, known: dict[str, str]) -> list[str]:
     """The names of the `known` secrets found in `data`, in any of their forms; a code (all
-    digits) only where it stands alone, not inside a longer number."""
+    digits) only where it stands alone: not inside a longer number, nor inside a hex digest
+    (a trace's etags and file names hold six-digit runs, one in a few hundred thousand of
+    which is a code of the run's time window by chance)."""
     text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
 
     def found(form: str) -> bool:
         if form.isdigit():
-            return re.search(rf"(?<!\d){form}(?!\d)", text) is not None
+            return re.search(rf"(?<![0-9A-Za-z]){form}(?![0-9A-Za-z])", text) is not None
         return form in text
 
     return [name for name, secret in known.items() if any(map(found, secret_forms(secret)))]
