@@ -646,7 +646,10 @@ class Flow:
             # skeleton has no role): only what still looks so once the page has settled.
             self.settle()
             if promo.count():
-                promo.first.get_by_role("button", name=DISMISS).first.click()
+                # The run may be closing the page meanwhile (its end, a Ctrl-C): then there is
+                # nothing left to dismiss, and the run, not the handler, says how it ended.
+                with suppress(PlaywrightError):
+                    promo.first.get_by_role("button", name=DISMISS).first.click()
 
         page.add_locator_handler(promo.first, dismiss, no_wait_after=True)
 
