@@ -49,6 +49,7 @@ from pydantic import SecretStr
 from assistant.errors import SiteChanged, SiteTrouble, UserActionNeeded
 from assistant.logs import redactor
 from assistant.twofa import Codes
+from flows.vocabulary import Vocabulary, any_of, pattern_of
 
 Progress = Callable[[int, int, str], None]
 # How an exchange takes the list: pasted whole; one entry at a time; one entry and one fresh
@@ -60,11 +61,42 @@ IPV4 = r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])"
 IPV6 = r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:/\d{1,3})?(?![\w:])"
 IP_TEXT = re.compile(f"{IPV4}|{IPV6}")
 NETWORK_ERROR = re.compile(r"net::ERR_[A-Z_]+")
-CODE_REFUSAL = re.compile(r"code|verif|2fa|two-factor|authenticat|otp|already used", re.I)
 
-DISMISS_WORDS = r"close|×|✕|x|no,? thanks|dismiss|skip|not now|maybe later"
-DISMISS = re.compile(rf"^\s*({DISMISS_WORDS})\s*$", re.I)
-NOT_DISMISS = re.compile(rf"^(?!\s*({DISMISS_WORDS})\s*$)", re.I)  # any other button
+# The words of the base class, for every flow: SITES.md's common rules, and guesses.
+COMMON = Vocabulary("common")
+# Whether a refusal is about the code (then the next code may do) is read from its wording,
+# which no site promises: a refusal that says none of this stops the run instead of retrying.
+CODE_REFUSAL = any_of(
+    *(
+        COMMON.optional(w, "text")
+        for w in ("code", "verif", "2fa", "two-factor", "authenticat", "otp", "already used")
+    )
+)
+# A cookie banner goes with "a button whose name contains "Accept" (or "Reject")".
+CONSENT = any_of(
+    COMMON.promised("Accept", "button", whole=False),
+    COMMON.promised("Reject", "button", whole=False),
+)
+COOKIE = COMMON.optional("cookie", "text")
+# What closes a dialog the flow did not open (a promotion): guesses, all of them.
+DISMISS = any_of(
+    *(
+        COMMON.optional(w, "button", whole=True)
+        for w in (
+            "Close",
+            "×",
+            "✕",
+            "x",
+            "No thanks",
+            "No, thanks",
+            "Dismiss",
+            "Skip",
+            "Not now",
+            "Maybe later",
+        )
+    )
+)
+NOT_DISMISS = re.compile(rf"^(?!(?:{DISMISS.pattern})$)", re.I)  # any other button
 QUIET_MS = 250  # no request of the page in flight for this long, and the page has settled
 # However long the page has been quiet, a settle watches it this long: a request that the
 # last action started reaches Playwright's events a moment after the action returns.
@@ -172,7 +204,7 @@ class SignIn:
 
 def words(text: str) -> re.Pattern[str]:
     """A control's whole name, case and spacing aside: "Log In" matches " log  in "."""
-    return re.compile(r"^\s*" + r"\s*".join(map(re.escape, text.split())) + r"\s*$", re.I)
+    return pattern_of(text)
 
 
 @dataclass
@@ -219,6 +251,9 @@ class Flow:
     notice: ClassVar[str | None] = None  # shown before a run against the real site
     also: ClassVar[dict[str, str]] = {}  # other ids the flow serves (an alias), with names
     sign_in: ClassVar[SignIn]
+    # Every word the flow looks for on the exchange's pages, promised by SITES.md or not
+    # (flows/vocabulary.py); COMMON holds those of the base class, for every flow.
+    vocabulary: ClassVar[Vocabulary]
     # Told each step's name before it starts (the headed walkthrough's banners); per flow.
     narrator: Callable[[str], None] | None = None
     # Called before each step; raises to stop the flow there (the engine's, for a Ctrl-C
@@ -657,12 +692,13 @@ class Flow:
         # Consent banners come late and may cover the next control; Playwright clears one
         # whenever it stands in the way of an action.
         page = self.page
-        banner = page.get_by_role("region", name=re.compile("cookie", re.I)).or_(
-            page.get_by_role("dialog", name=re.compile("cookie", re.I))
+        banner = page.get_by_role("region", name=COOKIE).or_(
+            page.get_by_role("dialog", name=COOKIE)
         )
-        consent = page.get_by_role(
-            "button", name=re.compile(r"(accept|reject)\b.*cookies", re.I)
-        ).or_(banner.get_by_role("button", name=re.compile(r"accept|reject", re.I)))
+        both = re.compile(rf"^(?=.*(?:{CONSENT.pattern}))(?=.*(?:{COOKIE.pattern}))", re.I)
+        consent = page.get_by_role("button", name=both).or_(
+            banner.get_by_role("button", name=CONSENT)
+        )
         page.add_locator_handler(consent.first, lambda button: button.click())
 
 
