@@ -31,7 +31,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -225,6 +225,11 @@ def match_key(flow: type[Flow], wanted: str, keys: list[KeyInfo]) -> KeyInfo:
             f"{flow.name}: {len(by_name)} keys are named {wanted!r}",
             hint="Give them distinct names on the exchange, or name the key by its API key.",
         )
+    # A page that puts the name where the flow did not look for it (another column, a
+    # value beside its label) still shows it whole in the key's card: that key, so named.
+    by_text = [k for k in keys if wanted in k.shown]
+    if len(by_text) == 1:
+        return replace(by_text[0], name=wanted)
     by_key = (
         [k for k in keys if k.api_key and k.api_key.startswith(wanted)] if len(wanted) >= 8 else []
     )

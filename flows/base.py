@@ -107,6 +107,9 @@ STREAM_S = 10.0  # a request in flight this long is a stream or a long poll, not
 # flow waits on the server for (a list, a dialog's body, the answer to a Save) it waits for
 # in turns this long, so as to see it about when it shows, not up to half a second later.
 WAIT_TURN_S = 2.0
+# After "Send code" and the like, how long to wait for the server's answer when the page's
+# request for it is not seen (a site that sends it otherwise): then the person is asked.
+SEND_WAIT_S = 5.0
 # What a page loads itself with; images, fonts, beacons and sockets do not hold a read back.
 LOADING = {"document", "script", "fetch", "xhr"}
 # Counts, in each page, what changes it (the DOM, a click, a key): a page found settled
@@ -136,12 +139,16 @@ class Traffic:
         page.on("requestfinished", self._ended)
         page.on("requestfailed", self._ended)
         page.on("response", self._answered)
+        # The status of every answer to the page's own non-GET requests (a save, a "Send
+        # code"), in order: whether the server took what was sent, whatever the page shows.
+        self.answers: list[int] = []
 
     def _answered(self, response: Response) -> None:
         status = response.status
-        if response.request.resource_type in ("fetch", "xhr") and (
-            status in (401, 429) or status >= 500
-        ):
+        request = response.request
+        if request.method != "GET" and request.resource_type in ("fetch", "xhr", "document"):
+            self.answers.append(status)
+        if request.resource_type in ("fetch", "xhr") and (status in (401, 429) or status >= 500):
             retry = (response.headers.get("retry-after") or "").strip()
             self.trouble = (status, float(retry) if retry.isdigit() else None)
 
@@ -168,6 +175,9 @@ class KeyInfo:
 
     name: str  # its label / name / note
     api_key: str | None = None  # the key string, on sites that show it
+    # Every text its card or row shows (cells, values, lines): a key whose name the page
+    # puts where ipbind did not look for it is still found by it.
+    shown: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -298,19 +308,15 @@ class Flow:
         authenticator code."""
         assert self.credentials is not None
         page, sign_in = self.page, self.sign_in
-        alerts = page.get_by_role("alert")
         code_field = page.get_by_label(sign_in.code)
         puzzle = page.get_by_role("slider")
         with self.step("signing in: username and password"):
             page.get_by_label(sign_in.username).fill(self.credentials.username)
             self.type_secret(page.get_by_label(sign_in.password), self.credentials.password)
-            self.mark_seen(alerts)
-            page.get_by_role("button", name=sign_in.submit).click()
-            self.appear(code_field.or_(puzzle).or_(self.fresh(alerts)).first)
-        if self.fresh(alerts).is_visible() and not code_field.is_visible():
-            self.refused(
+            self.until(
+                page.get_by_role("button", name=sign_in.submit).click,
+                code_field.or_(puzzle),
                 "the sign-in",
-                self.fresh(alerts),
                 hint=f"Check IPBIND_{self.id.upper()}__USERNAME and __PASSWORD.",
             )
         if puzzle.first.is_visible():
@@ -320,7 +326,7 @@ class Flow:
             with self.step("signing in: authenticator code"):
                 self.type_secret(code_field, code)
                 send = page.get_by_role("button", name=sign_in.code_submit)
-                return self.await_outcome(send.click, [code_field], alerts)
+                return self.await_outcome(send.click, [code_field])
 
         self.submit_code("signing in", attempt)
 
@@ -500,21 +506,102 @@ class Flow:
         redactor.add(code)
         return code
 
+    def messages(self) -> Locator:
+        """What the page tells the person, wherever it shows it (SITES.md fixes neither the
+        place nor the words): alerts, status notes and live regions, in or out of a dialog."""
+        page = self.page
+        return (
+            page.get_by_role("alert")
+            .or_(page.get_by_role("status"))
+            .or_(page.locator("[aria-live]:not([aria-live='off'])"))
+        )
+
     def mark_seen(self, messages: Locator) -> None:
         """Marks the messages now on the page, so that `fresh` finds only later ones."""
         messages.evaluate_all("els => els.forEach(el => el.setAttribute('data-ipbind-seen', ''))")
 
     def fresh(self, messages: Locator) -> Locator:
-        return messages.and_(self.page.locator(":not([data-ipbind-seen])")).first
+        """The first of `messages` that came after `mark_seen` and holds some text."""
+        unseen = messages.and_(self.page.locator(":not([data-ipbind-seen])"))
+        return unseen.filter(has_text=re.compile(r"\S")).first
+
+    def until(
+        self, action: Callable[[], None], shows: Locator, what: str, *, hint: str | None = None
+    ) -> None:
+        """Does `action`, then waits for `shows` (the next step: a dialog, a field). If the
+        server refuses instead (an answer 4xx, or an alert that comes with none), the page's
+        message about it, wherever it shows, stops the run in the site's words."""
+        messages = self.messages()
+        self.mark_seen(messages)
+        answered = len(self.traffic.answers)
+        self.traffic.trouble = None
+        action()
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            self.check_trouble(what, session=False)
+            with suppress(PlaywrightTimeout):
+                shows.first.wait_for(state="visible", timeout=200)
+            if shows.first.is_visible():
+                return
+            refusal = self._refusal(messages, answered)
+            if refusal is not None:
+                self.check_trouble(what, session=False)  # a wrong password may come with a 401
+                raise UserActionNeeded(f"{self.name} refused {what}: {refusal}", hint=hint)
+            if time.monotonic() >= deadline:
+                # raises, naming what it waited for
+                shows.first.wait_for(state="visible", timeout=1)
+
+    def sent(self, action: Callable[[], None], what: str, *, wait: float = SEND_WAIT_S) -> None:
+        """Does `action` (say, "Send code"), then waits until the server has answered the
+        request it made, or `wait` seconds when none is seen: no confirmation is looked for
+        (SITES.md promises none). A refusal stops the run in the site's words."""
+        messages = self.messages()
+        self.mark_seen(messages)
+        answered = len(self.traffic.answers)
+        self.traffic.trouble = None
+        action()
+        deadline = time.monotonic() + wait
+        while len(self.traffic.answers) == answered and time.monotonic() < deadline:
+            self.check_trouble(what)
+            with suppress(PlaywrightTimeout):
+                self.page.wait_for_event("response", timeout=100)
+        self.check_trouble(what)
+        if any(400 <= status < 500 for status in self.traffic.answers[answered:]):
+            self.settle()
+            refusal = self._refusal(messages, answered) or "the server refused it"
+            raise UserActionNeeded(f"{self.name} refused {what}: {refusal}")
+
+    def _refusal(self, messages: Locator, answered: int) -> str | None:
+        """The page's refusal since `answered` answers: a fresh alert when no answer took
+        what was sent, or after an answer 4xx, once the page has settled, any fresh message
+        (else the answer's status). None: no refusal (yet)."""
+        answers = self.traffic.answers[answered:]
+        refused = next((status for status in answers if 400 <= status < 500), None)
+        taken = any(200 <= status < 400 for status in answers)
+        alert = self.fresh(self.page.get_by_role("alert"))
+        if refused is None and not taken and alert.is_visible():
+            return " ".join(alert.inner_text().split())
+        if refused is None:
+            return None
+        self.settle()
+        message = self.fresh(messages)
+        if message.is_visible():
+            return " ".join(message.inner_text().split())
+        return f"the server refused it (HTTP {refused})"
 
     def await_outcome(
-        self, submit: Callable[[], None], finished: list[Locator], refusal: Locator
+        self,
+        submit: Callable[[], None],
+        finished: list[Locator],
+        refusal: Locator | None = None,
     ) -> str | None:
         """Does `submit`, then waits until every `finished` locator (say, the verification
-        dialog) is gone — accepted: None — or a refusal shows that was not on the page
-        before: its text."""
-        self.mark_seen(refusal)
-        fresh = self.fresh(refusal)
+        dialog) is gone — accepted: None — or the server refuses: the page's words about it,
+        wherever they show (see `_refusal`). (`refusal` is no longer needed: kept for
+        callers that still pass their alerts.)"""
+        messages = self.messages()
+        self.mark_seen(messages)
+        answered = len(self.traffic.answers)
         self.traffic.trouble = None
         submit()
         deadline = time.monotonic() + self.timeout_ms / 1000
@@ -522,12 +609,13 @@ class Flow:
             self.check_trouble("the site")  # a failed request is not an accepted one
             with suppress(PlaywrightTimeout):  # each turn waits for the step to end, then looks
                 finished[0].first.wait_for(state="hidden", timeout=200)
-            if fresh.is_visible():
-                self.check_trouble("the site")
-                return " ".join(fresh.inner_text().split())
             if all(locator.first.is_hidden() for locator in finished):
                 self.check_trouble("the site")
                 return None
+            refused = self._refusal(messages, answered)
+            if refused is not None:
+                self.check_trouble("the site")
+                return refused
         raise PlaywrightTimeout(f"waiting for {finished[0]} to close, or an error to show")
 
     def refused(self, what: str, message: Locator, hint: str | None = None) -> NoReturn:
@@ -623,14 +711,35 @@ class Flow:
 
     def cards(self, controls: Locator) -> list[tuple[str, str]]:
         """For each control (say, every key's "Edit" button), its key's card or row (see
-        CARD_JS) as (its title: the last heading before the control, else its first line
-        or cell; its whole text). One evaluation, so a re-render cannot split it."""
+        CARD_JS) as (its name, its whole text). One evaluation, so a re-render cannot split
+        it."""
+        return [(key.name, text) for key, text in self._cards(controls, None)]
+
+    def keys_listed(
+        self, controls: Locator, name_label: re.Pattern[str] | None = None
+    ) -> list[KeyInfo]:
+        """The keys on the API page, one per control of `controls` (say, every key's "Edit"
+        button) whose card shows a name: each named by the value of `name_label` where its
+        card shows that label (else by its card's name or first value, see CARD_JS), with
+        the key string the card shows, if any."""
+        return [key for key, _ in self._cards(controls, name_label) if key.name]
+
+    def _cards(
+        self, controls: Locator, name_label: re.Pattern[str] | None
+    ) -> list[tuple[KeyInfo, str]]:
         self.settle()
         self.await_late(controls)
-        return controls.evaluate_all(
-            f"(controls) => {{ {CARD_JS}; return controls.map((c) => {{"
-            " const card = cardOf(c, controls); return [titleOf(card, c), card.innerText]; }); }"
+        found = controls.evaluate_all(
+            f"(controls, label) => {{ {CARD_JS};"
+            " const nameLabel = label ? new RegExp(label, 'i') : null;"
+            " return controls.map((c) => { const card = cardOf(c, controls) || c.parentElement;"
+            " return [titleOf(card, c, nameLabel), apiKeyOf(card), textsOf(card),"
+            " card.innerText]; }); }",
+            name_label.pattern if name_label else None,
         )
+        return [
+            (KeyInfo(name, api_key, tuple(texts)), text) for name, api_key, texts, text in found
+        ]
 
     def appear(self, locator: Locator) -> Locator:
         """`locator` once it shows, within the step's timeout; seen within about 100 ms of
@@ -705,8 +814,13 @@ class Flow:
 # A key's card or row, from its name (or its control) upward: the first ancestor holding
 # one of the page's `controls`, then wider while it holds no other — but never past an
 # element that is a list item or table row, so that a lone key does not grow into the page.
-CARD_JS = """
+# SITES.md fixes no list's shape (table, ARIA grid, cards, named regions, definition lists):
+# a key's name is read as the value of its label where the card shows one, else as the
+# card's own name or heading, else its first text that is neither a label nor a value of
+# another kind (an API key, addresses).
+CARD_JS = r"""
 const ITEM = 'tr, li, article, [role="row"], [role="listitem"], [role="article"]';
+const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
 const holds = (el, controls) => controls.filter((c) => el.contains(c)).length;
 function cardOf(start, controls) {
   let card = start;
@@ -716,11 +830,21 @@ function cardOf(start, controls) {
     card = card.parentElement;
   return card;
 }
-// The innermost visible elements whose whole text (spacing aside) is `text`.
+// "Label: value" -> [label, value]; null for text that is no such line.
+function labelled(text) {
+  const m = norm(text).match(/^([^:]{1,40}):\s*(.+)$/);
+  return m ? [m[1].trim(), m[2].trim()] : null;
+}
+// The innermost visible elements whose whole text (spacing aside) is `text`, or whose text
+// is `text` as the value of a "Label: text" line.
 function ownersOf(text) {
-  const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim();
-  const all = [...document.body.querySelectorAll('*')]
-    .filter((el) => norm(el.textContent) === text && el.getClientRects().length > 0);
+  const all = [...document.body.querySelectorAll('*')].filter((el) => {
+    if (el.getClientRects().length === 0) return false;
+    const whole = norm(el.textContent);
+    if (whole === text) return true;
+    const pair = whole.endsWith(text) ? labelled(whole) : null;
+    return pair !== null && pair[1] === text;
+  });
   return all.filter((el) => !all.some((other) => other !== el && el.contains(other)));
 }
 // The key named `name`: {index: its control's index in `controls`, text: its card's text};
@@ -734,11 +858,93 @@ function keyOf(name, controls) {
   }
   return { index: -1, text: '' };
 }
-function titleOf(card, control) {
+const IP = /^[0-9a-f.:\/]+$/i;
+// A key string as keys are written: one long token of letters and digits (and - _ . + / =).
+const isKey = (t) => t.length >= 16 && /^[\w\-.+\/=]+$/.test(t) && /\d/.test(t) && /[a-z]/i.test(t);
+// Label -> value pairs the card shows: column headers over the row's cells (table or grid),
+// dt/dd, and "Label: value" lines.
+function pairsOf(card) {
+  const pairs = [];
+  if (card.matches('tr, [role="row"]')) {
+    const table = card.closest('table, [role="grid"], [role="table"], [role="treegrid"]');
+    const head = table && [...table.querySelectorAll('tr, [role="row"]')]
+      .find((r) => r !== card && r.querySelector('th, [role="columnheader"]'));
+    const headers = head ? [...head.children] : [];
+    [...card.children].forEach((cell, i) => {
+      if (headers[i]) pairs.push([norm(headers[i].innerText), norm(cell.innerText)]);
+    });
+  }
+  for (const dt of card.querySelectorAll('dt')) {
+    const dd = dt.nextElementSibling;
+    if (dd && dd.tagName === 'DD') pairs.push([norm(dt.innerText), norm(dd.innerText)]);
+  }
+  for (const line of card.innerText.split('\n')) {
+    const pair = labelled(line);
+    if (pair) pairs.push(pair);
+  }
+  return pairs;
+}
+// The texts of the card a person reads as values: cells, dd's, lines (a "Label: value" line
+// as its value), and the card's own name.
+function textsOf(card) {
+  const texts = [];
+  const add = (t) => { t = norm(t); if (t && !texts.includes(t)) texts.push(t); };
+  for (const el of card.querySelectorAll('*')) {
+    if (el.children.length || el.getClientRects().length === 0) continue;
+    const t = norm(el.textContent);
+    add(t);
+    const pair = labelled(t);
+    if (pair) add(pair[1]);
+  }
+  for (const line of card.innerText.split('\n')) {
+    add(line);
+    const pair = labelled(line);
+    if (pair) add(pair[1]);
+  }
+  return texts;
+}
+function ownName(card) {
+  const by = card.getAttribute('aria-labelledby');
+  const text = (id) => document.getElementById(id)?.innerText || '';
+  if (by) return norm(by.split(/\s+/).map(text).join(' '));
+  return norm(card.getAttribute('aria-label'));
+}
+// A key's name: the value of `nameLabel` (a pattern) where the card shows that label; else
+// its own name or its last heading before its control (the value, for a "Label: name" one);
+// else its first cell or value that is no label, key string, address or control.
+function titleOf(card, control, nameLabel) {
+  const pairs = pairsOf(card);
+  const byLabel = nameLabel && pairs.find(([label, value]) => nameLabel.test(label) && value);
+  if (byLabel) return byLabel[1];
+  const valueOf = (t) => { const pair = labelled(t); return pair ? pair[1] : norm(t); };
+  const own = ownName(card);
+  if (own) return valueOf(own);
   const headings = [...card.querySelectorAll('h1, h2, h3, h4, h5, h6, [role="heading"]')]
     .filter((h) => h.compareDocumentPosition(control) & Node.DOCUMENT_POSITION_FOLLOWING);
-  if (headings.length) return headings[headings.length - 1].innerText.trim();
-  return card.innerText.trim().split(/[\\n\\t]/)[0].trim();
+  if (headings.length) return valueOf(headings[headings.length - 1].innerText);
+  const labels = new Set(pairs.map(([label]) => label));
+  const controls = [...card.querySelectorAll(
+    'button, [role="button"], input, select, textarea, a')];
+  const parts = card.matches('tr, [role="row"]') ? [...card.children].map((c) => c.innerText)
+    : [...card.querySelectorAll('dd')].map((d) => d.innerText).concat(card.innerText.split('\n'));
+  for (const part of parts) {
+    const t = valueOf(part);
+    if (!t || labels.has(norm(part)) || isKey(t)) continue;
+    if (t.split(/[\s,]+/).every((w) => IP.test(w))) continue;
+    if (controls.some((c) => norm(c.innerText || c.value) === t)) continue;
+    return t;
+  }
+  return norm(card.innerText.split('\n')[0]);
+}
+// The key string the card shows: the value of a label naming a key, else its longest token
+// that looks like one.
+function apiKeyOf(card) {
+  const labelledKey = pairsOf(card)
+    .find(([label, value]) => /\bkey\b/i.test(label) && isKey(value));
+  if (labelledKey) return labelledKey[1];
+  const tokens = card.innerText.split(/[\s,;]+/).map((t) => t.replace(/^[("'`]+|[)"'`.:]+$/g, ''));
+  const keys = tokens.filter(isKey).sort((a, b) => b.length - a.length);
+  return keys.length ? keys[0] : null;
 }
 """
 
