@@ -611,7 +611,9 @@ class Flow:
                 finished[0].first.wait_for(state="hidden", timeout=200)
             if all(locator.first.is_hidden() for locator in finished):
                 self.check_trouble("the site")
-                return None
+                # Gone is accepted, unless the server said no (a site may close its dialog
+                # and show why on the page beneath).
+                return self._refusal(messages, answered)
             refused = self._refusal(messages, answered)
             if refused is not None:
                 self.check_trouble("the site")
