@@ -318,6 +318,7 @@ class Flow:
                 code_field.or_(puzzle),
                 "the sign-in",
                 hint=f"Check IPBIND_{self.id.upper()}__USERNAME and __PASSWORD.",
+                session=False,
             )
         if puzzle.first.is_visible():
             self.human.hand_off(page, f"{self.name} shows a puzzle: solve it", code_field)
@@ -526,11 +527,19 @@ class Flow:
         return unseen.filter(has_text=re.compile(r"\S")).first
 
     def until(
-        self, action: Callable[[], None], shows: Locator, what: str, *, hint: str | None = None
+        self,
+        action: Callable[[], None],
+        shows: Locator,
+        what: str,
+        *,
+        hint: str | None = None,
+        session: bool = True,
     ) -> None:
         """Does `action`, then waits for `shows` (the next step: a dialog, a field). If the
         server refuses instead (an answer 4xx, or an alert that comes with none), the page's
-        message about it, wherever it shows, stops the run in the site's words."""
+        message about it, wherever it shows, stops the run in the site's words. An ended
+        session (401) is the server's trouble, not a refusal, unless `session` is False (a
+        sign-in, where a wrong password may come with a 401)."""
         messages = self.messages()
         self.mark_seen(messages)
         answered = len(self.traffic.answers)
@@ -538,14 +547,14 @@ class Flow:
         action()
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
-            self.check_trouble(what, session=False)
+            self.check_trouble(what, session=session)
             with suppress(PlaywrightTimeout):
                 shows.first.wait_for(state="visible", timeout=200)
             if shows.first.is_visible():
                 return
             refusal = self._refusal(messages, answered)
             if refusal is not None:
-                self.check_trouble(what, session=False)  # a wrong password may come with a 401
+                self.check_trouble(what, session=session)
                 raise UserActionNeeded(f"{self.name} refused {what}: {refusal}", hint=hint)
             if time.monotonic() >= deadline:
                 # raises, naming what it waited for
@@ -611,7 +620,9 @@ class Flow:
                 finished[0].first.wait_for(state="hidden", timeout=200)
             if all(locator.first.is_hidden() for locator in finished):
                 self.check_trouble("the site")
-                return None
+                # Gone is accepted, unless the server said no (a site may close its dialog
+                # and show why on the page beneath).
+                return self._refusal(messages, answered)
             refused = self._refusal(messages, answered)
             if refused is not None:
                 self.check_trouble("the site")

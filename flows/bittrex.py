@@ -10,18 +10,22 @@ than the codes themselves force.
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import Locator
 
-from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
+from flows.vocabulary import Vocabulary, any_of
 
-ADD_NEW = re.compile(r"add new ip address", re.I)
-IP_FIELD = words("IP Address")
-CODE = re.compile(r"2fa code", re.I)
-ADD = words("Add")
-REMOVE = re.compile(r"^\s*remove\b", re.I)
-CONFIRM_REMOVE = re.compile(r"^\s*(remove|confirm)\s*$", re.I)
+WORDS = Vocabulary("bittrex")
+ADD_NEW = WORDS.promised("Add New IP Address", "button")
+IP_FIELD = WORDS.promised("IP Address", "field")
+CODE = WORDS.promised("2FA Code", "field", whole=False)
+ADD = WORDS.promised("Add", "button")
+# An entry's button may also name the entry ("Remove 203.0.113.1").
+REMOVE = WORDS.promised("Remove", "button", whole=False)
+# The removal's own dialog sends it with "Remove", or with words SITES.md does not give.
+CONFIRM_REMOVE = any_of(
+    WORDS.promised("Remove", "button"), WORDS.optional("Confirm", "button", whole=True)
+)
 
 
 class Bittrex(Flow):
@@ -34,11 +38,12 @@ class Bittrex(Flow):
     keys_by = "account (one list for all keys)"
     how = "one at a time, a fresh 2FA code each"
     mode = "per-address 2FA"
+    vocabulary = WORDS
     sign_in = SignIn(
-        username=words("Email"),
-        submit=words("Sign In"),
-        code=re.compile(r"authenticator code", re.I),
-        code_submit=words("Submit"),
+        username=WORDS.promised("Email", "field"),
+        submit=WORDS.promised("Sign In", "button"),
+        code=WORDS.promised("Authenticator Code", "field", whole=False),
+        code_submit=WORDS.promised("Submit", "button"),
     )
     notice = (
         "stopped trading on 2023-12-04; the flow remains for accounts that "
@@ -71,7 +76,6 @@ class Bittrex(Flow):
 
     def add(self, ip: str) -> None:
         page = self.page
-        alerts = page.get_by_role("alert")
         ip_field = page.get_by_label(IP_FIELD)
         with self.step(f"Add New IP Address ({ip})"):
             page.get_by_role("button", name=ADD_NEW).click()
@@ -80,15 +84,12 @@ class Bittrex(Flow):
         def attempt(code: str) -> str | None:
             with self.step(f"adding {ip}: 2FA code"):
                 self.type_secret(page.get_by_label(CODE), code)
-                return self.await_outcome(
-                    page.get_by_role("button", name=ADD).click, [ip_field], alerts
-                )
+                return self.await_outcome(page.get_by_role("button", name=ADD).click, [ip_field])
 
         self.submit_code(f"adding {ip}", attempt)
 
     def remove(self, ip: str) -> None:
         page = self.page
-        alerts = page.get_by_role("alert")
         with self.step(f"Remove {ip}"):
             self.key_control(ip, "button", REMOVE).click()
             dialog = page.get_by_role("dialog").filter(has=page.get_by_label(CODE))
@@ -97,7 +98,7 @@ class Bittrex(Flow):
             with self.step(f"removing {ip}: 2FA code"):
                 self.type_secret(dialog.get_by_label(CODE), code)
                 return self.await_outcome(
-                    dialog.get_by_role("button", name=CONFIRM_REMOVE).click, [dialog], alerts
+                    dialog.get_by_role("button", name=CONFIRM_REMOVE).click, [dialog]
                 )
 
         self.submit_code(f"removing {ip}", attempt)

@@ -18,21 +18,25 @@ edit view shows is found by the switch's words.
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import Locator, expect
 
-from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
+from flows.vocabulary import Vocabulary, any_of
 
-EDIT = words("Edit")
-WHITELISTING = re.compile(r"ip whitelisting", re.I)
-RESTRICTION = re.compile(r"enable ip address restriction", re.I)  # the newer form
-LIST_FIELD = words("IP addresses")
-ENTRY = re.compile(r"ip address or range", re.I)
-ADD = re.compile(r"add an ip address or range", re.I)
-REMOVE = re.compile(r"^\s*remove\b", re.I)
-TWO_FACTOR = re.compile(r"two-factor authentication", re.I)
-CONTINUE = words("Continue")
+WORDS = Vocabulary("kraken")
+EDIT = WORDS.promised("Edit", "button")
+WHITELISTING = WORDS.promised("IP whitelisting", "switch")
+RESTRICTION = WORDS.promised("Enable IP address restriction", "switch")  # the newer form
+EITHER = any_of(WHITELISTING, RESTRICTION)
+LIST_FIELD = WORDS.promised("IP addresses", "field")
+ENTRY = WORDS.promised("IP address or range", "field", whole=False)
+ADD = WORDS.promised("Add an IP address or range", "button")
+# An entry's button may also name the entry ("Remove 203.0.113.1").
+REMOVE = WORDS.promised("Remove", "button", whole=False)
+TWO_FACTOR = WORDS.promised("Two-factor authentication", "field", whole=False)
+CONTINUE = WORDS.promised("Continue", "button")
+SAVE = WORDS.promised("Save", "button")
+API_HEADING = WORDS.optional("API", "heading")
 
 
 class Kraken(Flow):
@@ -46,16 +50,17 @@ class Kraken(Flow):
     how = "one per input (newer form: one field), Save, 2FA if set"
     mode = "one by one"
     separators = "\n,"
+    vocabulary = WORDS
     sign_in = SignIn(
-        username=words("Username"),
-        submit=words("Sign in"),
+        username=WORDS.promised("Username", "field"),
+        submit=WORDS.promised("Sign in", "button"),
         code=TWO_FACTOR,
         code_submit=CONTINUE,
     )
 
     def api_page_ready(self) -> Locator:
         return self.page.get_by_role("button", name=EDIT).or_(
-            self.page.get_by_role("heading", name=re.compile(r"\bapi\b", re.I))
+            self.page.get_by_role("heading", name=API_HEADING)
         )
 
     # -- the keys and their lists ----------------------------------------------------------
@@ -63,8 +68,9 @@ class Kraken(Flow):
     def list_keys(self) -> list[KeyInfo]:
         self.leave_edit_view()
         with self.step("listing the API keys"):
-            edits = self.page.get_by_role("button", name=EDIT)
-            return [KeyInfo(name) for name, _ in self.cards(edits)]
+            # Kraken shows keys by their names only (never the key itself).
+            keys = self.keys_listed(self.page.get_by_role("button", name=EDIT))
+            return [KeyInfo(key.name, None, key.shown) for key in keys]
 
     def read(self, key: KeyInfo) -> list[str]:
         """The key's list from its edit view, which stays open (see the module's doc)."""
@@ -127,15 +133,14 @@ class Kraken(Flow):
 
     def save(self, key: KeyInfo) -> None:
         page = self.page
-        alerts = page.get_by_role("alert")
         dialog = page.get_by_role("dialog").filter(has=page.get_by_label(TWO_FACTOR))
         saved = page.get_by_role("button", name=EDIT)  # back on the list of keys
         with self.step(f"{key.name!r}: Save"):
-            self.mark_seen(alerts)
-            page.get_by_role("button", name=words("Save")).click()
-            self.appear(dialog.or_(self.fresh(alerts)).or_(saved).first)
-        if self.fresh(alerts).is_visible():
-            self.refused(f"saving {key.name!r}", self.fresh(alerts))
+            self.until(
+                page.get_by_role("button", name=SAVE).click,
+                dialog.or_(saved),
+                f"saving {key.name!r}",
+            )
         if not dialog.is_visible():
             return
 
@@ -143,14 +148,12 @@ class Kraken(Flow):
             with self.step(f"{key.name!r}: two-factor authentication for Save"):
                 self.type_secret(dialog.get_by_label(TWO_FACTOR), code)
                 return self.await_outcome(
-                    dialog.get_by_role("button", name=CONTINUE).click, [dialog], alerts
+                    dialog.get_by_role("button", name=CONTINUE).click, [dialog]
                 )
 
         self.submit_code(f"saving {key.name!r}", attempt)
         with self.step(f"{key.name!r}: back to the keys after Save"):
-            self.appear(saved.first.or_(self.fresh(alerts)).first)
-        if self.fresh(alerts).is_visible():
-            self.refused(f"saving {key.name!r}", self.fresh(alerts))
+            self.appear(saved.first)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -167,9 +170,9 @@ class Kraken(Flow):
     def switch(self) -> Locator:
         """The older form's "IP whitelisting" or the newer form's "Enable IP address
         restriction"."""
-        page, either = self.page, re.compile(f"{WHITELISTING.pattern}|{RESTRICTION.pattern}", re.I)
-        return page.get_by_role("switch", name=either).or_(
-            page.get_by_role("checkbox", name=either)
+        page = self.page
+        return page.get_by_role("switch", name=EITHER).or_(
+            page.get_by_role("checkbox", name=EITHER)
         )
 
     def newer_form(self) -> bool:

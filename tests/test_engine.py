@@ -31,6 +31,19 @@ def test_an_api_key_prefix_must_be_unique_and_long_enough() -> None:
         match_key(FLOWS["binance"], "ZzZz", KEYS)  # under 8 characters: never a prefix
 
 
+def test_a_name_shown_elsewhere_in_its_card_still_finds_the_key() -> None:
+    """A page whose key list the flow read a wrong title from (say, a label) still shows the
+    key's name whole in its card: that key, and only a whole text counts."""
+    titled_by_label = [
+        KeyInfo("API Key Remarks", None, ("API Key Remarks", "Altrady main", "On")),
+        KeyInfo("API Key Remarks", None, ("API Key Remarks", "Altrady main 2", "Off")),
+    ]
+    found = match_key(FLOWS["gate"], "Altrady main", titled_by_label)
+    assert (found.name, found.shown) == ("Altrady main", titled_by_label[0].shown)
+    with pytest.raises(UserActionNeeded, match="no key named 'Altrady'"):
+        match_key(FLOWS["gate"], "Altrady", titled_by_label)
+
+
 def test_two_keys_with_the_same_name_are_refused() -> None:
     twins = [KeyInfo("Altrady main"), KeyInfo("Altrady main")]
     with pytest.raises(UserActionNeeded, match="2 keys are named 'Altrady main'"):
