@@ -23,19 +23,24 @@ from support import (
     write_allocation,
 )
 
-from assistant.errors import BadInput, ExitCode
+from assistant.errors import BadInput, ExitCode, UserActionNeeded
 from assistant.runner import Options, load_allocation, run
 from fixtures.mockex import MockExchanges
 
 ALL = {"access": "Read-Write", "scopes": ["Orders", "Positions", "Trade"]}
 
 
-def bybit_seed() -> dict[str, Any]:
+def bybit_seed(**options: Any) -> dict[str, Any]:
+    """Two keys that are not the one asked for; `options` fix what chaos varies (bybit.js)."""
     keys = [
         {"name": "Altrady (old)", "api_key": "OLDKEY0000000000001", "permissions": ALL},
         {"name": "Bot", "api_key": "BOTKEY0000000000002", "app": "3Commas", "permissions": ALL},
     ]
-    return {"latency_ms": [0, 60], "accounts": [seeded_account("bybit@ipbind.test", keys=keys)]}
+    return {
+        "latency_ms": [0, 60],
+        "options": options,
+        "accounts": [seeded_account("bybit@ipbind.test", keys=keys)],
+    }
 
 
 @pytest.fixture
@@ -109,7 +114,7 @@ def test_an_unbound_key_of_the_same_name_stops_the_plan_with_nothing_created(
 
     assert result.code == ExitCode.USER_ACTION, result.out
     assert "cannot bind an existing key" in result.out
-    assert "bound to no application" in result.out
+    assert "exists, not bound to Altrady" in result.out
     assert actions(site, "bybit", "create") == []
     assert site.state("bybit")["inbox"] == []  # not even a code was asked for
 
@@ -215,3 +220,90 @@ def test_exchanges_lists_the_new_exchanges_with_how_each_is_done() -> None:
         assert f"id: {fid} ·" in listing or f"│ {fid} " in listing, listing
     assert "bound to Altrady" in listing
     assert "e-mailed link" in listing
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [("Your new API key", "caption"), (None, "dl"), ("Success", "line")],
+    ids=["titled-caption", "untitled-dl", "success-line"],
+)
+def test_the_new_key_is_read_whatever_its_dialog_is_called_and_however_it_shows_it(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, title: str | None, shown: str
+) -> None:
+    mock.reset("bybit", bybit_seed(new_key_title=title, key_shown=shown))
+    result = run_cli(
+        "apply",
+        allocation(tmp_path),
+        settings_for(mock, "bybit", tmp_path),
+        browser,
+        capsys,
+        person=MailboxHuman(mock, "bybit"),
+    )
+
+    assert result.code == ExitCode.OK, result.out
+    created = keys(mock)["Altrady"]
+    assert created["app"] == "Altrady"
+    secret = account_state(mock, "bybit")["secrets"][created["api_key"]]
+    assert f"API key:    {created['api_key']}" in result.out
+    assert f"Secret key: {secret}" in result.out  # the secret shown is the server's
+
+
+class NoOneAtTheWindow(MailboxHuman):
+    """The person as a headless run has them: e-mailed codes, but no one at the browser."""
+
+    handed: list[str]
+
+    def hand_off(self, page: Any, message: str, done: Any) -> None:
+        self.handed = [*getattr(self, "handed", []), message]
+        raise UserActionNeeded(f"{message} — a step only a person can do")
+
+
+def test_an_unreadable_secret_stops_saying_what_was_created_and_a_rerun_offers_a_fresh_key(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    mock.reset("bybit", bybit_seed(secret_shown="canvas"))
+    settings = settings_for(mock, "bybit", tmp_path)
+    person = NoOneAtTheWindow(mock, "bybit")
+    result = run_cli("apply", allocation(tmp_path), settings, browser, capsys, person=person)
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    created = keys(mock)["Altrady"]
+    assert created["app"] == "Altrady"
+    secret = account_state(mock, "bybit")["secrets"][created["api_key"]]
+    assert secret not in result.out
+    assert "copy the Secret Key" in person.handed[0]
+    text = " ".join(result.out.split())
+    assert f"the API key 'Altrady' (API key {created['api_key']}) was created" in text
+    assert "could not read its secret" in text
+    assert "delete the key on Bybit (API Management, the key's Delete)" in text
+    assert "Open it now?" not in text and "ipbind assist" not in text  # assist cannot help
+
+    again = run_cli("apply", allocation(tmp_path), settings, browser, capsys, person=person)
+
+    assert again.code == ExitCode.OK, again.out
+    text = " ".join(again.out.split())
+    assert "'Altrady' exists, already bound to Altrady" in text
+    assert "its secret was shown once, on the run that created it" in text
+    assert 'set key = "Altrady 2"' in text  # the first free name, never created silently
+    assert "shows no third-party application" not in text
+    assert len(actions(mock, "bybit", "create")) == 1
+
+
+def test_a_key_bound_otherwise_is_refused_with_a_free_name_to_use(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, key="Bot"),
+        settings_for(site, "bybit", tmp_path),
+        browser,
+        capsys,
+        person=MailboxHuman(site, "bybit"),
+    )
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    text = " ".join(result.out.split())
+    assert "a key named 'Bot' exists, not bound to Altrady" in text
+    assert "cannot bind an existing key" in text
+    assert "(say 'Bot 2')" in text
+    assert actions(site, "bybit", "create") == []
