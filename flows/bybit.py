@@ -23,6 +23,7 @@ import time
 from contextlib import ExitStack
 from typing import ClassVar
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, expect
 
 from assistant.errors import IpbindError, UserActionNeeded
@@ -179,18 +180,18 @@ class Bybit(Flow):
         )
         api_key = secret = None
         try:
-            with self.step(f"{name!r}: the dialog showing the new API key and secret"):
+            with self.step(f"{name!r}: reading the new API key and secret"):
                 self.appear(shown)
-            deadline = time.monotonic() + READ_S
-            while True:
-                self.settle()
-                api_key = self.value_of(shown, API_KEY)
-                secret = self.value_of(shown, SECRET_KEY)
-                if secret:
-                    redactor.add(secret)
-                if (api_key and secret) or time.monotonic() > deadline:
-                    break
-                page.wait_for_timeout(200)
+                deadline = time.monotonic() + READ_S
+                while True:
+                    self.settle()
+                    api_key = self.value_of(shown, API_KEY)
+                    secret = self.value_of(shown, SECRET_KEY)
+                    if secret:
+                        redactor.add(secret)
+                    if (api_key and secret) or time.monotonic() > deadline:
+                        break
+                    page.wait_for_timeout(200)
         except IpbindError as err:
             self.secret_unread(name, api_key, err.message)
         if not api_key or not secret:
@@ -219,7 +220,7 @@ class Bybit(Flow):
                 self.page.locator("html:not(:has([role=dialog]))"),
             )
             handed = "its secret was left on the page for you"
-        except UserActionNeeded:  # no one at the window (headless)
+        except (UserActionNeeded, PlaywrightError):  # no one at the window (headless)
             handed = "its secret was shown only on the page, which is closed now"
         raise UserActionNeeded(
             f"{self.name}: the API key {which} was created, bound to {self.app}, but ipbind "

@@ -6,13 +6,18 @@ state, the output, and every file the run wrote."""
 from __future__ import annotations
 
 import json
+import os
 import stat
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 from playwright.sync_api import Browser
 from support import (
+    SECRET,
     MailboxHuman,
     account_state,
     actions,
@@ -251,10 +256,11 @@ def test_the_new_key_is_read_whatever_its_dialog_is_called_and_however_it_shows_
 class NoOneAtTheWindow(MailboxHuman):
     """The person as a headless run has them: e-mailed codes, but no one at the browser."""
 
-    handed: list[str]
+    handed: list[tuple[str, bool]]
 
     def hand_off(self, page: Any, message: str, done: Any) -> None:
-        self.handed = [*getattr(self, "handed", []), message]
+        on_page = page.get_by_role("dialog").filter(has_text="Secret Key").is_visible()
+        self.handed = [*getattr(self, "handed", []), (message, on_page)]
         raise UserActionNeeded(f"{message} — a step only a person can do")
 
 
@@ -271,7 +277,9 @@ def test_an_unreadable_secret_stops_saying_what_was_created_and_a_rerun_offers_a
     assert created["app"] == "Altrady"
     secret = account_state(mock, "bybit")["secrets"][created["api_key"]]
     assert secret not in result.out
-    assert "copy the Secret Key" in person.handed[0]
+    [(message, on_page)] = person.handed
+    assert "copy the Secret Key of the new Bybit key 'Altrady'" in message
+    assert on_page  # handed over on the page that shows the secret, still open
     text = " ".join(result.out.split())
     assert f"the API key 'Altrady' (API key {created['api_key']}) was created" in text
     assert "could not read its secret" in text
@@ -307,3 +315,46 @@ def test_a_key_bound_otherwise_is_refused_with_a_free_name_to_use(
     assert "cannot bind an existing key" in text
     assert "(say 'Bot 2')" in text
     assert actions(site, "bybit", "create") == []
+
+
+def test_at_a_terminal_a_fresh_key_is_offered_and_no_is_the_default(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    seed = bybit_seed()
+    seed["accounts"][0]["keys"].append(
+        {"name": "Altrady", "api_key": "ALTKEY0000000000003", "app": "Altrady", "permissions": ALL}
+    )
+    mock.reset("bybit", seed)
+    path = allocation(tmp_path)
+    user = next(iter(mock.site("bybit").accounts.values()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    env.update(
+        {
+            "IPBIND_BYBIT__USERNAME": user.username,
+            "IPBIND_BYBIT__PASSWORD": user.password,
+            "IPBIND_BYBIT__TOTP_SECRET": SECRET,
+            "IPBIND_BYBIT__TOTP_PERIOD": str(mock.site("bybit").totp_period),
+            "IPBIND_BYBIT__BASE_URL": mock.base_url("bybit"),
+            "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+            "IPBIND_CONFIG": str(tmp_path / "none.toml"),
+            "TERM": "dumb",
+        }
+    )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "apply", str(path)],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 200),
+    )
+    child.expect(r"Create a fresh Bybit key 'Altrady 2' now instead")
+    child.sendline("")  # Enter: the default
+    child.expect(pexpect.EOF)
+    child.close()
+    text = " ".join(child.before.split())
+
+    assert child.exitstatus == ExitCode.OK, text
+    assert actions(mock, "bybit", "create") == []
+    assert mock.state("bybit")["inbox"] == []
