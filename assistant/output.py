@@ -301,6 +301,11 @@ def binding_plan(plan: KeyPlan) -> str:
     assert binding is not None
     if plan.create:
         return f"create key {plan.target.key!r} {binding}"
+    if plan.fresh:
+        return (
+            f"nothing to do: {plan.target.key!r} exists, already {binding}; its secret was "
+            "shown once, on the run that created it"
+        )
     return f"nothing to do: already {binding}"
 
 

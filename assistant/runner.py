@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +120,7 @@ def run(
         if options.walkthrough:
             engine.walkthrough = walkthrough.narrate
             human.walkthrough = True
+        engine.fresh_key = partial(offer_fresh_key, reporter, human, file, mode, options)
         log_path = logs.setup(options.verbose, run_dir)
         logger.info("ipbind {} {}", mode, file)
 
@@ -237,6 +240,36 @@ def hand_over_new_keys(
     return None if options.json_out else text
 
 
+def offer_fresh_key(
+    reporter: ConsoleReporter,
+    human: TerminalHuman,
+    file: Path,
+    mode: Mode,
+    options: Options,
+    plan: KeyPlan,
+) -> bool:
+    """A key of the allocation's name exists, bound as asked, and its secret was shown once,
+    on an earlier run: if that secret never reached Altrady, the key is no use. Say so; at a
+    terminal, on apply, offer to create a fresh key under the free name (default no). Never
+    created silently: under --yes, --json or with no terminal, say how instead."""
+    target = plan.target
+    flow = FLOWS[target.exchange]
+    accounts = ", ".join(repr(a) for a in target.accounts)
+    reporter.say(
+        f"{flow.name}: {target.key!r} exists, bound to {flow.app}. Its secret was shown once, "
+        f"on the run that created it; if it is not in Altrady, a fresh key is needed. To "
+        f"create one, set key = {json.dumps(plan.fresh)} for {accounts} in {file} and run "
+        f"`ipbind apply {file}` (and delete {target.key!r} on {flow.name} once Altrady has "
+        "the new one).",
+        "yellow",
+    )
+    if mode != "apply" or options.yes or options.json_out or not interactive():
+        return False
+    return human.confirm(
+        f"Create a fresh {flow.name} key {plan.fresh!r} now instead (its secret shown once)?"
+    )
+
+
 def offer_assist(
     reporter: ConsoleReporter,
     file: Path,
@@ -244,18 +277,26 @@ def offer_assist(
     settings: BaseIpbindSettings,
     options: Options,
 ) -> None:
-    """A page that changed stops the flow, not the person: offer to open it for them."""
+    """A page that changed stops the flow, not the person: where the assisted mode can do
+    the job (it enters IP lists: not for a key bound to an app), say so, and at a terminal
+    offer to open it. Under --yes or --json, or with no terminal, one line: never a prompt."""
     changed = [
         r.plan.target.exchange
         for r in results
-        if r.error and r.error.exit_code == ExitCode.SITE_CHANGED
+        if r.error
+        and r.error.exit_code == ExitCode.SITE_CHANGED
+        and FLOWS[r.plan.target.exchange].mode != "third-party app"
     ]
+    if not changed:
+        return
     reporter.say(
         f"You can enter the list yourself: `ipbind assist {file}` opens the page with your "
         "addresses beside it and checks what it sees when you are done.",
         "yellow",
     )
-    if not interactive() or not TerminalHuman(reporter, headless=False).confirm("Open it now?"):
+    if options.yes or options.json_out or not interactive():
+        return
+    if not TerminalHuman(reporter, headless=False).confirm("Open it now?"):
         return
     from assistant.assist import assist
 
@@ -292,10 +333,18 @@ def fail(
 ) -> ExitCode:
     reporter.end_progress()
     logger.info("failed: {}", err.message)  # for the debug log; the reporter tells the user
+    new_keys = hand_over_new_keys(reporter, options, results)  # created before the stop
     if options.json_out:
-        print_json(result_json(mode, results, err.exit_code, error=err, log_path=log_path))
+        secrets_out = options.secret_file is None
+        print_json(
+            result_json(
+                mode, results, err.exit_code, error=err, log_path=log_path, secrets_out=secrets_out
+            )
+        )
     else:
         if results:  # stopped during the changes: what each key holds, as read back
             reporter.summary(results, mode)
+        if new_keys:
+            reporter.console.print(new_keys, markup=False, highlight=False, soft_wrap=True)
         reporter.error(err, log_path)
     return err.exit_code
