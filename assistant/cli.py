@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from assistant import __version__, logs
@@ -332,7 +333,7 @@ def main() -> None:
         app()
     except IpbindError as err:  # raised before the runner's own handling (e.g. settings)
         logs.setup()
-        Console(stderr=True).print(f"[bold red]Error:[/] {logs.redactor(err.message)}")
+        Console(stderr=True).print(f"[bold red]Error:[/] {escape(logs.redactor(err.message))}")
         raise SystemExit(int(err.exit_code)) from None
     except KeyboardInterrupt:
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None

@@ -291,7 +291,7 @@ def fail(
     log_path: Path | None,
 ) -> ExitCode:
     reporter.end_progress()
-    logger.info("failed: {}", err.message)  # for the debug log; the reporter tells the user
+    logs.file_only().info("failed: {}", err.message)  # the reporter tells the user
     if options.json_out:
         print_json(result_json(mode, results, err.exit_code, error=err, log_path=log_path))
     else:

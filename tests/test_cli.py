@@ -218,3 +218,29 @@ def test_headed_apply_works_in_a_visible_browser(mock: MockExchanges, tmp_path: 
     [sign_in] = mock.state("binance")["sign_ins"]
     assert "HeadlessChrome" not in sign_in["user_agent"]  # a real, visible browser
     assert keys_of(mock, "binance")[0]["ips"] == IPS
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_an_error_goes_to_stderr_once_and_stdout_stays_clean(
+    tmp_path: Path, verbose: list[str]
+) -> None:
+    dup = write_allocation(
+        tmp_path / "dup.toml",
+        [{"exchange": "binance", "name": "Mine", "key": "k", "ips": [*IPS[:19], IPS[0]]}],
+    )
+    env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
+    result = ipbind(*verbose, "plan", str(dup), env=env)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert result.stdout == "", result.stdout  # `plan dup.toml 2>/dev/null` shows nothing
+    assert result.stderr.count(f"{IPS[0]} is listed twice") == 1, result.stderr
+    assert "Error:" in result.stderr
+
+
+def test_a_message_in_square_brackets_is_shown_as_written(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    result = ipbind("plan", str(empty), env={"IPBIND_CONFIG": str(tmp_path / "c")})
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "an [[accounts]] entry" in result.stderr, result.stderr  # not taken for markup
