@@ -9,14 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from assistant import __version__, logs
-from assistant.allocation import ALTRADY_IPS_PER_KEY
 from assistant.errors import ExitCode, IpbindError
 from assistant.runner import Options, run
 from assistant.settings import load_settings
-from flows import FLOWS
 
 
 class Command(typer.core.TyperCommand):
@@ -279,53 +276,20 @@ def doctor(ctx: typer.Context) -> None:
 
 
 @command
-def exchanges() -> None:
+def exchanges(
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print them as JSON: id, name, mode, max_ips, cidr, how, origins, keys_by, "
+            "status, notice.",
+        ),
+    ] = False,
+) -> None:
     """The supported exchanges and how each is done."""
-    columns = ("id", "exchange", "mode", "how", "max IPs", "keys found by", "status")
-    # An alias (bybit-futures) gets a row of its own: an allocation may name either.
-    listed = [(flow.id, flow.name, flow.how, flow) for flow in FLOWS.values()] + [
-        (alias, name, f"the {flow.id} key: {flow.how}", flow)
-        for flow in FLOWS.values()
-        for alias, name in flow.also.items()
-    ]
-    rows = [
-        (
-            fid,
-            name,
-            flow.mode,
-            how,
-            str(flow.max_ips) if flow.max_ips else "none (app's pool)",
-            flow.keys_by,
-            ("by hand" if flow.mode == "assisted" else "working" if flow.working else "broken")
-            + (" *" if flow.notice or 0 < flow.max_ips < ALTRADY_IPS_PER_KEY else ""),
-        )
-        for fid, name, how, flow in sorted(listed)
-    ]
-    console = Console(highlight=False)
-    if console.is_terminal:
-        table = Table(*columns, title="Supported exchanges")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    else:  # a pipe: whole lines, not a table squeezed to 80 columns
-        for row in rows:
-            console.print(
-                " · ".join(f"{c}: {v}" for c, v in zip(columns, row, strict=True)), soft_wrap=True
-            )
-    for flow in FLOWS.values():
-        if flow.notice:
-            console.print(f"* {flow.name}: {flow.notice}", soft_wrap=True)
-        if 0 < flow.max_ips < ALTRADY_IPS_PER_KEY:
-            console.print(
-                f"* {flow.name}: takes {flow.max_ips} addresses per key, fewer than the "
-                f"{ALTRADY_IPS_PER_KEY} Altrady allocates; a file with 20 is refused.",
-                soft_wrap=True,
-            )
-    console.print(
-        "Assisted: ipbind has no flow; `ipbind assist FILE` opens the page with your addresses "
-        "(any exchange, with --url).",
-        soft_wrap=True,
-    )
+    from assistant.exchanges import show
+
+    show(json_out)
 
 
 def main() -> None:

@@ -311,7 +311,7 @@ def doctor(overrides: dict[str, Any], console: Console | None = None) -> ExitCod
     console = console or Console(highlight=False)
 
     def say(text: str = "", style: str | None = None) -> None:
-        console.print(redactor(text), style=style, soft_wrap=True, markup=False)
+        console.print(redactor(text), style=style, soft_wrap=not console.is_terminal, markup=False)
 
     sources = Sources.read(overrides)
     settings, problems = load(sources)

@@ -162,7 +162,9 @@ def run(
         if mode != "plan":
             reporter.summary(results, mode)
         if new_keys:
-            reporter.console.print(new_keys, markup=False, highlight=False, soft_wrap=True)
+            reporter.console.print(
+                new_keys, markup=False, highlight=False, soft_wrap=not reporter.rich
+            )
         verified = any(r.status == "verified" for r in results)
         if options.demo:
             reporter.say(DEMO_END, "bold")

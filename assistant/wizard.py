@@ -130,7 +130,7 @@ class Wizard:
                 self.console.print("Those addresses do not pass the checks:", style="red")
                 for line in err.message.splitlines():
                     problem = line.removeprefix(f"{path}: ").removeprefix("accounts[0] ")
-                    self.console.print(f"  - {problem}", style="red", soft_wrap=True)
+                    self.console.print(f"  - {problem}", style="red", markup=False)
                 self.console.print("Paste them again.", style="yellow")
                 continue
             return account, path
@@ -160,7 +160,6 @@ class Wizard:
         self.console.print(
             f"No sign-in for {name} is configured (IPBIND_{exchange.upper()}__USERNAME / "
             "__PASSWORD). Type it here: it is used for this run only and stored nowhere.",
-            soft_wrap=True,
         )
         username = self.required(f"{name} e-mail or username")
         password = ""

@@ -175,3 +175,14 @@ def test_a_kept_session_others_can_read_is_pointed_out(home: Path) -> None:
     kept = line_of(out, "kept session")
     assert str(sessions / "kraken.json") in kept
     assert f"others can read it; `chmod 600 {sessions / 'kraken.json'}`" in kept
+
+
+def test_at_a_terminal_long_lines_wrap_between_words(home: Path) -> None:
+    out = io.StringIO()
+    doctor.doctor({}, Console(file=out, width=60, force_terminal=True, color_system=None))
+    text = out.getvalue()
+
+    assert max(len(line) for line in text.splitlines()) <= 60, text
+    words = text.split()
+    for exchange in ("binance", "kraken", "poloniex"):  # "not configured: …" spans lines
+        assert exchange in words or f"{exchange}," in words, text
