@@ -52,6 +52,7 @@ WalkOpt = Annotated[
 CountOpt = Annotated[
     bool, typer.Option("--allow-count", help="Accept a list that is not exactly 20 addresses.")
 ]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
 ParallelOpt = Annotated[
     int | None,
     typer.Option(
@@ -137,7 +138,7 @@ def plan(
 def apply(
     ctx: typer.Context,
     file: FileArg,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    yes: YesOpt = False,
     replace_others: Annotated[
         bool,
         typer.Option(
@@ -178,12 +179,21 @@ def guided(
         Path | None,
         typer.Argument(metavar="[FILE]", help="Allocation file; without one, ipbind asks."),
     ] = None,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     allow_count: CountOpt = False,
     walkthrough: WalkOpt = False,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Guided run. Asks for the exchange, key and addresses, then applies and verifies."""
-    chosen = options(ctx, json_out=json_out, allow_count=allow_count, walkthrough=walkthrough)
+    chosen = options(
+        ctx,
+        parallel,
+        yes=yes,
+        json_out=json_out,
+        allow_count=allow_count,
+        walkthrough=walkthrough,
+    )
     if file is not None:
         finish(run("apply", file, chosen))
     from assistant.wizard import run_wizard

@@ -17,6 +17,7 @@ from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
 from assistant.human import TerminalHuman, interactive
 from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
+from assistant.words import count
 from flows import ALIASES, FLOWS
 from flows.base import Human
 
@@ -128,11 +129,11 @@ def run(
             removes = sum(len(p.to_remove) for p in plans)
             creates = sum(p.create for p in plans)
             keys = sum(p.changes and not p.create for p in plans)
-            asks = [f"add {adds} address(es)"] if adds else []
+            asks = [f"add {count(adds, 'address')}"] if adds else []
             asks += [f"remove {removes}"] if removes else []
-            question = " and ".join(asks) + (f" on {keys} key(s)" if keys else "")
+            question = " and ".join(asks) + (f" on {count(keys, 'key')}" if keys else "")
             if creates:  # keys bound to Altrady (Bybit)
-                question += (" and c" if question else "C") + f"reate {creates} key(s)"
+                question += (" and c" if question else "C") + f"reate {count(creates, 'key')}"
             return human.confirm(question[:1].upper() + question[1:] + "?")
 
         results = engine.run(mode, confirm, chromium)
