@@ -29,7 +29,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant import browser as browsers
 from assistant.allocation import Account, load
-from assistant.errors import BadInput, ExitCode, UserActionNeeded
+from assistant.errors import BadInput, BrowserMissing, ExitCode, UserActionNeeded
 from assistant.human import interactive
 from assistant.net import unreachable_hint
 from assistant.output import ConsoleReporter
@@ -91,12 +91,13 @@ def assist(
                     slow_mo=settings.slow_mo,
                     executable=settings.browser_executable,
                     channel=settings.browser_channel,
+                    window="`ipbind assist`",
                 )
                 try:
                     each(own)
                 finally:
                     own.close()
-    except (BadInput, UserActionNeeded) as err:
+    except (BadInput, UserActionNeeded, BrowserMissing) as err:
         reporter.error(err, None)
         return err.exit_code
     return report(results, reporter)

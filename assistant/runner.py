@@ -10,10 +10,11 @@ from typing import Any
 from loguru import logger
 from playwright.sync_api import Browser
 
+from assistant import browser as browsers
 from assistant import logs, report, walkthrough
 from assistant.allocation import Allocation, load
 from assistant.engine import Engine, KeyPlan, KeyResult, Mode
-from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
+from assistant.errors import BadInput, BrowserMissing, ExitCode, Interrupted, IpbindError
 from assistant.human import TerminalHuman, interactive
 from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
@@ -90,7 +91,8 @@ def run(
     try:
         # Everything that can be checked is checked before the run's folder is made.
         settings = settings or load_settings(**options.overrides)
-        if options.walkthrough:
+        if options.walkthrough:  # it shows the browser, whatever --headed says
+            browsers.require_display("--walkthrough")
             settings = walkthrough.settings_for(settings)
         allocation = load_allocation(file, options.allow_count)
         if options.secret_file is not None and options.secret_file.exists():
@@ -195,6 +197,8 @@ def write_report(
 ) -> Path | None:
     """The run's report (HTML with pictures, and the JSON), for apply and verify."""
     if mode == "plan" or engine is None or run_dir is None or not run_dir.is_dir():
+        return None
+    if isinstance(err, BrowserMissing):  # no browser, no page read: nothing to report
         return None
     # A key's new secret (Bybit) is handed over once, never kept in a report.
     data = result_json(mode, engine.results, code, error=err, secrets_out=False)

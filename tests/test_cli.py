@@ -244,3 +244,34 @@ def test_a_message_in_square_brackets_is_shown_as_written(tmp_path: Path) -> Non
 
     assert result.returncode == ExitCode.BAD_INPUT
     assert "an [[accounts]] entry" in result.stderr, result.stderr  # not taken for markup
+
+
+@pytest.mark.parametrize(
+    ("args", "asked_by"),
+    [
+        (["assist", "{file}"], "`ipbind assist` opens a browser window"),
+        (["demo", "--walkthrough"], "--walkthrough opens a browser window"),
+        (["login", "binance"], "`ipbind login` with no password configured"),
+    ],
+)
+def test_a_command_that_always_opens_a_window_says_it_needs_a_display(
+    tmp_path: Path, args: list[str], asked_by: str
+) -> None:
+    """None of these was given --headed: the words are for what the person asked."""
+    file = write_allocation(
+        tmp_path / "bitget.toml",
+        [{"exchange": "bitget", "name": "My Bitget", "key": "main", "ips": IPS}],
+    )
+    env = {
+        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+        "IPBIND_CONFIG": str(tmp_path / "c"),
+        "DISPLAY": "",
+        "WAYLAND_DISPLAY": "",
+    }
+    result = ipbind(*[a.format(file=file) for a in args], env=env)
+    out = result.stdout + result.stderr
+
+    assert result.returncode == ExitCode.BROWSER, out
+    assert asked_by in out and "needs a display" in out and "xvfb-run" in out, out
+    assert "--headed" not in out, out
+    assert "Report" not in out and "Traceback" not in out, out
