@@ -389,6 +389,7 @@ def result_json(
     *,
     error: IpbindError | None = None,
     log_path: Path | None = None,
+    report_path: Path | None = None,
     secrets_out: bool = True,
 ) -> dict[str, Any]:
     """The stable --json shape. A key created by the run carries its API key and secret
@@ -427,6 +428,7 @@ def result_json(
             for r in results
         ],
         "log": str(log_path) if log_path else None,
+        "report": str(report_path) if report_path else None,  # the report with pictures
     }
 
 

@@ -142,15 +142,15 @@ def run(
     except IpbindError as err:
         if isinstance(err, Interrupted) and engine is not None and engine.changing:
             err = interruption(mode, engine=engine)
-        write_report(reporter, options, mode, engine, run_dir, err.exit_code, err)
+        where = write_report(reporter, options, mode, engine, run_dir, err.exit_code, err)
         say_traces(reporter, engine)
-        return fail(reporter, options, mode, results, err, log_path)
+        return fail(reporter, options, mode, results, err, log_path, where)
     except KeyboardInterrupt:
         stop = interruption(mode, engine=engine)
         results = engine.results if engine is not None else []  # each key, as read back
-        write_report(reporter, options, mode, engine, run_dir, stop.exit_code, stop)
+        where = write_report(reporter, options, mode, engine, run_dir, stop.exit_code, stop)
         say_traces(reporter, engine)
-        return fail(reporter, options, mode, results, stop, log_path)
+        return fail(reporter, options, mode, results, stop, log_path, where)
     reporter.end_progress()
     code = exit_code_of(results, mode)
     if engine is not None:
@@ -159,8 +159,19 @@ def run(
     new_keys = hand_over_new_keys(reporter, options, results)
     if options.json_out:
         secrets_out = options.secret_file is None
-        print_json(result_json(mode, results, code, log_path=log_path, secrets_out=secrets_out))
-        say_traces(reporter, engine)  # on stderr, beside the JSON
+        print_json(
+            result_json(
+                mode,
+                results,
+                code,
+                log_path=log_path,
+                report_path=report_path,
+                secrets_out=secrets_out,
+            )
+        )
+        if report_path is not None:  # on stderr, beside the JSON
+            reporter.say(f"Report (with pictures): {report_path}", "bold")
+        say_traces(reporter, engine)
     else:
         if mode != "plan":
             reporter.summary(results, mode)
@@ -207,7 +218,7 @@ def write_report(
     except OSError as problem:
         logger.warning("could not write the report: {}", problem)
         return None
-    if say and not options.json_out:
+    if say:  # with --json, on stderr (the reporter's console then)
         reporter.say(f"Report (with pictures): {path}", "dim")
     return path
 
@@ -296,11 +307,16 @@ def fail(
     results: list[KeyResult],
     err: IpbindError,
     log_path: Path | None,
+    report_path: Path | None = None,
 ) -> ExitCode:
     reporter.end_progress()
     logs.file_only().info("failed: {}", err.message)  # the reporter tells the user
     if options.json_out:
-        print_json(result_json(mode, results, err.exit_code, error=err, log_path=log_path))
+        print_json(
+            result_json(
+                mode, results, err.exit_code, error=err, log_path=log_path, report_path=report_path
+            )
+        )
     else:
         if results:  # stopped during the changes: what each key holds, as read back
             reporter.summary(results, mode)

@@ -25,7 +25,7 @@ from assistant.allocation import documentation_ips
 from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
 from assistant.exchanges import listing
 from assistant.human import interactive
-from assistant.output import ConsoleReporter
+from assistant.output import ConsoleReporter, print_json, result_json
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import is_loopback_url, load_settings, site_origin
 from flows import ALIASES, FLOWS
@@ -264,15 +264,16 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def run_wizard(options: Options) -> ExitCode:
     reporter = ConsoleReporter(json_mode=options.json_out)
-    console = reporter.console
+    console = reporter.console  # with --json, stderr: stdout carries the JSON alone
     if not interactive():
-        reporter.error(
+        return stop(
+            reporter,
+            options,
             BadInput(
                 "`ipbind run` without a file asks its questions at a terminal, and there is "
                 "none: pass an allocation file (`ipbind run FILE` or `ipbind apply FILE`)"
-            )
+            ),
         )
-        return ExitCode.BAD_INPUT
     wizard = Wizard(console)
     console.print(
         "[bold]ipbind[/]: puts Altrady's IP addresses on your exchange API key, then reads "
@@ -280,18 +281,24 @@ def run_wizard(options: Options) -> ExitCode:
     )
     path: Path | None = None
     try:
-        account, path = wizard.allocation(options.allow_count, options.overrides)
-        wizard.offer_to_save(account)
-        sign_in = wizard.sign_in(account["exchange"], options.overrides)
-    except Stop:
-        console.print()
-        reporter.error(Interrupted("interrupted; nothing was changed"))
-        return ExitCode.INTERRUPTED
-    except IpbindError as err:
-        reporter.error(err)
-        return err.exit_code
-    try:
+        try:
+            account, path = wizard.allocation(options.allow_count, options.overrides)
+            wizard.offer_to_save(account)
+            sign_in = wizard.sign_in(account["exchange"], options.overrides)
+        except Stop:
+            console.print()
+            return stop(reporter, options, Interrupted("interrupted; nothing was changed"))
+        except IpbindError as err:
+            return stop(reporter, options, err)
         return run("apply", path, replace(options, overrides=merge(options.overrides, sign_in)))
     finally:
         if path is not None:
             forget(path)
+
+
+def stop(reporter: ConsoleReporter, options: Options, err: IpbindError) -> ExitCode:
+    """The wizard ended before the run: told, and with --json the result object too."""
+    reporter.error(err)
+    if options.json_out:
+        print_json(result_json("apply", [], err.exit_code, error=err))
+    return err.exit_code

@@ -142,6 +142,9 @@ def test_apply_json_reports_a_verified_key_in_a_stable_shape(
     assert keys_of(mock, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
     for secret in (PASSWORD, SECRET):
         assert secret not in result.stdout + result.stderr
+    # The report with pictures: named in the JSON, and on stderr beside it.
+    assert Path(data["report"]).is_file() and data["report"].endswith("report.html")
+    assert f"Report (with pictures): {data['report']}" in result.stderr
 
 
 def test_exchanges_lists_the_supported_exchanges() -> None:

@@ -5,6 +5,7 @@ Assertions are on the mock server's stored state."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -405,6 +406,31 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     assert any(" bybit-futures " in row for row in rows), menu
     assert len({row.index(")") for row in rows}) == 1, menu
     assert len({re.search(r"\) +(\S)", row).start(1) for row in rows}) == 1, menu  # type: ignore[union-attr]
+
+
+def test_an_interrupted_wizard_with_json_still_writes_its_json(tmp_path: Path) -> None:
+    """stdout to a file (a script's pipe), the questions at the terminal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    env.update(IPBIND_CONFIG=str(tmp_path / "c"), COLUMNS="120", TERM="xterm")
+    out = tmp_path / "result.json"
+    child = pexpect.spawn(
+        "sh",
+        ["-c", f'exec "{sys.executable}" -m assistant run --json > "{out}"'],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
+    child.expect("Exchange \\(number or name\\)")  # asked on stderr
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+
+    assert child.exitstatus == ExitCode.INTERRUPTED, child.before
+    data = json.loads(out.read_text(encoding="utf-8"))  # the JSON object and nothing else
+    assert data["exit_code"] == ExitCode.INTERRUPTED and data["ok"] is False
+    assert "interrupted; nothing was changed" in data["error"] and data["keys"] == []
 
 
 # -- the headed walkthrough --------------------------------------------------------------------
