@@ -198,7 +198,7 @@ def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
     }
     result = ipbind("plan", "--allow-count", str(path), env=env)
 
-    assert "Bittrex Global: stopped trading on 2023-12-04" in result.stdout
+    assert "Bittrex Global: stopped trading on 2023-12-04" in result.stderr  # a warning
     assert result.returncode != 0  # no exchange is reachable from the tests
 
 

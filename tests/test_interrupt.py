@@ -131,7 +131,7 @@ def added_in_summary(text: str) -> int:
 
 def test_at_the_confirmation_nothing_is_changed(site: MockExchanges, tmp_path: Path) -> None:
     child = start(site, tmp_path)
-    child.expect(r"Add 6 address\(es\) on 1 key\(s\)\?")
+    child.expect(r"Add 6 addresses on 1 key\?")
     text = stop(child)
 
     assert "nothing was changed" in text
