@@ -50,6 +50,7 @@ from pydantic import SecretStr
 
 from assistant.errors import SiteChanged, SiteTrouble, UserActionNeeded
 from assistant.logs import redactor
+from assistant.net import unreachable_hint
 from assistant.twofa import Codes
 from flows.vocabulary import Vocabulary, any_of, pattern_of
 
@@ -678,7 +679,7 @@ class Flow:
             if network := NETWORK_ERROR.search(str(err)):
                 raise UserActionNeeded(
                     f"{self.name}: {what}: could not reach {self.origin} ({network.group(0)})",
-                    hint="Check the internet connection (and any proxy), then run again.",
+                    hint=unreachable_hint(self.origin),
                 ) from None
             raise SiteChanged(f"{self.name}: {what}: {first_line(err)}") from None
 
