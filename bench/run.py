@@ -1,8 +1,10 @@
 """`make bench`: each flow's whole `ipbind apply` against a straight-line script.
 
 For every registered flow (`flows.FLOWS`, assisted ones aside: a new flow or profile joins
-by being registered), on the mock sites as `make demo` runs them (a TOTP step of 1 s, each
-seed's latency, pages varied by a chaos seed), this times two child processes doing the
+by being registered), on the mock sites with a TOTP step of 1 s and each seed's latency, on
+calm pages (a straight-line script is written against the page in front of its author; a
+chaos seed would vary what it was written against, a dialog's title or a list's shape, as
+the flows' tests do), this times two child processes doing the
 same job on the same site, 20 addresses on one key (fewer where the exchange takes fewer;
 on Bybit, a key bound to Altrady):
 
@@ -20,7 +22,7 @@ alternate, so that the machine's load falls on both alike.
 Targets: each flow's median within 1.3x its script's; Bittrex's whole run (median) within
 its floor, 19 TOTP steps for 20 adds, + 3 s. Exits 1 when one is missed or a run failed.
 
-Usage: python bench/run.py [--runs N] [--only ID,...] [--chaos SEED | --calm] [--json PATH]
+Usage: python bench/run.py [--runs N] [--only ID,...] [--json PATH]
 """
 
 from __future__ import annotations
@@ -285,22 +287,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each side (3 or more)")
     parser.add_argument("--only", help="comma-separated flow ids (default: every flow)")
-    pages = parser.add_mutually_exclusive_group()
-    pages.add_argument("--chaos", type=int, default=1, help="the mock's chaos seed (default 1)")
-    pages.add_argument("--calm", action="store_true", help="calm pages: no chaos")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
     if args.runs < 3:
         parser.error("--runs: 3 or more (min / median / max)")
-    seed = None if args.calm else args.chaos
     only = set(args.only.split(",")) if args.only else None
     if only and (unknown := only - set(FLOWS)):
         parser.error(f"--only: no flow {', '.join(sorted(unknown))}")
     mock_settings = (
-        f"mock sites as `make demo` runs them: TOTP step {PERIOD} s, each seed's latency "
-        "(30-250 ms), "
-        + (f"chaos seed {seed}" if seed is not None else "calm pages (no chaos)")
-        + "; the same for both sides"
+        f"mock sites: TOTP step {PERIOD} s, each seed's latency (30-250 ms), calm pages; "
+        "the same for both sides"
     )
     print(mock_settings)
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -308,7 +304,7 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M")
     tmp = Path(tempfile.mkdtemp(prefix="ipbind-bench-"))
     try:
-        with MockExchanges(totp_period=PERIOD, chaos_seed=seed) as mock:
+        with MockExchanges(totp_period=PERIOD) as mock:
             todo = jobs(mock, only)
             for job in todo:
                 if not job.script.is_file():
