@@ -90,7 +90,8 @@ class Poloniex(Flow):
             expect(field).to_have_value(text)  # not wiped by a re-render before Save
             progress(len(add), len(add), "addresses entered")
         # The dialog is the one asking for the 2FA code, whatever its title (or none).
-        code_field = page.get_by_role("dialog").get_by_label(CODE)
+        dialog = page.get_by_role("dialog").filter(has=page.get_by_label(CODE))
+        code_field = dialog.get_by_label(CODE)
 
         def attempt(code: str) -> str | None:
             with self.step(f"{key.name!r}: Save, 2FA Code"):
@@ -98,11 +99,7 @@ class Poloniex(Flow):
                     save = self.key_control(who, "button", SAVE)
                     self.until(save.click, code_field, f"saving {key.name!r}")
                 self.type_secret(code_field.first, code)
-                submit = (
-                    page.get_by_role("dialog")
-                    .filter(has=code_field)
-                    .get_by_role("button", name=SUBMIT)
-                )
+                submit = dialog.first.get_by_role("button", name=SUBMIT)
                 return self.await_outcome(submit.click, [code_field])
 
         self.submit_code(f"saving {key.name!r}", attempt)

@@ -386,3 +386,43 @@ def test_a_single_key_is_found_by_its_label(
 
     assert result.code == ExitCode.OK, result.out
     assert keys_of(site, "binance")[0]["ips"] == IPS
+
+
+@pytest.mark.parametrize(
+    ("shape", "site_layout"),
+    [
+        ("table", "cards"),
+        ("grid", "table"),
+        ("cards", "table"),
+        ("regions", "cards"),
+        ("dl", "table"),
+    ],
+)
+def test_each_key_is_found_with_its_controls_in_each_shape_of_list(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, shape: str, site_layout: str
+) -> None:
+    """The key, beside a look-alike and another, in a list of each shape (either layout);
+    API keys in the format the chaos seed draws (the seed gives none)."""
+    mock.reset(
+        "binance",
+        binance_seed(
+            {"label": "Altrady main (old)", "api_key": None, "ips": ["198.51.100.1"]},
+            {"label": "Altrady main", "api_key": None, "ips": ["198.51.100.9"]},
+            {"label": "Personal bot", "api_key": None},
+            options={"layout": site_layout, "listShape": shape},
+        ),
+    )
+    before = keys_of(mock, "binance")
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, ips=IPS[:2]),
+        settings_for(mock, "binance", tmp_path),
+        browser,
+        capsys,
+        allow_count=True,
+    )
+
+    assert result.code == ExitCode.OK, result.out
+    after = keys_of(mock, "binance")
+    assert after[1]["ips"] == ["198.51.100.9", *IPS[:2]]
+    assert [after[0], after[2]] == [before[0], before[2]]
