@@ -323,13 +323,31 @@ def documentation_ips(account: Account) -> list[str]:
     return [ip for ip in account.ips if is_documentation(ipaddress.ip_network(ip))]
 
 
+NO_ACCOUNTS = (
+    "no account in it: each key is an [[accounts]] entry with exchange, name, key and ips "
+    "(see the README: Use it on your exchange)"
+)
+
+
 def read_file(path: Path) -> Any:
+    """The file's data; BadInput in words for a file that is not one (a folder, no text)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise BadInput(f"{path}: cannot read it ({err})") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: a folder, not an allocation file (TOML or JSON)") from None
+    except OSError as err:
+        raise BadInput(f"{path}: cannot read it ({err.strerror or err})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadInput(
+            f"{path}: not UTF-8 text (byte {err.start + 1}); an allocation file is TOML or "
+            "JSON, saved as plain text"
+        ) from None
+    if not text.strip():
+        raise BadInput(f"{path}: the file is empty; {NO_ACCOUNTS}")
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
@@ -374,6 +392,9 @@ def describe(path: Path, data: Any, err: ValidationError) -> list[str]:
     lines: list[str] = []
     for problem in err.errors():
         loc = list(problem["loc"])
+        if loc == ["accounts"] and problem["type"] in ("missing", "too_short"):
+            lines.append(f"{path}: {NO_ACCOUNTS}")
+            continue
         where = str(path)
         if len(loc) >= 2 and loc[0] == "accounts" and isinstance(loc[1], int):
             index = loc[1]

@@ -29,12 +29,13 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant import browser as browsers
 from assistant.allocation import Account, load
-from assistant.errors import BadInput, ExitCode, UserActionNeeded
+from assistant.errors import BadInput, BrowserMissing, ExitCode, UserActionNeeded
 from assistant.human import interactive
+from assistant.net import unreachable_hint
 from assistant.output import ConsoleReporter
 from assistant.settings import BaseIpbindSettings, load_settings, site_origin
 from flows import FLOWS
-from flows.base import ips_in
+from flows.base import NETWORK_ERROR, ips_in
 
 PANEL_ID = "ipbind-assist-panel"
 SEPARATOR_NAMES = {",": "comma", " ": "space", "\n": "new line"}
@@ -90,12 +91,13 @@ def assist(
                     slow_mo=settings.slow_mo,
                     executable=settings.browser_executable,
                     channel=settings.browser_channel,
+                    window="`ipbind assist`",
                 )
                 try:
                     each(own)
                 finally:
                     own.close()
-    except (BadInput, UserActionNeeded) as err:
+    except (BadInput, UserActionNeeded, BrowserMissing) as err:
         reporter.error(err, None)
         return err.exit_code
     return report(results, reporter)
@@ -149,9 +151,9 @@ def assist_exchange(
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     context.add_init_script(panel_script(exchange, accounts))
     page = context.new_page()
+    name = FLOWS[exchange].name if exchange in FLOWS else exchange
     try:
         page.goto(address)
-        name = FLOWS[exchange].name if exchange in FLOWS else exchange
         reporter.say(
             f"{name}: the page is open at {address}, with your addresses in a panel. Sign in, "
             "enter them on each key, save; then press Enter here (or Done in the panel).",
@@ -166,6 +168,11 @@ def assist_exchange(
     except PlaywrightError as err:
         if "closed" in str(err):
             raise UserActionNeeded(f"{exchange}: the browser was closed before Done") from None
+        if network := NETWORK_ERROR.search(str(err)):
+            raise UserActionNeeded(
+                f"{name}: could not open {address} ({network.group(0)})",
+                hint=unreachable_hint(origin),
+            ) from None
         raise
     finally:
         context.close()

@@ -143,6 +143,28 @@ def launch_args(
     return args
 
 
+HEADED = "--headed"
+
+
+def require_display(window: str = HEADED) -> None:
+    """BrowserMissing when a browser window cannot open here, in the words of what asked
+    for one: `window` is the option that did (--headed: it can be dropped), or the command
+    that always works in a window (it cannot)."""
+    if not sys.platform.startswith("linux"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if window == HEADED:
+        raise BrowserMissing(
+            "--headed needs a display, and this session has none (no DISPLAY). "
+            "Run under `xvfb-run -a`, or drop --headed."
+        )
+    raise BrowserMissing(
+        f"{window} opens a browser window, which needs a display, and this session has none "
+        "(no DISPLAY). Run it on a desktop, or under a virtual display: `xvfb-run -a ipbind …`."
+    )
+
+
 def launch(
     playwright: Playwright,
     *,
@@ -150,14 +172,12 @@ def launch(
     slow_mo: float = 0,
     executable: str | os.PathLike[str] | None = None,
     channel: str | None = None,
+    window: str = HEADED,
 ) -> Browser:
+    """`window`: what asked for a visible browser, for the words of a missing display."""
     options = launch_args(playwright, executable, channel, headless=headless)
-    no_display = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if not headless and sys.platform.startswith("linux") and no_display:
-        raise BrowserMissing(
-            "--headed needs a display, and this session has none (no DISPLAY). "
-            "Run under `xvfb-run -a`, or drop --headed."
-        )
+    if not headless:
+        require_display(window)
     try:
         return playwright.chromium.launch(headless=headless, slow_mo=slow_mo, **options)
     except Exception as err:

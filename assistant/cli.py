@@ -8,14 +8,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from assistant import __version__, logs
-from assistant.allocation import ALTRADY_IPS_PER_KEY
 from assistant.errors import ExitCode, IpbindError
 from assistant.runner import Options, run
 from assistant.settings import load_settings
-from flows import FLOWS
 
 
 class Command(typer.core.TyperCommand):
@@ -54,6 +52,7 @@ WalkOpt = Annotated[
 CountOpt = Annotated[
     bool, typer.Option("--allow-count", help="Accept a list that is not exactly 20 addresses.")
 ]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
 ParallelOpt = Annotated[
     int | None,
     typer.Option(
@@ -139,7 +138,7 @@ def plan(
 def apply(
     ctx: typer.Context,
     file: FileArg,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    yes: YesOpt = False,
     replace_others: Annotated[
         bool,
         typer.Option(
@@ -180,12 +179,21 @@ def guided(
         Path | None,
         typer.Argument(metavar="[FILE]", help="Allocation file; without one, ipbind asks."),
     ] = None,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     allow_count: CountOpt = False,
     walkthrough: WalkOpt = False,
+    parallel: ParallelOpt = None,
 ) -> None:
     """Guided run. Asks for the exchange, key and addresses, then applies and verifies."""
-    chosen = options(ctx, json_out=json_out, allow_count=allow_count, walkthrough=walkthrough)
+    chosen = options(
+        ctx,
+        parallel,
+        yes=yes,
+        json_out=json_out,
+        allow_count=allow_count,
+        walkthrough=walkthrough,
+    )
     if file is not None:
         finish(run("apply", file, chosen))
     from assistant.wizard import run_wizard
@@ -278,53 +286,20 @@ def doctor(ctx: typer.Context) -> None:
 
 
 @command
-def exchanges() -> None:
+def exchanges(
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print them as JSON: id, name, mode, max_ips, cidr, how, origins, keys_by, "
+            "status, notice.",
+        ),
+    ] = False,
+) -> None:
     """The supported exchanges and how each is done."""
-    columns = ("id", "exchange", "mode", "how", "max IPs", "keys found by", "status")
-    # An alias (bybit-futures) gets a row of its own: an allocation may name either.
-    listed = [(flow.id, flow.name, flow.how, flow) for flow in FLOWS.values()] + [
-        (alias, name, f"the {flow.id} key: {flow.how}", flow)
-        for flow in FLOWS.values()
-        for alias, name in flow.also.items()
-    ]
-    rows = [
-        (
-            fid,
-            name,
-            flow.mode,
-            how,
-            str(flow.max_ips) if flow.max_ips else "none (app's pool)",
-            flow.keys_by,
-            ("by hand" if flow.mode == "assisted" else "working" if flow.working else "broken")
-            + (" *" if flow.notice or 0 < flow.max_ips < ALTRADY_IPS_PER_KEY else ""),
-        )
-        for fid, name, how, flow in sorted(listed)
-    ]
-    console = Console(highlight=False)
-    if console.is_terminal:
-        table = Table(*columns, title="Supported exchanges")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    else:  # a pipe: whole lines, not a table squeezed to 80 columns
-        for row in rows:
-            console.print(
-                " · ".join(f"{c}: {v}" for c, v in zip(columns, row, strict=True)), soft_wrap=True
-            )
-    for flow in FLOWS.values():
-        if flow.notice:
-            console.print(f"* {flow.name}: {flow.notice}", soft_wrap=True)
-        if 0 < flow.max_ips < ALTRADY_IPS_PER_KEY:
-            console.print(
-                f"* {flow.name}: takes {flow.max_ips} addresses per key, fewer than the "
-                f"{ALTRADY_IPS_PER_KEY} Altrady allocates; a file with 20 is refused.",
-                soft_wrap=True,
-            )
-    console.print(
-        "Assisted: ipbind has no flow; `ipbind assist FILE` opens the page with your addresses "
-        "(any exchange, with --url).",
-        soft_wrap=True,
-    )
+    from assistant.exchanges import show
+
+    show(json_out)
 
 
 def main() -> None:
@@ -332,7 +307,7 @@ def main() -> None:
         app()
     except IpbindError as err:  # raised before the runner's own handling (e.g. settings)
         logs.setup()
-        Console(stderr=True).print(f"[bold red]Error:[/] {logs.redactor(err.message)}")
+        Console(stderr=True).print(f"[bold red]Error:[/] {escape(logs.redactor(err.message))}")
         raise SystemExit(int(err.exit_code)) from None
     except KeyboardInterrupt:
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None

@@ -45,6 +45,12 @@ from assistant.settings import (
 from flows import FLOWS
 
 DEFAULT = "default"
+NONE_CONFIGURED = (
+    "No exchange is configured: plan, apply and verify sign in with the exchange's "
+    "IPBIND_<EXCHANGE>__USERNAME and IPBIND_<EXCHANGE>__PASSWORD (and __TOTP_SECRET for the "
+    "codes), in the environment, .env or the config file; e.g. IPBIND_KRAKEN__USERNAME. Or: "
+    "`ipbind run` asks for them, `ipbind login EXCHANGE` keeps a signed-in session."
+)
 
 
 @dataclass
@@ -167,18 +173,46 @@ def _named(settings: BaseIpbindSettings) -> dict[str, Any]:
     return {"executable": settings.browser_executable, "channel": settings.browser_channel}
 
 
-def load(sources: Sources) -> tuple[BaseIpbindSettings, list[Problem]]:
+@dataclass
+class Loaded:
+    """The shared settings as a run would have them, and those given a value that is not
+    valid (by name: the value as given, and what is wrong with it)."""
+
+    settings: BaseIpbindSettings
+    invalid: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    across: list[Problem] = field(default_factory=list)  # a rule across fields
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [
+            Problem(f"settings: IPBIND_{name.upper()}: {why}")
+            for name, (_, why) in self.invalid.items()
+        ] + self.across
+
+
+def load(sources: Sources) -> Loaded:
     """The settings every exchange shares, validated on their own, so that one exchange's
-    bad setting does not hide the rest."""
+    bad setting does not hide the rest; a bad value is kept as given, to be shown."""
     merged = sources.merged()
     fields = BaseIpbindSettings.model_fields
     # A plain model of the same fields: validating a settings class reads every source again.
     shared = create_model("Shared", **{n: (f.annotation, f) for n, f in fields.items()})  # type: ignore[call-overload]
+    given = {k: v for k, v in merged.items() if k in fields}
     try:
-        valid = shared.model_validate({k: v for k, v in merged.items() if k in fields})
+        valid = shared.model_validate(given)
     except ValidationError as err:
-        return Settings.model_construct(), [Problem(f"settings: {settings_problem(err)}")]
-    return Settings.model_construct(**dict(valid)), []
+        invalid: dict[str, tuple[Any, str]] = {}
+        for problem in err.errors(include_input=False):
+            name = str(problem["loc"][0]) if problem["loc"] else ""
+            why = problem["msg"].removeprefix("Value error, ")
+            invalid[name] = (given.get(name), why)
+        try:
+            rest = shared.model_validate({k: v for k, v in given.items() if k not in invalid})
+        except ValidationError as again:  # a rule across fields: say it as it comes
+            across = [Problem(f"settings: {settings_problem(again)}")]
+            return Loaded(Settings.model_construct(), invalid, across)
+        return Loaded(Settings.model_construct(**dict(rest)), invalid)
+    return Loaded(Settings.model_construct(**dict(valid)))
 
 
 def unknown_names() -> list[str]:
@@ -311,11 +345,12 @@ def doctor(overrides: dict[str, Any], console: Console | None = None) -> ExitCod
     console = console or Console(highlight=False)
 
     def say(text: str = "", style: str | None = None) -> None:
-        console.print(redactor(text), style=style, soft_wrap=True, markup=False)
+        console.print(redactor(text), style=style, soft_wrap=not console.is_terminal, markup=False)
 
     sources = Sources.read(overrides)
-    settings, problems = load(sources)
-    problems = sources.problems + problems
+    loaded = load(sources)
+    settings = loaded.settings
+    problems = sources.problems + loaded.problems
     say("Versions", "bold")
     for name, value in versions():
         say(f"  {name}: {value}")
@@ -328,8 +363,10 @@ def doctor(overrides: dict[str, Any], console: Console | None = None) -> ExitCod
     else:
         named = ""
     choice = which_browser(settings, named)
-    say(f"  {choice.what}" + (f" ({choice.version})" if choice.version else ""))
+    say(f"  {choice.what}")
     say(f"  why: {choice.why}")
+    if choice.version:
+        say(f"  starts: yes, started once, headless ({choice.version})", "green")
     if choice.problem:
         problems.append(Problem(f"browser: {choice.problem}", ExitCode.BROWSER))
     if not settings.headless and sys.platform.startswith("linux"):
@@ -344,7 +381,11 @@ def doctor(overrides: dict[str, Any], console: Console | None = None) -> ExitCod
 
     say("Settings (highest first: command line, environment, .env, config file, default)", "bold")
     for name in BaseIpbindSettings.model_fields:
-        say(f"  {name} = {shown(getattr(settings, name))}  ({sources.origin(name)})")
+        if name in loaded.invalid:
+            raw, why = loaded.invalid[name]
+            say(f"  {name} = {raw!r}: NOT valid ({why})  ({sources.origin(name)})", "red")
+        else:
+            say(f"  {name} = {shown(getattr(settings, name))}  ({sources.origin(name)})")
     say(f"  state folder: {settings.state_home}{private_or_not(settings.state_home, 0o700)}")
     for session in sorted(browsers.session_file(settings.state_home, "x").parent.glob("*.json")):
         say(f"  kept session (`ipbind login`): {session}{private_or_not(session, 0o600)}")
@@ -375,6 +416,11 @@ def doctor(overrides: dict[str, Any], console: Console | None = None) -> ExitCod
             load_settings(**overrides)
         except BadInput as err:
             problems.append(Problem(err.message))
+    if not configured:
+        say(NONE_CONFIGURED, "yellow")
+    if not problems and not configured:
+        say("No other problem found.", "green")
+        return ExitCode.OK
     if not problems:
         say("No problem found: a run has what it needs.", "green")
         return ExitCode.OK

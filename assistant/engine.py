@@ -79,6 +79,10 @@ MAX_RETRY_WAIT = 60.0  # at most this long, whatever a Retry-After asks
 INTERRUPTED = "stopped with Ctrl-C while being changed; its list as read back after the stop"
 NOT_REACHED = "not started: the run was stopped with Ctrl-C before this key"
 TOTP_STEPS_FILE = "totp-steps.json"
+EXISTING = (
+    "exists, bound as asked; its secret was shown once, on the run that created it: if it is "
+    "not in Altrady, a fresh key is needed (see above)"
+)
 
 
 @dataclass
@@ -100,6 +104,9 @@ class KeyPlan:
     to_add: list[str] = field(default_factory=list)
     to_remove: list[str] = field(default_factory=list)
     create: bool = False  # a key bound to Altrady is created (no key of its name yet)
+    # A key of the target's name exists, bound as asked: its secret was shown once, on the
+    # run that made it. The first name free for a fresh key, should the person need one.
+    fresh: str | None = None
     error: IpbindError | None = None
 
     @property
@@ -266,6 +273,12 @@ def not_in_effect(flow: Flow, plan: KeyPlan, pending: str) -> UserActionNeeded:
     )
 
 
+def free_name(key: str, keys: list[KeyInfo]) -> str:
+    """The first of "`key` 2", "`key` 3", … that no key on the page is named."""
+    taken = {k.name for k in keys}
+    return next(f"{key} {n}" for n in range(2, len(taken) + 3) if f"{key} {n}" not in taken)
+
+
 def secret_lost(flow: Flow, key: str) -> UserActionNeeded:
     return UserActionNeeded(
         f"{flow.name}: {key!r} was created, but the server failed before showing its secret "
@@ -308,6 +321,9 @@ class Engine:
         self.results: list[KeyResult] = []  # of the apply so far: what Ctrl-C reports
         self.pictures: dict[tuple[str, str], Path] = {}  # key → its whitelist as read back
         self.walkthrough: Callable[[Flow], None] | None = None  # narrates a headed run
+        # Asked, before the confirmation, about each key bound as asked (`KeyPlan.fresh`):
+        # True creates a fresh key under the free name. Unset: never.
+        self.fresh_key: Callable[[KeyPlan], bool] | None = None
         for exchange in FLOWS:  # every secret known to the run is masked in every log line
             redactor.add(*settings.exchange(exchange).secret_values())
         self.targets = targets_of(allocation)
@@ -425,6 +441,10 @@ class Engine:
         plans = [plan for worker in workers for plan in worker.plans]
         self.reporter.end_progress()
         self.reporter.plans(plans, mode)
+        for plan in plans:  # a key bound as asked: a fresh one, if the person says so
+            wanted = plan.fresh and not plan.error and self.fresh_key and self.fresh_key(plan)
+            if wanted and mode == "apply":
+                plan.target.key, plan.key, plan.create = plan.fresh or "", None, True
         if mode != "apply":
             self._warn_unrestricted(plans)
         failed = [p for p in plans if p.error]
@@ -742,18 +762,30 @@ class Engine:
         if not named:
             plan.create = True
             return
+        free = free_name(target.key, keys)
         if len(named) > 1:
-            raise UserActionNeeded(f"{flow.name}: {len(named)} keys are named {target.key!r}")
+            raise UserActionNeeded(
+                f"{flow.name}: {len(named)} keys are named {target.key!r}",
+                hint=f"Give `key` a name no {flow.name} key has (say {free!r}): ipbind creates "
+                f"that key, {wanted}.",
+            )
         plan.key = named[0]
         bound = flow.binding(plan.key)
         if bound != wanted:
+            assert wanted is not None
+            shows = (  # a page may not say which other application, only that it is not ours
+                f"bound to {flow.app} ({', '.join(bound.permissions)})"
+                if bound.app == wanted.app
+                else f"not bound to {flow.app}"
+            )
             raise UserActionNeeded(
-                f"{flow.name}: a key named {target.key!r} exists, {bound}; {flow.name} cannot "
+                f"{flow.name}: a key named {target.key!r} exists, {shows}; {flow.name} cannot "
                 f"bind an existing key to {flow.app} (or change its binding), so nothing was "
                 "changed",
-                hint=f"Give `key` a name no {flow.name} key has: ipbind creates that key, "
-                f"{wanted}.",
+                hint=f"Give `key` a name no {flow.name} key has (say {free!r}): ipbind creates "
+                f"that key, {wanted}.",
             )
+        plan.fresh = free  # bound as asked: nothing to do, unless its secret is not in Altrady
 
     def _planned(self, plan: KeyPlan, mode: Mode) -> KeyResult:
         if plan.error:
@@ -782,7 +814,8 @@ class Engine:
             )
 
         if not plan.changes:  # read on a settled page while planning: nothing to redo
-            return KeyResult(plan, "unchanged", list(plan.current), bound=target.binding)
+            note = EXISTING if plan.fresh else None
+            return KeyResult(plan, "unchanged", list(plan.current), bound=target.binding, note=note)
         if target.binding is not None:
             result = self._create(flow, plan, progress)
         else:
@@ -888,9 +921,10 @@ class Engine:
                 self._picture(flow, plan)  # the key as read back, for the report
         except (KeyboardInterrupt, Interrupted):  # a key created is still shown to the user
             self._interrupted(flow.id)
+            created = created or flow.created
             return KeyResult(plan, "interrupted", note=INTERRUPTED, created=created)
         except IpbindError as err:  # a key created but not read back is still the user's
-            return KeyResult(plan, "failed", error=err, created=created)
+            return KeyResult(plan, "failed", error=err, created=created or flow.created)
         if bound != target.binding:
             mismatch = SiteChanged(
                 f"{flow.name}: {target.key!r} was created, but reads back {bound}, "

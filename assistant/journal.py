@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from assistant.logs import redactor
+from assistant.words import count
 
 if TYPE_CHECKING:
     from assistant.engine import KeyPlan, KeyResult, Mode, Target
@@ -57,7 +58,9 @@ class Unfinished:
             if self.changing
             else " before its first change"
         )
-        more = f" ({self.not_finished} more key(s) not finished)" if self.not_finished else ""
+        more = (
+            f" ({count(self.not_finished, 'more key')} not finished)" if self.not_finished else ""
+        )
         then = (
             "this run reads every key afresh and finishes it"
             if mode == "apply"

@@ -80,6 +80,12 @@ class RedactedException(Exception):
         return Exception.__new__(named)
 
 
+def file_only() -> Any:
+    """A logger for the debug file alone: for what the terminal is told in its own words
+    (an error the reporter prints), which stderr would otherwise show twice with -v."""
+    return logger.bind(file_only=True)
+
+
 def to_stderr(line: str) -> None:
     sys.stderr.write(line)
 
@@ -97,6 +103,7 @@ def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = Fals
             colorize=sys.stderr.isatty(),
             level=level,
             format="<level>{level: <7}</level> {message}",
+            filter=lambda record: not record["extra"].get("file_only"),
             backtrace=False,
             diagnose=False,
         )

@@ -85,9 +85,18 @@ class ConsoleReporter(Reporter):
     from the workers' threads; while one thread asks the person something (`paused`), what
     the others say waits until the answer is in."""
 
-    def __init__(self, console: Console | None = None, *, json_mode: bool = False):
+    def __init__(
+        self,
+        console: Console | None = None,
+        *,
+        json_mode: bool = False,
+        errors: Console | None = None,
+    ):
         # With --json, stdout carries only the JSON object; everything else goes to stderr.
+        # Errors and warnings go to stderr always (`errors`), so that a pipe of the results
+        # does not carry them; a console given alone (a test's) takes both.
         self.console = console or Console(stderr=json_mode, highlight=False)
+        self.errors = errors or (console if console else Console(stderr=True, highlight=False))
         self.json_mode = json_mode
         self._lock = threading.RLock()
         self._live: Live | None = None
@@ -95,7 +104,7 @@ class ConsoleReporter(Reporter):
         self._last_logged: dict[str, float] = {}  # per exchange, when its last line was
         self._asker: int | None = None  # the thread asking the person something, if any
         self._asking = 0  # how deep in `paused` it is
-        self._held: list[tuple[str, str | None]] = []  # said by others meanwhile
+        self._held: list[tuple[str, str | None, bool]] = []  # said by others meanwhile
         self._told: set[str] = set()  # error messages already shown: each is shown once
         self._kept_explained = False
 
@@ -103,16 +112,20 @@ class ConsoleReporter(Reporter):
     def rich(self) -> bool:
         return self.console.is_terminal
 
-    def say(self, text: str, style: str | None = None) -> None:
+    def say(self, text: str, style: str | None = None, *, error: bool = False) -> None:
+        """A line of the results (stdout), or with `error` an error or warning (stderr)."""
         with self._lock:
             if self._asker not in (None, threading.get_ident()):
-                self._held.append((text, style))  # not across the question being asked
+                self._held.append((text, style, error))  # not across the question being asked
                 return
+            console = self.errors if error else self.console
             # On a terminal rich wraps at word boundaries; a log line is never broken.
-            self.console.print(redactor(text), style=style, soft_wrap=not self.rich)
+            console.print(
+                redactor(text), style=style, soft_wrap=not console.is_terminal, markup=False
+            )
 
     def notice(self, text: str) -> None:
-        self.say(f"Note: {text}", "yellow")
+        self.say(f"Note: {text}", "yellow", error=True)
 
     def tell(self, err: IpbindError, prefix: str = "") -> None:
         """An error's message and hint, the first time it comes up."""
@@ -120,9 +133,9 @@ class ConsoleReporter(Reporter):
             if err.message in self._told:
                 return
             self._told.add(err.message)
-            self.say(prefix + err.message, "red")
+            self.say(prefix + err.message, "red", error=True)
             if err.hint:
-                self.say(f"  {err.hint}", "yellow")
+                self.say(f"  {err.hint}", "yellow", error=True)
 
     def explain_kept(self, plans: list[KeyPlan]) -> None:
         if any(p.kept for p in plans) and not self._kept_explained:
@@ -215,8 +228,8 @@ class ConsoleReporter(Reporter):
                 if not self._asking:
                     self._asker = None
                     held, self._held = self._held, []
-                    for text, style in held:
-                        self.say(text, style)
+                    for text, style, error in held:
+                        self.say(text, style, error=error)
                     if self._board.lines and self.rich:
                         self._start_live()
 
@@ -252,11 +265,11 @@ class ConsoleReporter(Reporter):
                 self.tell(r.error, prefix=f"{r.plan.target.exchange}: {r.plan.target.key}: ")
 
     def error(self, err: IpbindError, log_path: Path | None = None) -> None:
-        self.say(f"Error: {err.message}", "bold red")
+        self.say(f"Error: {err.message}", "bold red", error=True)
         if err.hint:
-            self.say(err.hint, "yellow")
+            self.say(err.hint, "yellow", error=True)
         if log_path:
-            self.say(f"Debug log (no secrets): {log_path}", "dim")
+            self.say(f"Debug log (no secrets): {log_path}", "dim", error=True)
 
 
 def plan_table(plans: list[KeyPlan]) -> Table:
@@ -301,6 +314,11 @@ def binding_plan(plan: KeyPlan) -> str:
     assert binding is not None
     if plan.create:
         return f"create key {plan.target.key!r} {binding}"
+    if plan.fresh:
+        return (
+            f"nothing to do: {plan.target.key!r} exists, already {binding}; its secret was "
+            "shown once, on the run that created it"
+        )
     return f"nothing to do: already {binding}"
 
 
@@ -376,6 +394,7 @@ def result_json(
     *,
     error: IpbindError | None = None,
     log_path: Path | None = None,
+    report_path: Path | None = None,
     secrets_out: bool = True,
 ) -> dict[str, Any]:
     """The stable --json shape. A key created by the run carries its API key and secret
@@ -414,6 +433,7 @@ def result_json(
             for r in results
         ],
         "log": str(log_path) if log_path else None,
+        "report": str(report_path) if report_path else None,  # the report with pictures
     }
 
 

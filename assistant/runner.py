@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 from playwright.sync_api import Browser
 
+from assistant import browser as browsers
 from assistant import logs, report, walkthrough
 from assistant.allocation import Allocation, load
 from assistant.engine import Engine, KeyPlan, KeyResult, Mode
-from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
+from assistant.errors import BadInput, BrowserMissing, ExitCode, Interrupted, IpbindError
 from assistant.human import TerminalHuman, interactive
 from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
+from assistant.words import count
 from flows import ALIASES, FLOWS
 from flows.base import Human
 
@@ -89,7 +93,8 @@ def run(
     try:
         # Everything that can be checked is checked before the run's folder is made.
         settings = settings or load_settings(**options.overrides)
-        if options.walkthrough:
+        if options.walkthrough:  # it shows the browser, whatever --headed says
+            browsers.require_display("--walkthrough")
             settings = walkthrough.settings_for(settings)
         allocation = load_allocation(file, options.allow_count)
         if options.secret_file is not None and options.secret_file.exists():
@@ -118,6 +123,7 @@ def run(
         if options.walkthrough:
             engine.walkthrough = walkthrough.narrate
             human.walkthrough = True
+        engine.fresh_key = partial(offer_fresh_key, reporter, human, file, mode, options)
         log_path = logs.setup(options.verbose, run_dir)
         logger.info("ipbind {} {}", mode, file)
 
@@ -128,26 +134,26 @@ def run(
             removes = sum(len(p.to_remove) for p in plans)
             creates = sum(p.create for p in plans)
             keys = sum(p.changes and not p.create for p in plans)
-            asks = [f"add {adds} address(es)"] if adds else []
+            asks = [f"add {count(adds, 'address')}"] if adds else []
             asks += [f"remove {removes}"] if removes else []
-            question = " and ".join(asks) + (f" on {keys} key(s)" if keys else "")
+            question = " and ".join(asks) + (f" on {count(keys, 'key')}" if keys else "")
             if creates:  # keys bound to Altrady (Bybit)
-                question += (" and c" if question else "C") + f"reate {creates} key(s)"
+                question += (" and c" if question else "C") + f"reate {count(creates, 'key')}"
             return human.confirm(question[:1].upper() + question[1:] + "?")
 
         results = engine.run(mode, confirm, chromium)
     except IpbindError as err:
         if isinstance(err, Interrupted) and engine is not None and engine.changing:
             err = interruption(mode, engine=engine)
-        write_report(reporter, options, mode, engine, run_dir, err.exit_code, err)
+        where = write_report(reporter, options, mode, engine, run_dir, err.exit_code, err)
         say_traces(reporter, engine)
-        return fail(reporter, options, mode, results, err, log_path)
+        return fail(reporter, options, mode, results, err, log_path, where)
     except KeyboardInterrupt:
         stop = interruption(mode, engine=engine)
         results = engine.results if engine is not None else []  # each key, as read back
-        write_report(reporter, options, mode, engine, run_dir, stop.exit_code, stop)
+        where = write_report(reporter, options, mode, engine, run_dir, stop.exit_code, stop)
         say_traces(reporter, engine)
-        return fail(reporter, options, mode, results, stop, log_path)
+        return fail(reporter, options, mode, results, stop, log_path, where)
     reporter.end_progress()
     code = exit_code_of(results, mode)
     if engine is not None:
@@ -156,13 +162,26 @@ def run(
     new_keys = hand_over_new_keys(reporter, options, results)
     if options.json_out:
         secrets_out = options.secret_file is None
-        print_json(result_json(mode, results, code, log_path=log_path, secrets_out=secrets_out))
-        say_traces(reporter, engine)  # on stderr, beside the JSON
+        print_json(
+            result_json(
+                mode,
+                results,
+                code,
+                log_path=log_path,
+                report_path=report_path,
+                secrets_out=secrets_out,
+            )
+        )
+        if report_path is not None:  # on stderr, beside the JSON
+            reporter.say(f"Report (with pictures): {report_path}", "bold")
+        say_traces(reporter, engine)
     else:
         if mode != "plan":
             reporter.summary(results, mode)
         if new_keys:
-            reporter.console.print(new_keys, markup=False, highlight=False, soft_wrap=True)
+            reporter.console.print(
+                new_keys, markup=False, highlight=False, soft_wrap=not reporter.rich
+            )
         verified = any(r.status == "verified" for r in results)
         if options.demo:
             reporter.say(DEMO_END, "bold")
@@ -193,6 +212,8 @@ def write_report(
     """The run's report (HTML with pictures, and the JSON), for apply and verify."""
     if mode == "plan" or engine is None or run_dir is None or not run_dir.is_dir():
         return None
+    if isinstance(err, BrowserMissing):  # no browser, no page read: nothing to report
+        return None
     # A key's new secret (Bybit) is handed over once, never kept in a report.
     data = result_json(mode, engine.results, code, error=err, secrets_out=False)
     try:
@@ -200,7 +221,7 @@ def write_report(
     except OSError as problem:
         logger.warning("could not write the report: {}", problem)
         return None
-    if say and not options.json_out:
+    if say:  # with --json, on stderr (the reporter's console then)
         reporter.say(f"Report (with pictures): {path}", "dim")
     return path
 
@@ -237,6 +258,36 @@ def hand_over_new_keys(
     return None if options.json_out else text
 
 
+def offer_fresh_key(
+    reporter: ConsoleReporter,
+    human: TerminalHuman,
+    file: Path,
+    mode: Mode,
+    options: Options,
+    plan: KeyPlan,
+) -> bool:
+    """A key of the allocation's name exists, bound as asked, and its secret was shown once,
+    on an earlier run: if that secret never reached Altrady, the key is no use. Say so; at a
+    terminal, on apply, offer to create a fresh key under the free name (default no). Never
+    created silently: under --yes, --json or with no terminal, say how instead."""
+    target = plan.target
+    flow = FLOWS[target.exchange]
+    accounts = ", ".join(repr(a) for a in target.accounts)
+    reporter.say(
+        f"{flow.name}: {target.key!r} exists, bound to {flow.app}. Its secret was shown once, "
+        f"on the run that created it; if it is not in Altrady, a fresh key is needed. To "
+        f"create one, set key = {json.dumps(plan.fresh)} for {accounts} in {file} and run "
+        f"`ipbind apply {file}` (and delete {target.key!r} on {flow.name} once Altrady has "
+        "the new one).",
+        "yellow",
+    )
+    if mode != "apply" or options.yes or options.json_out or not interactive():
+        return False
+    return human.confirm(
+        f"Create a fresh {flow.name} key {plan.fresh!r} now instead (its secret shown once)?"
+    )
+
+
 def offer_assist(
     reporter: ConsoleReporter,
     file: Path,
@@ -244,18 +295,26 @@ def offer_assist(
     settings: BaseIpbindSettings,
     options: Options,
 ) -> None:
-    """A page that changed stops the flow, not the person: offer to open it for them."""
+    """A page that changed stops the flow, not the person: where the assisted mode can do
+    the job (it enters IP lists: not for a key bound to an app), say so, and at a terminal
+    offer to open it. Under --yes or --json, or with no terminal, one line: never a prompt."""
     changed = [
         r.plan.target.exchange
         for r in results
-        if r.error and r.error.exit_code == ExitCode.SITE_CHANGED
+        if r.error
+        and r.error.exit_code == ExitCode.SITE_CHANGED
+        and FLOWS[r.plan.target.exchange].mode != "third-party app"
     ]
+    if not changed:
+        return
     reporter.say(
         f"You can enter the list yourself: `ipbind assist {file}` opens the page with your "
         "addresses beside it and checks what it sees when you are done.",
         "yellow",
     )
-    if not interactive() or not TerminalHuman(reporter, headless=False).confirm("Open it now?"):
+    if options.yes or options.json_out or not interactive():
+        return
+    if not TerminalHuman(reporter, headless=False).confirm("Open it now?"):
         return
     from assistant.assist import assist
 
@@ -289,13 +348,28 @@ def fail(
     results: list[KeyResult],
     err: IpbindError,
     log_path: Path | None,
+    report_path: Path | None = None,
 ) -> ExitCode:
     reporter.end_progress()
-    logger.info("failed: {}", err.message)  # for the debug log; the reporter tells the user
+    logs.file_only().info("failed: {}", err.message)  # the reporter tells the user
+    new_keys = hand_over_new_keys(reporter, options, results)  # created before the stop
     if options.json_out:
-        print_json(result_json(mode, results, err.exit_code, error=err, log_path=log_path))
+        secrets_out = options.secret_file is None
+        print_json(
+            result_json(
+                mode,
+                results,
+                err.exit_code,
+                error=err,
+                log_path=log_path,
+                report_path=report_path,
+                secrets_out=secrets_out,
+            )
+        )
     else:
         if results:  # stopped during the changes: what each key holds, as read back
             reporter.summary(results, mode)
+        if new_keys:
+            reporter.console.print(new_keys, markup=False, highlight=False, soft_wrap=True)
         reporter.error(err, log_path)
     return err.exit_code

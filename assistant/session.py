@@ -81,6 +81,9 @@ def login(
                 slow_mo=settings.slow_mo,
                 executable=settings.browser_executable,
                 channel=settings.browser_channel,
+                window="`ipbind login` with no password configured (you sign in yourself)"
+                if credentials is None
+                else browsers.HEADED,
             )
             try:
                 context = chromium.new_context(locale="en-US")

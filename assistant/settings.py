@@ -13,7 +13,6 @@ Secrets are `SecretStr`: they print as `**********` and reach a page only throug
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from pydantic_settings import (
 )
 
 from assistant.errors import BadInput
+from assistant.net import is_loopback_url
 from assistant.twofa import Totp
 from flows import FLOWS
 
@@ -187,16 +187,6 @@ def settings_problem(err: Exception) -> str:
         loc = "__".join(str(p) for p in problem["loc"]).upper()
         lines.append(f"IPBIND_{loc}: {problem['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
-
-
-def is_loopback_url(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def site_origin(base_url: str | None, official: tuple[str, ...], env_name: str) -> str:

@@ -10,6 +10,7 @@ apply → verify as `ipbind apply`.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tempfile
@@ -18,13 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
+from assistant.allocation import documentation_ips
 from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
+from assistant.exchanges import listing
 from assistant.human import interactive
-from assistant.output import ConsoleReporter
+from assistant.output import ConsoleReporter, print_json, result_json
 from assistant.runner import Options, load_allocation, run
-from assistant.settings import load_settings
-from flows import FLOWS
+from assistant.settings import is_loopback_url, load_settings, site_origin
+from flows import ALIASES, FLOWS
+from flows.base import Flow
 
 
 class Stop(Exception):
@@ -37,8 +42,8 @@ class Wizard:
 
     def ask(self, prompt: str, *, password: bool = False, default: str | None = None) -> str:
         shown = f"{prompt} [{default}]: " if default else f"{prompt}: "
-        try:
-            answer = self.console.input(shown, password=password)
+        try:  # as written: "[y/N]" and "[allocation.toml]" are not rich markup
+            answer = self.console.input(shown, password=password, markup=False)
         except (EOFError, KeyboardInterrupt):
             raise Stop from None
         return answer.strip() or (default or "")
@@ -53,23 +58,27 @@ class Wizard:
             self.console.print("Answer y or n.", style="yellow")
 
     def exchange(self) -> str:
-        ids = list(FLOWS)
+        """An id an allocation may name (an alias such as bybit-futures too)."""
+        entries = listing()
+        ids = [e["id"] for e in entries]
         self.console.print("Which exchange?", style="bold")
-        for number, (fid, flow) in enumerate(FLOWS.items(), 1):
-            note = "" if flow.working else " (currently broken)"
-            self.console.print(
-                f"  {number}) {fid:<10} {flow.name}: {flow.how}{note}", soft_wrap=True
-            )
+        self.console.print(menu(entries))
         while True:
             answer = self.ask("Exchange (number or name)").lower()
             if answer.isdigit() and 1 <= int(answer) <= len(ids):
                 return ids[int(answer) - 1]
-            if answer in FLOWS:
+            if answer in ids:
                 return answer
+            guess = difflib.get_close_matches(answer, ids, n=1, cutoff=0.6)
             self.console.print(
-                f"{answer!r} is not one of them: type a number from 1 to {len(ids)}, or a name "
-                f"({', '.join(ids)}).",
+                (
+                    f"{answer!r}: did you mean {guess[0]}? Type"
+                    if guess
+                    else f"{answer!r} is not one of them: type"
+                )
+                + f" a number from 1 to {len(ids)}, or a name ({', '.join(ids)}).",
                 style="yellow",
+                markup=False,
             )
 
     def required(self, prompt: str, default: str | None = None) -> str:
@@ -100,7 +109,7 @@ class Wizard:
 
     def account(self) -> dict[str, Any]:
         exchange = self.exchange()
-        flow = FLOWS[exchange]
+        flow = FLOWS[ALIASES.get(exchange, exchange)]
         if flow.notice:
             self.console.print(f"Note: {flow.name}: {flow.notice}", style="yellow")
         name = self.required("Your Altrady trading account's name", default=f"My {flow.name}")
@@ -111,29 +120,43 @@ class Wizard:
             )
             account["key"] = name
         else:
-            account["key"] = self.required(f"The key's {flow.keys_by} on {flow.name}")
+            account["key"] = self.required(key_prompt(flow))
+        if flow.scope != "account" and flow.mode != "third-party app":
             extra = self.ask("Extra keys that get the same list (comma-separated; Enter for none)")
             account["extra_keys"] = [k.strip() for k in extra.split(",") if k.strip()]
         return account
 
-    def allocation(self, allow_count: bool) -> tuple[dict[str, Any], Path]:
-        """The answers, checked as a file would be (asked again until they pass), in a file."""
+    def allocation(
+        self, allow_count: bool, overrides: dict[str, Any]
+    ) -> tuple[dict[str, Any], Path]:
+        """The answers, checked as a file would be and against the site the run will use
+        (the addresses asked again until they pass), in a file."""
         account = self.account()
-        folder = Path(tempfile.mkdtemp(prefix="ipbind-run-"))
-        path = folder / "allocation.toml"
-        while True:
-            account["ips"] = self.addresses()
+        flow = FLOWS[ALIASES.get(account["exchange"], account["exchange"])]
+        origin = site_of(flow, overrides)
+        path = Path(tempfile.mkdtemp(prefix="ipbind-run-")) / "allocation.toml"
+        if flow.mode == "third-party app":  # bound to Altrady: no list, nothing to paste
+            self.console.print(
+                f"{flow.name}: the key is bound to Altrady and takes its pool of addresses; "
+                "there is no list to paste."
+            )
             write_toml(path, account)
             try:
                 load_allocation(path, allow_count)
-            except BadInput as err:
-                self.console.print("Those addresses do not pass the checks:", style="red")
-                for line in err.message.splitlines():
-                    problem = line.removeprefix(f"{path}: ").removeprefix("accounts[0] ")
-                    self.console.print(f"  - {problem}", style="red", soft_wrap=True)
-                self.console.print("Paste them again.", style="yellow")
-                continue
+            except BadInput:
+                forget(path)
+                raise
             return account, path
+        while True:
+            account["ips"] = self.addresses()
+            write_toml(path, account)
+            problems = address_problems(path, allow_count, origin)
+            if not problems:
+                return account, path
+            self.console.print("Those addresses do not pass the checks:", style="red")
+            for problem in problems:
+                self.console.print(f"  - {problem}", style="red", markup=False)
+            self.console.print("Paste them again.", style="yellow")
 
     def offer_to_save(self, account: dict[str, Any]) -> Path | None:
         if not self.yes("Save these answers as an allocation file (for `ipbind apply` later)?"):
@@ -152,6 +175,7 @@ class Wizard:
 
     def sign_in(self, exchange: str, overrides: dict[str, Any]) -> dict[str, Any]:
         """The exchange's username and password when none are configured (kept in memory)."""
+        exchange = ALIASES.get(exchange, exchange)
         settings = load_settings(**overrides)
         conf = settings.exchange(exchange)
         if conf.username and conf.password:
@@ -160,7 +184,6 @@ class Wizard:
         self.console.print(
             f"No sign-in for {name} is configured (IPBIND_{exchange.upper()}__USERNAME / "
             "__PASSWORD). Type it here: it is used for this run only and stored nowhere.",
-            soft_wrap=True,
         )
         username = self.required(f"{name} e-mail or username")
         password = ""
@@ -169,13 +192,64 @@ class Wizard:
         return {exchange: {"username": username, "password": password}}
 
 
+def menu(entries: list[dict[str, Any]]) -> Table:
+    """The numbered exchanges, aligned past 9, each how wrapped under itself."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for number, e in enumerate(entries, 1):
+        note = " (currently broken)" if e["status"] == "broken" else ""
+        grid.add_row(f"  {number})", e["id"], f"{e['name']}: {e['how']}{note}")
+    return grid
+
+
+def address_problems(path: Path, allow_count: bool, origin: str) -> list[str]:
+    """What is wrong with the pasted list: a file's checks, and documentation (TEST-NET)
+    addresses unless the run is against a local mock site."""
+    try:
+        allocation = load_allocation(path, allow_count)
+    except BadInput as err:
+        return [
+            line.removeprefix(f"{path}: ").removeprefix("accounts[0] ")
+            for line in err.message.splitlines()
+        ]
+    docs = documentation_ips(allocation.accounts[0])
+    if not docs or is_loopback_url(origin):
+        return []
+    return [
+        f"{', '.join(docs[:3])}{' …' if len(docs) > 3 else ''}: documentation addresses "
+        f"(TEST-NET), never Altrady's; accepted only against a local mock site, not {origin}"
+    ]
+
+
+def key_prompt(flow: type[Flow]) -> str:
+    """What the key is called on the exchange, in a question that reads."""
+    if flow.mode == "assisted":  # the person finds it: any name they know it by
+        return f"The key's name on {flow.name}"
+    return f"The key on {flow.name}, by its {flow.keys_by.split(';')[0]}"
+
+
+def site_of(flow: type[Flow], overrides: dict[str, Any]) -> str:
+    """The origin a run signs in at: the real site, or a local mock."""
+    conf = load_settings(**overrides).exchange(flow.id)
+    return site_origin(conf.base_url, flow.origins, f"IPBIND_{flow.id.upper()}__BASE_URL")
+
+
 def write_toml(path: Path, account: dict[str, Any]) -> None:
     lines = ["[[accounts]]"]
     for field in ("exchange", "name", "key", "extra_keys"):
         if field in account:
             lines.append(f"{field} = {json.dumps(account[field])}")
-    lines.append('ips = """\n' + "\n".join(account["ips"]) + '\n"""')
+    if "ips" in account:
+        lines.append('ips = """\n' + "\n".join(account["ips"]) + '\n"""')
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def forget(path: Path) -> None:
+    """The answers' file, made for this run only, and its folder."""
+    path.unlink(missing_ok=True)
+    os.rmdir(path.parent)
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -190,15 +264,16 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def run_wizard(options: Options) -> ExitCode:
     reporter = ConsoleReporter(json_mode=options.json_out)
-    console = reporter.console
+    console = reporter.console  # with --json, stderr: stdout carries the JSON alone
     if not interactive():
-        reporter.error(
+        return stop(
+            reporter,
+            options,
             BadInput(
                 "`ipbind run` without a file asks its questions at a terminal, and there is "
                 "none: pass an allocation file (`ipbind run FILE` or `ipbind apply FILE`)"
-            )
+            ),
         )
-        return ExitCode.BAD_INPUT
     wizard = Wizard(console)
     console.print(
         "[bold]ipbind[/]: puts Altrady's IP addresses on your exchange API key, then reads "
@@ -206,19 +281,24 @@ def run_wizard(options: Options) -> ExitCode:
     )
     path: Path | None = None
     try:
-        account, path = wizard.allocation(options.allow_count)
-        wizard.offer_to_save(account)
-        sign_in = wizard.sign_in(account["exchange"], options.overrides)
-    except Stop:
-        console.print()
-        reporter.error(Interrupted("interrupted; nothing was changed"))
-        return ExitCode.INTERRUPTED
-    except IpbindError as err:
-        reporter.error(err)
-        return err.exit_code
-    try:
+        try:
+            account, path = wizard.allocation(options.allow_count, options.overrides)
+            wizard.offer_to_save(account)
+            sign_in = wizard.sign_in(account["exchange"], options.overrides)
+        except Stop:
+            console.print()
+            return stop(reporter, options, Interrupted("interrupted; nothing was changed"))
+        except IpbindError as err:
+            return stop(reporter, options, err)
         return run("apply", path, replace(options, overrides=merge(options.overrides, sign_in)))
     finally:
         if path is not None:
-            path.unlink(missing_ok=True)
-            os.rmdir(path.parent)
+            forget(path)
+
+
+def stop(reporter: ConsoleReporter, options: Options, err: IpbindError) -> ExitCode:
+    """The wizard ended before the run: told, and with --json the result object too."""
+    reporter.error(err)
+    if options.json_out:
+        print_json(result_json("apply", [], err.exit_code, error=err))
+    return err.exit_code

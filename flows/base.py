@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -48,6 +50,7 @@ from pydantic import SecretStr
 
 from assistant.errors import SiteChanged, SiteTrouble, UserActionNeeded
 from assistant.logs import redactor
+from assistant.net import unreachable_hint
 from assistant.twofa import Codes
 from flows.vocabulary import Vocabulary, any_of, pattern_of
 
@@ -368,8 +371,11 @@ class Flow:
 
     def create(self, name: str, binding: Binding, progress: Progress) -> NewKey:
         """Creates key `name` with `binding`; its API key and secret, registered with the
-        redactor the moment they are read from the page."""
+        redactor the moment they are read from the page, and kept in `created` from then on
+        (the engine shows them to the person whatever happens next)."""
         raise NotImplementedError
+
+    created: NewKey | None = None  # the key `create` made, once read from the page
 
     def pending(self, key: KeyInfo) -> str | None:
         """Why the key's last saved change is not in effect yet, in the page's words (say,
@@ -693,9 +699,28 @@ class Flow:
             if network := NETWORK_ERROR.search(str(err)):
                 raise UserActionNeeded(
                     f"{self.name}: {what}: could not reach {self.origin} ({network.group(0)})",
-                    hint="Check the internet connection (and any proxy), then run again.",
+                    hint=unreachable_hint(self.origin),
                 ) from None
             raise SiteChanged(f"{self.name}: {what}: {first_line(err)}") from None
+
+    @contextmanager
+    def uninterrupted(self) -> Iterator[None]:
+        """What must not be cut short (a secret the site shows once, from the click that
+        makes it until it is read): a Ctrl-C meanwhile, heard by the engine (`checkpoint`) or
+        by this thread, takes effect once it is over."""
+        checkpoint, self.checkpoint = self.checkpoint, None
+        pressed: list[int] = []
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+        try:
+            yield
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self.checkpoint = checkpoint
+        if pressed:
+            raise KeyboardInterrupt
 
     def key_control(self, name: str, role: str, control: re.Pattern[str] | str) -> Locator:
         """The control `role`/`control` (say, its "Edit" button) of the key whose name (or
@@ -735,6 +760,24 @@ class Flow:
                 "looks for is around it"
             )
         return controls, found
+
+    def value_of(self, scope: Locator, label: re.Pattern[str]) -> str | None:
+        """The value that belongs to `label` inside `scope`, however the page ties them: a
+        field labelled so (`for`, aria-label, aria-labelledby, a wrapping label), or text
+        beside the label (`<dt>API Key</dt><dd>…</dd>`, a caption and a `<code>` after it,
+        "API Key: …" on one line). None when `scope` shows no value for it (yet)."""
+        field = scope.get_by_label(label)
+        for n in range(field.count()):
+            value = field.nth(n).evaluate(
+                "el => ('value' in el && typeof el.value === 'string') ? el.value : el.innerText"
+            )
+            if value.strip():
+                return value.strip()
+        found = scope.first.evaluate(
+            f"(scope, label) => {{ {VALUE_JS}; return valueOf(scope, label); }}",
+            {"source": label.pattern, "flags": "i" if label.flags & re.I else ""},
+        )
+        return found or None
 
     def shows(self, text: str) -> bool:
         """Whether the page shows `text` as the whole text of an element."""
@@ -976,6 +1019,61 @@ function apiKeyOf(card) {
   const tokens = card.innerText.split(/[\s,;]+/).map((t) => t.replace(/^[("'`]+|[)"'`.:]+$/g, ''));
   const keys = tokens.filter(isKey).sort((a, b) => b.length - a.length);
   return keys.length ? keys[0] : null;
+}
+"""
+
+
+# The value beside a label, as text (see `Flow.value_of`): the label is the innermost visible
+# element whose text (a trailing colon and buttons aside) is the label's words; its value is
+# what immediately follows it (a field's value, or text). Failing that, "Label: value" on one
+# line: the innermost element whose text is that. A dialog's title is never a label.
+VALUE_JS = """
+const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim();
+const SKIP = 'button, [role="button"], [aria-hidden="true"], script, style';
+function textOf(node) {
+  if (node.nodeType === Node.TEXT_NODE) return norm(node.textContent);
+  if (node.nodeType !== Node.ELEMENT_NODE || node.matches(SKIP)) return '';
+  if (node.matches('input, textarea')) return norm(node.value);
+  const field = node.querySelector('input, textarea');
+  if (field && norm(field.value)) return norm(field.value);
+  const copy = node.cloneNode(true);
+  copy.querySelectorAll(SKIP).forEach((el) => el.remove());
+  return norm(copy.textContent);
+}
+function after(el, scope) {
+  // What immediately follows the label (in its parent, or after the wrappers that hold only
+  // the label): the value, or nothing readable (an image, a canvas): never text further on.
+  for (let node = el; node && node !== scope; node = node.parentElement) {
+    for (let next = node.nextSibling; next; next = next.nextSibling) {
+      if (next.nodeType === Node.TEXT_NODE && !norm(next.textContent)) continue;
+      if (next.nodeType === Node.ELEMENT_NODE && next.matches(SKIP)) continue;
+      if (next.nodeType !== Node.TEXT_NODE && next.nodeType !== Node.ELEMENT_NODE) continue;
+      return textOf(next) || null;
+    }
+  }
+  return null;
+}
+function innermost(els) {
+  return els.filter((el) => !els.some((other) => other !== el && el.contains(other)));
+}
+function valueOf(scope, label) {
+  const whole = new RegExp(label.source, label.flags);
+  const title = (scope.getAttribute('aria-labelledby') || '').split(/\\s+/);
+  const visible = [...scope.querySelectorAll('*')].filter((el) =>
+    !el.matches(SKIP) && !(el.id && title.includes(el.id)) && el.getClientRects().length > 0);
+  const labels = innermost(visible.filter((el) => whole.test(textOf(el).replace(/:$/, ''))));
+  for (const el of labels) {
+    const value = after(el, scope);
+    if (value) return value;
+  }
+  const lines = innermost(visible.filter((el) => {
+    const text = textOf(el);
+    const colon = text.indexOf(':');
+    return colon > 0 && whole.test(text.slice(0, colon)) && norm(text.slice(colon + 1));
+  }));
+  if (!lines.length) return null;
+  const text = textOf(lines[0]);
+  return norm(text.slice(text.indexOf(':') + 1));
 }
 """
 

@@ -10,30 +10,52 @@ the key is created. As a person does it (seed article, "Add IP addresses for Byb
      verification code", "Confirm".
   4. The new "API Key" and "Secret Key" are shown once ("Understood"): they go into Altrady.
 The key list shows each key's permissions and third-party application: the read-back.
+
+SITES.md names no dialog and fixes no key format: the form is the dialog holding "Name",
+the verification the one holding "Email verification code", the new key the one holding
+"API Key" and "Secret Key"; a key is told apart by its name, and its binding is read from
+the words of its card or row, wherever they stand.
 """
 
 from __future__ import annotations
 
-import re
+import time
+from contextlib import ExitStack
 from typing import ClassVar
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, expect
 
-from assistant.errors import SiteChanged
+from assistant.errors import IpbindError, UserActionNeeded
 from assistant.logs import redactor
-from flows.base import Binding, Flow, KeyInfo, NewKey, Progress, SignIn, words
+from flows.base import Binding, Flow, KeyInfo, NewKey, Progress, SignIn
+from flows.vocabulary import Vocabulary
 
-EDIT = words("Edit")
-CREATE = re.compile(r"create new key", re.I)
-VERIFICATION = re.compile(r"security verification", re.I)
-GOOGLE_CODE = re.compile(r"^\s*google authenticator(\s+code)?\s*$", re.I)
-EMAIL_CODE = re.compile(r"email verification code", re.I)
-CREATED = re.compile(r"api key created", re.I)
-APP_LINE = re.compile(r"third-party application:?\s*(.+)", re.I)
-PERMISSIONS_LINE = re.compile(r"permissions:?\s*(.+)", re.I)
-API_KEY_TEXT = re.compile(r"API Key:?\s*([A-Za-z0-9]{12,})")
-SCOPES = ("Orders", "Positions", "Trade")
-PAGE_WORDS = {"spot trade": "Trade"}  # how the key list writes a permission
+WORDS = Vocabulary("bybit")
+USERNAME = WORDS.promised("Email / Mobile", "field")
+LOG_IN = WORDS.promised("Log In", "button")
+GOOGLE_CODE = WORDS.promised("Google Authenticator", "field", whole=False)
+CONFIRM = WORDS.promised("Confirm", "button")
+CREATE = WORDS.promised("Create New Key", "button")
+SYSTEM_GENERATED = WORDS.promised("System-generated API Keys", "button")
+NAME = WORDS.promised("Name", "field")
+THIRD_PARTY = WORDS.promised("Connect to Third-Party Applications", "choice")
+APPS = WORDS.promised("Third-Party Application", "field", whole=False)
+ALTRADY = WORDS.promised("Altrady", "option")
+SUBMIT = WORDS.promised("Submit", "button")
+EMAIL_CODE = WORDS.promised("Email verification code", "field", whole=False)
+API_KEY = WORDS.promised("API Key", "label")
+SECRET_KEY = WORDS.promised("Secret Key", "label")
+HOLDS_API_KEY = WORDS.promised("API Key", "text", whole=False)
+HOLDS_SECRET_KEY = WORDS.promised("Secret Key", "text", whole=False)
+UNDERSTOOD = WORDS.promised("Understood", "button")
+EDIT = WORDS.promised("Edit", "button")
+# The permissions, as the form's controls and as words of the key list ("Read-Write,
+# Orders, Positions, Spot Trade": "Trade" is a word of "Spot Trade").
+ACCESS = {level: WORDS.promised(level, "choice") for level in ("Read-Only", "Read-Write")}
+SCOPES = {scope: WORDS.promised(scope, "option") for scope in ("Orders", "Positions", "Trade")}
+PERMISSIONS = {**ACCESS, **SCOPES}
+READ_S = 5.0  # how long the new key's dialog is read before its secret is called unreadable
 
 
 class Bybit(Flow):
@@ -46,19 +68,16 @@ class Bybit(Flow):
     how = "creates a key bound to Altrady (its shared IP pool), e-mailed code + 2FA"
     mode = "third-party app"
     also: ClassVar[dict[str, str]] = {"bybit-futures": "Bybit Futures"}  # one key serves both
-    permission_words = ("Read-Only", "Read-Write", *SCOPES)
+    vocabulary = WORDS
+    permission_words = tuple(PERMISSIONS)
     default_permissions = ("Read-Write", *SCOPES)
-    sign_in = SignIn(
-        username=re.compile(r"email\s*/\s*mobile", re.I),
-        submit=words("Log In"),
-        code=GOOGLE_CODE,
-        code_submit=words("Confirm"),
-    )
+    sign_in = SignIn(username=USERNAME, submit=LOG_IN, code=GOOGLE_CODE, code_submit=CONFIRM)
+    delete_how = "API Management, the key's Delete"
 
     @classmethod
     def permissions(cls, wanted: list[str] | None) -> tuple[str, ...]:
         chosen = super().permissions(wanted)
-        if sum(level in chosen for level in ("Read-Only", "Read-Write")) != 1:
+        if sum(level in chosen for level in ACCESS) != 1:
             raise ValueError("name one of 'Read-Only' or 'Read-Write'")
         return chosen
 
@@ -68,54 +87,58 @@ class Bybit(Flow):
     # -- the keys and their bindings ---------------------------------------------------------
 
     def list_keys(self) -> list[KeyInfo]:
+        """Keys by name: SITES.md fixes no format for an API key, so none is guessed at."""
         with self.step("listing the API keys"):
-            keys = []
-            for name, text in self.cards(self.page.get_by_role("button", name=EDIT)):
-                match = API_KEY_TEXT.search(text)
-                keys.append(KeyInfo(name, match.group(1) if match else None))
-            return keys
+            return [
+                KeyInfo(name) for name, _ in self.cards(self.page.get_by_role("button", name=EDIT))
+            ]
 
     def binding(self, key: KeyInfo) -> Binding:
+        """The words of the key's card or row, its name (where it first shows) aside:
+        "Altrady" among them is the key bound to Altrady (a column, a badge, "Connected app:
+        Altrady"); the permission words, wherever they stand."""
         with self.step(f"reading the application and permissions of {key.name!r}"):
-            text = self.key_text(key.api_key or key.name, "button", EDIT)
-        app, permissions = APP_LINE.search(text), PERMISSIONS_LINE.search(text)
-        if app is None or permissions is None:
-            raise SiteChanged(
-                f"{self.name}: {key.name!r} shows no third-party application or permissions"
+            text = self.key_text(key.name, "button", EDIT).replace(key.name, " ", 1)
+        tokens = [token.strip(",;:()[]") for token in text.split()]
+        shown = tuple(w for w, pattern in PERMISSIONS.items() if any(map(pattern.search, tokens)))
+        if not any(level in shown for level in ACCESS):
+            raise UserActionNeeded(
+                f"{self.name}: {key.name!r} shows none of the permissions "
+                f"{', '.join(ACCESS)} where ipbind reads it",
+                hint="Check the key on the exchange's API page.",
             )
-        shown = [PAGE_WORDS.get(w.strip().lower(), w.strip()) for w in permissions[1].split(",")]
-        name = app[1].strip()
-        return Binding(None if name.lower() == "none" else name, self.permissions(shown))
+        app = self.app if any(map(ALTRADY.search, tokens)) else None
+        return Binding(app, shown)
 
     # -- Create New Key, bound to Altrady ----------------------------------------------------
 
     def create(self, name: str, binding: Binding, progress: Progress) -> NewKey:
+        assert binding.app == self.app, binding
         page = self.page
-        form = page.get_by_role("dialog", name=CREATE)
-        verify = page.get_by_role("dialog", name=VERIFICATION)
+        form = page.get_by_role("dialog").filter(has=page.get_by_label(NAME))
+        verify = page.get_by_role("dialog").filter(has=page.get_by_label(EMAIL_CODE))
         alerts = page.get_by_role("alert")
+        self.created = None
         with self.step("Create New Key, System-generated API Keys"):
             page.get_by_role("button", name=CREATE).click()
-            page.get_by_role("button", name=re.compile(r"system-generated api keys", re.I)).click()
-        with self.step(f"{name!r}: name, Connect to Third-Party Applications, {binding.app}"):
-            self.appear(form.get_by_label(words("Name"))).fill(name)  # the form comes with a list
-            form.get_by_label(re.compile(r"connect to third-party applications", re.I)).check()
-            apps = form.get_by_role("combobox", name=re.compile(r"third-party application", re.I))
+            page.get_by_role("button", name=SYSTEM_GENERATED).click()
+        with self.step(f"{name!r}: name, Connect to Third-Party Applications, {self.app}"):
+            self.appear(form.get_by_label(NAME)).fill(name)
+            form.get_by_label(THIRD_PARTY).check()
+            apps = form.get_by_role("combobox", name=APPS)
             apps.click()
-            # The options render outside the dialog, as dropdowns of UI libraries do.
-            page.get_by_role("option", name=words(binding.app or "")).click()
-            expect(apps).to_have_text(words(binding.app or ""))
+            # The options may render outside the dialog, as dropdowns of UI libraries do.
+            page.get_by_role("option", name=ALTRADY).click()
+            expect(apps).to_have_text(ALTRADY)
         with self.step(f"{name!r}: permissions {', '.join(binding.permissions)}"):
-            for level in ("Read-Only", "Read-Write"):
+            for level, pattern in ACCESS.items():
                 if level in binding.permissions:
-                    form.get_by_label(words(level)).check()
-            for scope in SCOPES:
-                form.get_by_role("checkbox", name=words(scope)).set_checked(
-                    scope in binding.permissions
-                )
+                    form.get_by_label(pattern).check()
+            for scope, pattern in SCOPES.items():
+                form.get_by_role("checkbox", name=pattern).set_checked(scope in binding.permissions)
         with self.step(f"{name!r}: Submit"):
             self.mark_seen(alerts)
-            form.get_by_role("button", name=words("Submit")).click()
+            form.get_by_role("button", name=SUBMIT).click()
             self.appear(verify.or_(self.fresh(alerts)).first)
         if not verify.is_visible():
             self.refused(f"creating {name!r}", self.fresh(alerts))
@@ -123,25 +146,85 @@ class Bybit(Flow):
         with self.step(f"{name!r}: the e-mailed code"):
             self.type_secret(verify.get_by_label(EMAIL_CODE), emailed)
 
+        # From "Confirm" until the secret is read, a Ctrl-C waits: the key may exist by then,
+        # and its secret shows this once.
+        shield = ExitStack()
+
         def attempt(code: str) -> str | None:
             with self.step(f"{name!r}: Google Authenticator code, Confirm"):
                 self.type_secret(verify.get_by_label(GOOGLE_CODE), code)
-                return self.await_outcome(
-                    verify.get_by_role("button", name=words("Confirm")).click, [verify], alerts
+                shield.enter_context(self.uninterrupted())
+                refusal = self.await_outcome(
+                    verify.get_by_role("button", name=CONFIRM).click, [verify], alerts
                 )
+            if refusal:  # nothing was created: a Ctrl-C meanwhile stops here
+                shield.close()
+            return refusal
 
-        self.submit_code(f"creating {name!r}", attempt)
-        progress(1, 1, "key created")
-        return self.new_key(name)
+        with shield:
+            self.submit_code(f"creating {name!r}", attempt)
+            progress(1, 1, "key created")
+            return self.new_key(name)
 
     def new_key(self, name: str) -> NewKey:
-        """The key and secret from the dialog that shows them once, masked from now on."""
-        shown = self.page.get_by_role("dialog", name=CREATED)
-        with self.step(f"{name!r}: reading the new API key and secret"):
-            api_key = shown.get_by_label(words("API Key")).input_value()
-            secret = shown.get_by_label(words("Secret Key")).input_value()
-        redactor.add(api_key, secret)
+        """The key and secret from the dialog that shows them once (the dialog holding "API
+        Key" and "Secret Key", whatever its title), masked from the moment they are read. The
+        dialog is closed only then; a secret that cannot be read is handed to the person on
+        that page (`secret_unread`)."""
+        page = self.page
+        shown = (
+            page.get_by_role("dialog")
+            .filter(has_text=HOLDS_API_KEY)
+            .filter(has_text=HOLDS_SECRET_KEY)
+            .first
+        )
+        api_key = secret = None
+        try:
+            with self.step(f"{name!r}: reading the new API key and secret"):
+                self.appear(shown)
+                deadline = time.monotonic() + READ_S
+                while True:
+                    self.settle()
+                    api_key = self.value_of(shown, API_KEY)
+                    secret = self.value_of(shown, SECRET_KEY)
+                    if secret:
+                        redactor.add(secret)
+                    if (api_key and secret) or time.monotonic() > deadline:
+                        break
+                    page.wait_for_timeout(200)
+        except IpbindError as err:
+            self.secret_unread(name, api_key, err.message)
+        if not api_key or not secret:
+            missing = "its Secret Key" if api_key else "its API Key and Secret Key"
+            self.secret_unread(name, api_key, f"the dialog shows {missing} in no way ipbind reads")
+        assert api_key and secret
+        redactor.add(api_key)
+        self.created = NewKey(api_key, secret)
         with self.step(f"{name!r}: Understood"):
-            shown.get_by_role("button", name=words("Understood")).click()
+            shown.get_by_role("button", name=UNDERSTOOD).click()
             expect(shown).to_be_hidden()
-        return NewKey(api_key, secret)
+        return self.created
+
+    def secret_unread(self, name: str, api_key: str | None, why: str) -> None:
+        """The key exists now and its secret shows this once: the page is the person's. In a
+        visible browser a banner asks them to copy it into Altrady, and the run waits for
+        them; then (or at once, headless) the run stops, saying what was created and how to
+        delete it."""
+        which = f"{name!r}" + (f" (API key {api_key})" if api_key else "")
+        try:
+            self.human.hand_off(
+                self.page,
+                f"copy the Secret Key of the new {self.name} key {which} into Altrady now: "
+                f"{self.name} shows it this once, and ipbind could not read it ({why}); "
+                "then close the dialog",
+                self.page.locator("html:not(:has([role=dialog]))"),
+            )
+            handed = "its secret was left on the page for you"
+        except (UserActionNeeded, PlaywrightError):  # no one at the window (headless)
+            handed = "its secret was shown only on the page, which is closed now"
+        raise UserActionNeeded(
+            f"{self.name}: the API key {which} was created, bound to {self.app}, but ipbind "
+            f"could not read its secret ({why}); {handed}",
+            hint=f"If its secret is not in Altrady, delete the key on {self.name} "
+            f"({self.delete_how}) and run again.",
+        )

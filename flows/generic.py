@@ -18,50 +18,109 @@ list edited: such a key is stopped, untouched, with the advice to make a normal 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import ClassVar
 
 from loguru import logger
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import Locator, Page, expect
 from pydantic import SecretStr
 
 from assistant.errors import UserActionNeeded
-from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
 from flows.profiles import Assisted, Profile
+from flows.vocabulary import Vocabulary, What
 
-EDIT = words("Edit")
-SAVE = words("Save")
-SUBMIT = words("Submit")
-SEND_CODE = re.compile(r"^\s*(re)?send\s+code\b", re.I)
-CODE_SENT = re.compile(r"code sent", re.I)
-VERIFICATION = re.compile(r"security verification", re.I)
+
+@dataclass(frozen=True)
+class PageWords:
+    """One profile's page words as patterns, each declared in its flow's vocabulary (see
+    `page_words`); None where the profile has no such step."""
+
+    email: re.Pattern[str]
+    log_in: re.Pattern[str]
+    sign_in_code: re.Pattern[str]
+    submit: re.Pattern[str]
+    edit: re.Pattern[str]
+    save: re.Pattern[str]
+    api_heading: re.Pattern[str]
+    named_by: re.Pattern[str]
+    ip_field: re.Pattern[str]
+    switch: re.Pattern[str] | None
+    group: re.Pattern[str] | None
+    choice: re.Pattern[str] | None
+    accept: re.Pattern[str] | None
+    secret: re.Pattern[str] | None
+    email_code: re.Pattern[str] | None
+    send_code: re.Pattern[str] | None
+    totp: re.Pattern[str]
+    third_party: re.Pattern[str] | None
+
+
+def page_words(profile: Profile) -> tuple[Vocabulary, PageWords]:
+    """The profile's words, in its flow's vocabulary: promised where SITES.md's table or its
+    common shape quotes them; the key list's word for a name is optional (how a name sits
+    next to its label is not fixed), and so is any heading."""
+    vocabulary = Vocabulary(profile.id)
+    promised = vocabulary.promised
+    restrict, verification = profile.restrict, profile.verification
+
+    def maybe(text: str | None, what: What) -> re.Pattern[str] | None:
+        return None if text is None else promised(text, what)
+
+    choice = restrict.choice if restrict else None
+    email_code = maybe(verification.email_code, "field")
+    return vocabulary, PageWords(
+        email=promised("Email", "field"),
+        log_in=promised("Log In", "button"),
+        sign_in_code=promised(profile.sign_in_code, "field"),
+        submit=promised("Submit", "button"),
+        edit=promised("Edit", "button"),
+        save=promised("Save", "button"),
+        api_heading=vocabulary.optional("API", "heading"),
+        named_by=vocabulary.optional(profile.key_named_by, "label", whole=True),
+        ip_field=promised(profile.ip_field, "field"),
+        switch=maybe(restrict.label, "switch") if restrict and choice is None else None,
+        group=maybe(restrict.label, "label") if restrict and choice else None,
+        choice=maybe(choice, "choice"),
+        accept=maybe(verification.acknowledge[1], "button") if verification.acknowledge else None,
+        secret=maybe(verification.secret.label, "field") if verification.secret else None,
+        email_code=email_code,
+        send_code=promised("Send code", "button") if email_code else None,
+        totp=promised(verification.totp, "field"),
+        third_party=(
+            None
+            if profile.third_party is None
+            else promised(profile.third_party, "text", whole=False)
+        ),
+    )
 
 
 class ProfileFlow(Flow):
     """A bulk flow whose words come from `profile`; see `flow_of`."""
 
     profile: ClassVar[Profile]
+    words: ClassVar[PageWords]
 
     def api_page_ready(self) -> Locator:
-        return self.page.get_by_role("button", name=EDIT).or_(
-            self.page.get_by_role("heading", name=re.compile(r"\bapi\b", re.I))
+        return self.page.get_by_role("button", name=self.words.edit).or_(
+            self.page.get_by_role("heading", name=self.words.api_heading)
         )
 
     # -- the keys and their lists ----------------------------------------------------------
 
     def list_keys(self) -> list[KeyInfo]:
         with self.step("listing the API keys"):
-            return [
-                KeyInfo(name) for name, _ in self.cards(self.page.get_by_role("button", name=EDIT))
-            ]
+            edits = self.page.get_by_role("button", name=self.words.edit)
+            return self.keys_listed(edits, self.words.named_by)
 
     def read(self, key: KeyInfo) -> list[str]:
         with self.step(f"reading the IP list of {key.name!r}"):
-            text = self.key_text(key.name, "button", EDIT)
-        label = self.profile.third_party
-        if label and re.search(rf"(?<!\w){re.escape(label)}(?!\w)", text, re.I):
+            text = self.key_text(key.name, "button", self.words.edit)
+        third_party = self.words.third_party
+        if third_party is not None and third_party.search(text):
             raise UserActionNeeded(
-                f"{self.name}: {key.name!r} is a third-party key ({label!r}): its IP list "
-                "cannot be edited, so ipbind left it untouched",
+                f"{self.name}: {key.name!r} is a third-party key ({self.profile.third_party!r}): "
+                "its IP list cannot be edited, so ipbind left it untouched",
                 hint=f"Create a normal API key on {self.name}, replace this one with it in "
                 "Altrady (Settings > Exchange API Keys, edit the trading account), then run "
                 "ipbind again with the new key's name.",
@@ -72,9 +131,9 @@ class ProfileFlow(Flow):
 
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
         profile, page = self.profile, self.page
-        field = page.get_by_label(words(profile.ip_field))
+        field = page.get_by_label(self.words.ip_field)
         with self.step(f"{key.name!r}: Edit, {profile.ip_field!r}"):
-            self.key_control(key.name, "button", EDIT).click()
+            self.key_control(key.name, "button", self.words.edit).click()
             self.restrict_on()
             self.appear(field)
         with self.step(f"{key.name!r}: entering {len(add)} addresses in {profile.ip_field!r}"):
@@ -89,60 +148,57 @@ class ProfileFlow(Flow):
         self.save(key)
 
     def restrict_on(self) -> None:
-        restrict, page = self.profile.restrict, self.page
-        if restrict is None:
-            return
-        if restrict.choice is None:
-            control = page.get_by_role("switch", name=words(restrict.label)).or_(
-                page.get_by_role("checkbox", name=words(restrict.label))
+        """The switch on, or the restricted choice taken (in its group, where SITES.md names
+        one)."""
+        words, page = self.words, self.page
+        if words.switch is not None:
+            control = page.get_by_role("switch", name=words.switch).or_(
+                page.get_by_role("checkbox", name=words.switch)
             )
+        elif words.choice is not None:
+            scope: Page | Locator = page
+            if words.group is not None:
+                scope = page.get_by_role("radiogroup", name=words.group).or_(
+                    page.get_by_role("group", name=words.group)
+                )
+            control = scope.get_by_role("radio", name=words.choice)
         else:
-            group = page.get_by_role("radiogroup", name=words(restrict.label)).or_(
-                page.get_by_role("group", name=words(restrict.label))
-            )
-            control = group.get_by_role("radio", name=words(restrict.choice))
+            return
         self.appear(control)
         control.check()
 
     def save(self, key: KeyInfo) -> None:
-        verification, page = self.profile.verification, self.page
-        alerts = page.get_by_role("alert")
-        save = page.get_by_role("button", name=SAVE)
-        dialog = page.get_by_role("dialog", name=VERIFICATION)
-        acknowledge = (
-            page.get_by_role("dialog", name=words(verification.acknowledge[0]))
-            if verification.acknowledge
-            else None
-        )
-        first = dialog if acknowledge is None else dialog.or_(acknowledge)
-        with self.step(f"{key.name!r}: Save"):
-            self.mark_seen(alerts)
-            save.click()
-            self.appear(first.or_(self.fresh(alerts)).first)
-            if acknowledge is not None and acknowledge.is_visible():
-                assert verification.acknowledge is not None
-                acknowledge.get_by_role("button", name=words(verification.acknowledge[1])).click()
-                self.appear(dialog.or_(self.fresh(alerts)).first)
-        if not dialog.is_visible():  # refused before any verification was asked for
-            self.refused(f"saving {key.name!r}", self.fresh(alerts))
+        """Save; the dialog holding "I accept" where the site shows one; then the dialog
+        holding the authenticator code's field (whatever either is titled)."""
+        words, verification, page = self.words, self.profile.verification, self.page
         purpose = f"saving {key.name!r}"
-        if verification.secret:
+        save = page.get_by_role("button", name=words.save)
+        dialog = page.get_by_role("dialog").filter(has=page.get_by_label(words.totp))
+        with self.step(f"{key.name!r}: Save"):
+            if words.accept is None:
+                self.until(save.click, dialog, purpose)
+            else:
+                accept = page.get_by_role("dialog").get_by_role("button", name=words.accept)
+                self.until(save.click, dialog.or_(accept), purpose)
+                if accept.first.is_visible():
+                    self.until(accept.first.click, dialog, purpose)
+        if verification.secret and words.secret:
             with self.step(f"{key.name!r}: {verification.secret.label}"):
-                field = dialog.get_by_label(words(verification.secret.label))
+                field = dialog.get_by_label(words.secret)
                 self.type_secret(field, self.secret(verification.secret.setting))
-        if verification.email_code:
+        if words.email_code and words.send_code:
             with self.step(f"{key.name!r}: Send code ({verification.email_code})"):
-                dialog.get_by_role("button", name=SEND_CODE).click()
-                self.appear(dialog.get_by_text(CODE_SENT))
+                send = dialog.get_by_role("button", name=words.send_code)
+                self.sent(send.click, f"sending the {verification.email_code!r}")
             code = self.emailed_code(purpose)
             with self.step(f"{key.name!r}: {verification.email_code}"):
-                self.type_secret(dialog.get_by_label(words(verification.email_code)), code)
+                self.type_secret(dialog.get_by_label(words.email_code), code)
 
         def attempt(code: str) -> str | None:
-            with self.step(f"{key.name!r}: Security Verification, Submit"):
-                self.type_secret(dialog.get_by_label(words(verification.totp)), code)
+            with self.step(f"{key.name!r}: {verification.totp}, Submit"):
+                self.type_secret(dialog.get_by_label(words.totp), code)
                 return self.await_outcome(
-                    dialog.get_by_role("button", name=SUBMIT).click, [dialog, save], alerts
+                    dialog.get_by_role("button", name=words.submit).click, [dialog, save]
                 )
 
         self.submit_code(purpose, attempt)
@@ -171,17 +227,22 @@ class ProfileFlow(Flow):
 
 
 def flow_of(profile: Profile) -> type[ProfileFlow]:
-    """The flow class of one profile: its metadata are the profile's data."""
+    """The flow class of one profile: its metadata, words and vocabulary are the profile's
+    data."""
     verification = profile.verification
-    steps = [verification.acknowledge[0] if verification.acknowledge else None]
+    vocabulary, words = page_words(profile)
+    steps = [verification.acknowledge[1] if verification.acknowledge else None]
     steps += [verification.secret.label if verification.secret else None]
     steps += [verification.email_code, verification.totp]
     steps += [f"e-mailed link ({verification.link})" if verification.link else None]
+    restrict = profile.restrict
     return type(
         f"{profile.id.capitalize()}Flow",
         (ProfileFlow,),
         {
             "profile": profile,
+            "words": words,
+            "vocabulary": vocabulary,
             "id": profile.id,
             "name": profile.name,
             "origins": profile.origins,
@@ -190,7 +251,7 @@ def flow_of(profile: Profile) -> type[ProfileFlow]:
             "cidr": profile.cidr,
             "separators": profile.separators,
             "keys_by": f"{profile.key_named_by} (exact)",
-            "how": (f"{profile.restrict.label} on, " if profile.restrict else "")
+            "how": (f"{restrict.label or restrict.choice} on, " if restrict else "")
             + f"{profile.ip_field!r}, Save, "
             + " + ".join(s for s in steps if s),
             "mode": "bulk",
@@ -201,13 +262,17 @@ def flow_of(profile: Profile) -> type[ProfileFlow]:
                 if s is not None and s.setting != "password"
             ),
             "sign_in": SignIn(
-                username=words("Email"),
-                submit=words("Log In"),
-                code=words(profile.sign_in_code),
-                code_submit=SUBMIT,
+                username=words.email,
+                submit=words.log_in,
+                code=words.sign_in_code,
+                code_submit=words.submit,
             ),
         },
     )
+
+
+# An exchange with no flow has no section in SITES.md: its words are all guesses.
+ASSISTED = Vocabulary("assisted")
 
 
 class AssistedFlow(Flow):
@@ -218,8 +283,12 @@ class AssistedFlow(Flow):
     how = "by hand, with `ipbind assist`"
     keys_by = "you"
     separators: ClassVar[str] = ",\n"
+    vocabulary = ASSISTED
     sign_in = SignIn(
-        username=words("Email"), submit=words("Log In"), code=words("Code"), code_submit=SUBMIT
+        username=ASSISTED.optional("Email", "field", whole=True),
+        submit=ASSISTED.optional("Log In", "button", whole=True),
+        code=ASSISTED.optional("Code", "field", whole=True),
+        code_submit=ASSISTED.optional("Submit", "button", whole=True),
     )
 
 

@@ -13,21 +13,25 @@ from the key's edit view.
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import Locator, expect
 
-from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
+from flows.vocabulary import Vocabulary
 
-EDIT = words("Edit")
-EDIT_DIALOG = re.compile(r"edit api key", re.I)
-IP_FIELD = re.compile(r"link ip address or ip segment", re.I)
-AUTHENTICATION = re.compile(r"security authentication", re.I)
-EMAIL_CODE = re.compile(r"email verification code", re.I)
-GOOGLE_CODE = re.compile(r"google authenticator code", re.I)
-CONFIRM = words("Confirm")
-CODE_SENT = re.compile(r"code has been sent|code sent", re.I)
-ACCESS_KEY_TEXT = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5,}\b", re.I)
+WORDS = Vocabulary("huobi")
+USERNAME = WORDS.promised("Email/Phone", "field")
+LOG_IN = WORDS.promised("Log In", "button")
+EDIT = WORDS.promised("Edit", "button")
+IP_FIELD = WORDS.promised("Link IP address or IP segment (optional)", "field")
+CONFIRM = WORDS.promised("Confirm", "button")
+SEND_CODE = WORDS.promised("Send code", "button")
+EMAIL_CODE = WORDS.promised("Email verification code", "field")
+GOOGLE_CODE = WORDS.promised("Google Authenticator code", "field")
+# How a key's note sits next to its label is not fixed; nor is a way out of the edit view
+# (without one, Escape), nor a heading on the page.
+NOTE = WORDS.optional("Note", "label", whole=True)
+CANCEL = WORDS.optional("Cancel", "button", whole=True)
+API_HEADING = WORDS.optional("API", "heading")
 
 
 class Huobi(Flow):
@@ -41,77 +45,81 @@ class Huobi(Flow):
     how = "comma-separated list, Confirm, e-mailed code + 2FA; extra keys get the same list"
     mode = "bulk"
     unrestricted = "90 days"
-    sign_in = SignIn(
-        username=re.compile(r"email\s*/\s*phone", re.I),
-        submit=words("Log In"),
-        code=GOOGLE_CODE,
-        code_submit=CONFIRM,
-    )
+    vocabulary = WORDS
+    sign_in = SignIn(username=USERNAME, submit=LOG_IN, code=GOOGLE_CODE, code_submit=CONFIRM)
 
     def api_page_ready(self) -> Locator:
-        return self.page.get_by_role("heading", name=re.compile(r"api management", re.I))
+        return self.page.get_by_role("button", name=EDIT).or_(
+            self.page.get_by_role("heading", name=API_HEADING)
+        )
 
     # -- the keys and their lists ----------------------------------------------------------
 
     def list_keys(self) -> list[KeyInfo]:
         with self.step("listing the API keys"):
-            keys = []
-            for name, text in self.cards(self.page.get_by_role("button", name=EDIT)):
-                match = ACCESS_KEY_TEXT.search(text)
-                keys.append(KeyInfo(name, match.group(0) if match else None))
-            return keys
+            return self.keys_listed(self.page.get_by_role("button", name=EDIT), NOTE)
 
     def read(self, key: KeyInfo) -> list[str]:
         with self.step(f"{key.name!r}: reading the linked IPs"):
             field = self.edit(key)
             ips = ips_in(field.input_value())
-            dialog = self.edit_dialog()
-            dialog.get_by_role("button", name=words("Cancel")).click()
-            expect(dialog).to_be_hidden()
+            view = self.edit_view()
+            cancel = view.get_by_role("button", name=CANCEL)
+            if cancel.count():
+                cancel.first.click()
+            else:
+                self.page.keyboard.press("Escape")
+            expect(view).to_be_hidden()
         return ips
 
     # -- edit, the whole list, Confirm, e-mailed code and 2FA ------------------------------
 
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
         page = self.page
+        purpose = f"saving the linked IPs of {key.name!r}"
         with self.step(f"{key.name!r}: Edit, the linked IPs"):
             field = self.edit(key)
             current = [ip for ip in ips_in(field.input_value()) if ip not in remove]
             field.fill(", ".join(current + [ip for ip in add if ip not in current]))
             progress(len(add), len(add), "addresses entered")
-        auth = page.get_by_role("dialog", name=AUTHENTICATION)
-        alerts = page.get_by_role("alert")
+        # "Security Authentication", whatever its title: the dialog holding the e-mailed
+        # code's field.
+        auth = page.get_by_role("dialog").filter(has=page.get_by_label(EMAIL_CODE))
         with self.step(f"{key.name!r}: Confirm, Security Authentication, Send code"):
-            self.edit_dialog().get_by_role("button", name=CONFIRM).click()
-            self.appear(auth)
-            auth.get_by_role("button", name=re.compile(r"^\s*send code\s*$", re.I)).click()
-            self.appear(auth.get_by_text(CODE_SENT))
-        emailed = self.emailed_code(f"saving the linked IPs of {key.name!r}")
+            self.until(self.edit_view().get_by_role("button", name=CONFIRM).click, auth, purpose)
+            self.sent(auth.get_by_role("button", name=SEND_CODE).click, "sending the e-mailed code")
+        emailed = self.emailed_code(purpose)
         with self.step(f"{key.name!r}: the e-mailed code"):
             self.type_secret(auth.get_by_label(EMAIL_CODE), emailed)
 
         def attempt(code: str) -> str | None:
             with self.step(f"{key.name!r}: Google Authenticator code, Confirm"):
                 self.type_secret(auth.get_by_label(GOOGLE_CODE), code)
-                # Saved once both dialogs are gone; an error in either is the other way out.
+                # Saved once both are gone; an error in either is the other way out.
                 return self.await_outcome(
-                    auth.get_by_role("button", name=CONFIRM).click,
-                    [auth, self.edit_dialog()],
-                    alerts,
+                    auth.get_by_role("button", name=CONFIRM).click, [auth, self.edit_view()]
                 )
 
         self.submit_code(f"saving {key.name!r}", attempt)
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def edit_dialog(self) -> Locator:
-        return self.page.get_by_role("dialog", name=EDIT_DIALOG)
+    def edit_view(self) -> Locator:
+        """The key's edit view, a dialog or in place, whatever its title: the innermost
+        element holding the IP field and "Confirm". The page's "Create API Key" form holds a
+        field of the same words, but no "Confirm"."""
+        page = self.page
+        return (
+            page.locator("*")
+            .filter(has=page.get_by_label(IP_FIELD))
+            .filter(has=page.get_by_role("button", name=CONFIRM))
+            .last
+        )
 
     def edit(self, key: KeyInfo) -> Locator:
-        """The key's edit dialog, settled: its field holding the key's whole list. The page's
-        "Create API Key" form has a field of the same words; this one is the dialog's."""
+        """The key's edit view, settled: its field holding the key's whole list."""
         self.key_control(key.api_key or key.name, "button", EDIT).click()
-        field = self.edit_dialog().get_by_label(IP_FIELD)
+        field = self.edit_view().get_by_label(IP_FIELD)
         self.appear(field)
         self.settle()
         return field

@@ -3,13 +3,16 @@
 These exchanges differ only in words, limits and verification steps (SITES.md, "Other
 exchanges Altrady supports"): the API page lists each key by its name with an "Edit"
 button; Edit shows the IP field (behind a switch or a Yes/No choice on some) holding the
-key's whole list in the site's separator; "Save" opens "Security Verification" with the
-profile's fields and "Submit"; the key's list then shows on the API page.
+key's whole list in the site's separator; "Save" opens a dialog (SITES.md calls it "Security
+Verification", but no dialog's title is fixed) with the profile's fields and "Submit"; the
+key's list then shows on the API page.
 
-One profile here is one exchange: `flows.generic` makes a flow of it, and the mock site
-`fixtures/mockex/sites/generic.py` serves it from the same data. Adding an exchange of this
-pattern is adding a profile. Exchanges with no flow at all (the person enters the list with
-`ipbind assist`) are in ASSISTED at the end.
+One profile here is one exchange: `flows.generic` makes a flow of it (and its vocabulary:
+the words SITES.md quotes are promised, the rest optional). The mock site
+`fixtures/mockex/sites/generic.py` keeps its own table, written from SITES.md, so that a
+wrong word here fails a test. Adding an exchange of this pattern is adding a profile.
+Exchanges with no flow at all (the person enters the list with `ipbind assist`) are in
+ASSISTED at the end.
 
 Words are matched whole, case and spacing aside. Where the real site's words are unknown,
 SITES.md marks them (chosen).
@@ -23,9 +26,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Restrict:
     """The control that turns the IP restriction on before the field shows: a switch (or
-    checkbox) named `label`, or, with `choice`, the radio `choice` of the group `label`."""
+    checkbox) named `label`, or, with `choice`, the radio `choice` (of the group `label`,
+    where SITES.md names the group)."""
 
-    label: str
+    label: str | None
     choice: str | None = None
 
 
@@ -79,9 +83,8 @@ PROFILES: list[Profile] = [
         api_path="/settings/api-management",
         sign_in_code="Authenticator App Code",
         key_named_by="label",
-        restrict=Restrict(
-            "IP access restrictions", choice="Restrict access to trusted IPs only (Recommended)"
-        ),
+        # "as binance": its radios; SITES.md names no group around them.
+        restrict=Restrict(None, choice="Restrict access to trusted IPs only (Recommended)"),
         ip_field="IP address",
         max_ips=30,
         verification=Verification(totp="Authenticator App Code"),

@@ -415,3 +415,37 @@ def test_key_clashes_are_listed_with_the_other_accounts_problems(tmp_path: Path)
     assert_names(message, 2, "Third", "key: key 'main' on binance is already in accounts[0]")
     assert_names(message, 3, "Fourth", "extra_keys: key 'main' on binance is already in")
     assert len(message.splitlines()) == 3
+
+
+# --- a file that is not an allocation file, in words -------------------------------------
+
+
+def test_an_empty_file_says_it_is_empty_and_what_goes_in_it(tmp_path: Path) -> None:
+    for name in ("alloc.toml", "alloc.json"):
+        path = tmp_path / name
+        path.write_text("\n  \n", encoding="utf-8")
+        message = refusal(path)
+        assert "<file>: the file is empty" in message, message
+        assert "[[accounts]]" in message and "is missing" not in message, message
+
+
+def test_a_file_without_accounts_says_so_in_words(tmp_path: Path) -> None:
+    path = tmp_path / "alloc.toml"
+    path.write_text('title = "mine"\n', encoding="utf-8")
+    message = refusal(path)
+    assert "<file>: no account in it" in message and "is missing" not in message, message
+
+
+def test_a_folder_is_named_as_one_not_an_errno(tmp_path: Path) -> None:
+    folder = tmp_path / "alloc.toml"
+    folder.mkdir()
+    message = refusal(folder)
+    assert message == "<file>: a folder, not an allocation file (TOML or JSON)", message
+
+
+def test_bytes_that_are_not_utf8_say_where(tmp_path: Path) -> None:
+    path = tmp_path / "alloc.toml"
+    path.write_bytes(b"ab\xc5\x00\xff garbage")
+    message = refusal(path)
+    assert "<file>: not UTF-8 text (byte 3)" in message, message
+    assert "codec" not in message and "0xc5" not in message, message

@@ -6,20 +6,24 @@ page and reports which allocated addresses it sees. Here on an exchange with no 
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Playwright, expect
+from playwright.sync_api import Browser, Page, Playwright, expect
 from support import PASSWORD, altrady_ips, current_code, seeded_account, write_allocation
 
 from assistant import browser
 from assistant.assist import assist
-from assistant.errors import ExitCode
+from assistant.errors import ExitCode, UserActionNeeded
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, run
 from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
 from flows import FLOWS
+from flows.base import Flow
 
 IPS = altrady_ips(3)
 
@@ -110,4 +114,46 @@ def test_plan_on_an_exchange_with_no_flow_points_to_assist(tmp_path: Path, capsy
     code = run("plan", path, Options(), settings=settings)  # no browser is ever started
 
     assert code == ExitCode.BAD_INPUT
-    assert "`ipbind assist FILE`" in capsys.readouterr().out
+    assert "`ipbind assist FILE`" in capsys.readouterr().err  # an error: on stderr
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port bound and not listening while it lasts: a connection is refused."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
+
+
+def test_an_unreachable_page_is_one_line_naming_the_exchange_and_address(
+    tmp_path: Path, browser: Browser, capsys
+) -> None:
+    path = write_allocation(
+        tmp_path / "allocation.toml",
+        [{"exchange": "bitget", "name": "My Bitget", "key": "main", "ips": altrady_ips(20)}],
+    )
+    settings = load_settings(artifacts_dir=tmp_path / "runs", _env_file=None)
+    with closed_port() as port:
+        address = f"http://127.0.0.1:{port}/api"
+        code = assist(path, url=address, settings=settings, chromium=browser)
+    out = "".join(capsys.readouterr())
+
+    assert code == ExitCode.USER_ACTION, out
+    assert f"Error: Bitget: could not open {address} (net::ERR_CONNECTION_REFUSED)" in out, out
+    assert "on this computer" in out and "internet connection" not in out, out
+    assert "Traceback" not in out
+
+
+def test_a_refused_loopback_origin_points_to_the_local_server_not_the_internet(
+    page: Page,
+) -> None:
+    flow = Flow.__new__(Flow)  # only its step(): no sign-in, no site
+    flow.name = "Binance"  # type: ignore[misc]
+    with closed_port() as port, pytest.raises(UserActionNeeded) as info:
+        flow.origin = f"http://127.0.0.1:{port}"
+        with flow.step("opening the API page"):
+            page.goto(f"{flow.origin}/api")
+    refused = f"could not reach http://127.0.0.1:{port} (net::ERR_CONNECTION_REFUSED)"
+    assert refused in info.value.message, info.value.message
+    assert info.value.hint is not None and "not running" in info.value.hint
+    assert "internet connection" not in info.value.hint

@@ -6,13 +6,18 @@ state, the output, and every file the run wrote."""
 from __future__ import annotations
 
 import json
+import os
 import stat
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 from playwright.sync_api import Browser
 from support import (
+    SECRET,
     MailboxHuman,
     account_state,
     actions,
@@ -23,19 +28,24 @@ from support import (
     write_allocation,
 )
 
-from assistant.errors import BadInput, ExitCode
+from assistant.errors import BadInput, ExitCode, UserActionNeeded
 from assistant.runner import Options, load_allocation, run
 from fixtures.mockex import MockExchanges
 
 ALL = {"access": "Read-Write", "scopes": ["Orders", "Positions", "Trade"]}
 
 
-def bybit_seed() -> dict[str, Any]:
+def bybit_seed(**options: Any) -> dict[str, Any]:
+    """Two keys that are not the one asked for; `options` fix what chaos varies (bybit.js)."""
     keys = [
         {"name": "Altrady (old)", "api_key": "OLDKEY0000000000001", "permissions": ALL},
         {"name": "Bot", "api_key": "BOTKEY0000000000002", "app": "3Commas", "permissions": ALL},
     ]
-    return {"latency_ms": [0, 60], "accounts": [seeded_account("bybit@ipbind.test", keys=keys)]}
+    return {
+        "latency_ms": [0, 60],
+        "options": options,
+        "accounts": [seeded_account("bybit@ipbind.test", keys=keys)],
+    }
 
 
 @pytest.fixture
@@ -109,7 +119,7 @@ def test_an_unbound_key_of_the_same_name_stops_the_plan_with_nothing_created(
 
     assert result.code == ExitCode.USER_ACTION, result.out
     assert "cannot bind an existing key" in result.out
-    assert "bound to no application" in result.out
+    assert "exists, not bound to Altrady" in result.out
     assert actions(site, "bybit", "create") == []
     assert site.state("bybit")["inbox"] == []  # not even a code was asked for
 
@@ -215,3 +225,136 @@ def test_exchanges_lists_the_new_exchanges_with_how_each_is_done() -> None:
         assert f"id: {fid} ·" in listing or f"│ {fid} " in listing, listing
     assert "bound to Altrady" in listing
     assert "e-mailed link" in listing
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [("Your new API key", "caption"), (None, "dl"), ("Success", "line")],
+    ids=["titled-caption", "untitled-dl", "success-line"],
+)
+def test_the_new_key_is_read_whatever_its_dialog_is_called_and_however_it_shows_it(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, title: str | None, shown: str
+) -> None:
+    mock.reset("bybit", bybit_seed(new_key_title=title, key_shown=shown))
+    result = run_cli(
+        "apply",
+        allocation(tmp_path),
+        settings_for(mock, "bybit", tmp_path),
+        browser,
+        capsys,
+        person=MailboxHuman(mock, "bybit"),
+    )
+
+    assert result.code == ExitCode.OK, result.out
+    created = keys(mock)["Altrady"]
+    assert created["app"] == "Altrady"
+    secret = account_state(mock, "bybit")["secrets"][created["api_key"]]
+    assert f"API key:    {created['api_key']}" in result.out
+    assert f"Secret key: {secret}" in result.out  # the secret shown is the server's
+
+
+class NoOneAtTheWindow(MailboxHuman):
+    """The person as a headless run has them: e-mailed codes, but no one at the browser."""
+
+    handed: list[tuple[str, bool]]
+
+    def hand_off(self, page: Any, message: str, done: Any) -> None:
+        on_page = page.get_by_role("dialog").filter(has_text="Secret Key").is_visible()
+        self.handed = [*getattr(self, "handed", []), (message, on_page)]
+        raise UserActionNeeded(f"{message} — a step only a person can do")
+
+
+def test_an_unreadable_secret_stops_saying_what_was_created_and_a_rerun_offers_a_fresh_key(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    mock.reset("bybit", bybit_seed(secret_shown="canvas"))
+    settings = settings_for(mock, "bybit", tmp_path)
+    person = NoOneAtTheWindow(mock, "bybit")
+    result = run_cli("apply", allocation(tmp_path), settings, browser, capsys, person=person)
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    created = keys(mock)["Altrady"]
+    assert created["app"] == "Altrady"
+    secret = account_state(mock, "bybit")["secrets"][created["api_key"]]
+    assert secret not in result.out
+    [(message, on_page)] = person.handed
+    assert "copy the Secret Key of the new Bybit key 'Altrady'" in message
+    assert on_page  # handed over on the page that shows the secret, still open
+    text = " ".join(result.out.split())
+    assert f"the API key 'Altrady' (API key {created['api_key']}) was created" in text
+    assert "could not read its secret" in text
+    assert "delete the key on Bybit (API Management, the key's Delete)" in text
+    assert "Open it now?" not in text and "ipbind assist" not in text  # assist cannot help
+
+    again = run_cli("apply", allocation(tmp_path), settings, browser, capsys, person=person)
+
+    assert again.code == ExitCode.OK, again.out
+    text = " ".join(again.out.split())
+    assert "'Altrady' exists, already bound to Altrady" in text
+    assert "its secret was shown once, on the run that created it" in text
+    assert 'set key = "Altrady 2"' in text  # the first free name, never created silently
+    assert "shows no third-party application" not in text
+    assert len(actions(mock, "bybit", "create")) == 1
+
+
+def test_a_key_bound_otherwise_is_refused_with_a_free_name_to_use(
+    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, key="Bot"),
+        settings_for(site, "bybit", tmp_path),
+        browser,
+        capsys,
+        person=MailboxHuman(site, "bybit"),
+    )
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    text = " ".join(result.out.split())
+    assert "a key named 'Bot' exists, not bound to Altrady" in text
+    assert "cannot bind an existing key" in text
+    assert "(say 'Bot 2')" in text
+    assert actions(site, "bybit", "create") == []
+
+
+def test_at_a_terminal_a_fresh_key_is_offered_and_no_is_the_default(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    seed = bybit_seed()
+    seed["accounts"][0]["keys"].append(
+        {"name": "Altrady", "api_key": "ALTKEY0000000000003", "app": "Altrady", "permissions": ALL}
+    )
+    mock.reset("bybit", seed)
+    path = allocation(tmp_path)
+    user = next(iter(mock.site("bybit").accounts.values()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    env.update(
+        {
+            "IPBIND_BYBIT__USERNAME": user.username,
+            "IPBIND_BYBIT__PASSWORD": user.password,
+            "IPBIND_BYBIT__TOTP_SECRET": SECRET,
+            "IPBIND_BYBIT__TOTP_PERIOD": str(mock.site("bybit").totp_period),
+            "IPBIND_BYBIT__BASE_URL": mock.base_url("bybit"),
+            "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+            "IPBIND_CONFIG": str(tmp_path / "none.toml"),
+            "TERM": "dumb",
+        }
+    )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "apply", str(path)],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 200),
+    )
+    child.expect(r"Create a fresh Bybit key 'Altrady 2' now instead")
+    child.sendline("")  # Enter: the default
+    child.expect(pexpect.EOF)
+    child.close()
+    text = " ".join(child.before.split())
+
+    assert child.exitstatus == ExitCode.OK, text
+    assert actions(mock, "bybit", "create") == []
+    assert mock.state("bybit")["inbox"] == []

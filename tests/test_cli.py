@@ -142,6 +142,9 @@ def test_apply_json_reports_a_verified_key_in_a_stable_shape(
     assert keys_of(mock, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
     for secret in (PASSWORD, SECRET):
         assert secret not in result.stdout + result.stderr
+    # The report with pictures: named in the JSON, and on stderr beside it.
+    assert Path(data["report"]).is_file() and data["report"].endswith("report.html")
+    assert f"Report (with pictures): {data['report']}" in result.stderr
 
 
 def test_exchanges_lists_the_supported_exchanges() -> None:
@@ -195,7 +198,7 @@ def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
     }
     result = ipbind("plan", "--allow-count", str(path), env=env)
 
-    assert "Bittrex Global: stopped trading on 2023-12-04" in result.stdout
+    assert "Bittrex Global: stopped trading on 2023-12-04" in result.stderr  # a warning
     assert result.returncode != 0  # no exchange is reachable from the tests
 
 
@@ -218,3 +221,60 @@ def test_headed_apply_works_in_a_visible_browser(mock: MockExchanges, tmp_path: 
     [sign_in] = mock.state("binance")["sign_ins"]
     assert "HeadlessChrome" not in sign_in["user_agent"]  # a real, visible browser
     assert keys_of(mock, "binance")[0]["ips"] == IPS
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_an_error_goes_to_stderr_once_and_stdout_stays_clean(
+    tmp_path: Path, verbose: list[str]
+) -> None:
+    dup = write_allocation(
+        tmp_path / "dup.toml",
+        [{"exchange": "binance", "name": "Mine", "key": "k", "ips": [*IPS[:19], IPS[0]]}],
+    )
+    env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
+    result = ipbind(*verbose, "plan", str(dup), env=env)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert result.stdout == "", result.stdout  # `plan dup.toml 2>/dev/null` shows nothing
+    assert result.stderr.count(f"{IPS[0]} is listed twice") == 1, result.stderr
+    assert "Error:" in result.stderr
+
+
+def test_a_message_in_square_brackets_is_shown_as_written(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    result = ipbind("plan", str(empty), env={"IPBIND_CONFIG": str(tmp_path / "c")})
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "an [[accounts]] entry" in result.stderr, result.stderr  # not taken for markup
+
+
+@pytest.mark.parametrize(
+    ("args", "asked_by"),
+    [
+        (["assist", "{file}"], "`ipbind assist` opens a browser window"),
+        (["demo", "--walkthrough"], "--walkthrough opens a browser window"),
+        (["login", "binance"], "`ipbind login` with no password configured"),
+    ],
+)
+def test_a_command_that_always_opens_a_window_says_it_needs_a_display(
+    tmp_path: Path, args: list[str], asked_by: str
+) -> None:
+    """None of these was given --headed: the words are for what the person asked."""
+    file = write_allocation(
+        tmp_path / "bitget.toml",
+        [{"exchange": "bitget", "name": "My Bitget", "key": "main", "ips": IPS}],
+    )
+    env = {
+        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+        "IPBIND_CONFIG": str(tmp_path / "c"),
+        "DISPLAY": "",
+        "WAYLAND_DISPLAY": "",
+    }
+    result = ipbind(*[a.format(file=file) for a in args], env=env)
+    out = result.stdout + result.stderr
+
+    assert result.returncode == ExitCode.BROWSER, out
+    assert asked_by in out and "needs a display" in out and "xvfb-run" in out, out
+    assert "--headed" not in out, out
+    assert "Report" not in out and "Traceback" not in out, out

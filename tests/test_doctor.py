@@ -60,7 +60,7 @@ def test_each_setting_says_where_it_came_from_and_no_secret_is_shown(
     assert leaks(out, {"password": PASSWORD, "TOTP secret": SECRET, "fund password": FUND}) == []
     assert "ipbind: 0.1.0" in out and f"Python: {sys.version.split()[0]}" in out
     assert re.search(r"Playwright: \d+\.\d+", out)
-    assert "/usr/bin/chromium (chromium 1.2.3)" in out
+    assert "  /usr/bin/chromium\n" in out and "headless (chromium 1.2.3)" in out
     assert line_of(out, "headless =") == "headless = true  (command line)"
     assert line_of(out, "timeout =") == f"timeout = 7.0  (.env: {home / '.env'})"  # over TOML
     assert line_of(out, "slow_mo =") == f"slow_mo = 5.0  (config file: {home / 'config.toml'})"
@@ -175,3 +175,42 @@ def test_a_kept_session_others_can_read_is_pointed_out(home: Path) -> None:
     kept = line_of(out, "kept session")
     assert str(sessions / "kraken.json") in kept
     assert f"others can read it; `chmod 600 {sessions / 'kraken.json'}`" in kept
+
+
+def test_at_a_terminal_long_lines_wrap_between_words(home: Path) -> None:
+    out = io.StringIO()
+    doctor.doctor({}, Console(file=out, width=60, force_terminal=True, color_system=None))
+    text = out.getvalue()
+
+    assert max(len(line) for line in text.splitlines()) <= 60, text
+    words = text.split()
+    for exchange in ("binance", "kraken", "poloniex"):  # "not configured: …" spans lines
+        assert exchange in words or f"{exchange}," in words, text
+
+
+def test_with_no_exchange_configured_it_says_so_and_what_to_set(home: Path) -> None:
+    code, out = check()
+
+    assert code == ExitCode.OK, out
+    assert "a run has what it needs" not in out, out
+    assert "No exchange is configured" in out and "IPBIND_<EXCHANGE>__USERNAME" in out, out
+
+
+def test_a_setting_that_is_not_valid_is_shown_as_given_and_named(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IPBIND_TIMEOUT", "abc")
+    monkeypatch.setenv("IPBIND_SLOW_MO", "5")
+
+    code, out = check()
+
+    assert code == ExitCode.BAD_INPUT, out
+    assert line_of(out, "timeout =").startswith("timeout = 'abc': NOT valid"), out
+    assert "timeout = 20" not in out
+    assert line_of(out, "slow_mo =") == "slow_mo = 5.0  (environment: IPBIND_SLOW_MO)", out
+    assert "- settings: IPBIND_TIMEOUT: " in out
+
+
+def test_a_browser_that_started_is_said_to(home: Path) -> None:
+    _, out = check()
+    assert line_of(out, "starts:") == "starts: yes, started once, headless (chromium 1.2.3)"

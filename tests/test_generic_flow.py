@@ -139,3 +139,57 @@ def test_plan_and_verify_warn_about_keys_still_unrestricted(
     assert verified.code == ExitCode.NOT_VERIFIED, verified.out
     assert f"{warning} after 30 days" in verified.out
     assert actions(mock, "kucoin", "save_whitelist") == []
+
+
+EMAILED_CODE = [p for p in PROFILES if p.verification.email_code]
+
+
+@pytest.mark.parametrize("profile", EMAILED_CODE, ids=[p.id for p in EMAILED_CODE])
+def test_an_emailed_code_is_asked_for_with_no_code_sent_text_anywhere(
+    profile: Any, mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    """SITES.md promises no "code sent" confirmation: the code is asked for once the site
+    has answered "Send code", whatever the page says (here: nothing)."""
+    site = profile.id
+    seed = profile_seed({"name": "Altrady main", "ips": ["198.51.100.9"]})
+    mock.reset(site, {**seed, "options": {"code_sent": False}})
+    human = MailboxHuman(mock, site)
+    path = allocation(tmp_path, site)
+    results = run_engine(settings(mock, site, tmp_path), path, browser, human, allow_count=True)
+
+    assert [r.status for r in results] == ["verified"], [r.error for r in results]
+    assert lists(mock, site)["Altrady main"] == ["198.51.100.9", *IPS]
+    assert len(human.given) == 1  # one code sent, one given
+    assert len(actions(mock, site, "save_whitelist")) == 1
+
+
+SHAPES = ["cards", "table", "grid", "regions", "dl"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gate_reads_each_keys_name_beside_its_api_key_remarks_label(
+    shape: str, mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    """Gate names a key by its "API Key Remarks": the name is that label's value (a cell
+    under that column, a dd after that dt, a card's title), never the label itself."""
+    seed = profile_seed(
+        {"name": "Personal bot", "ips": ["198.51.100.80"]},
+        {"name": "Altrady main"},
+        {"name": "Altrady extra", "ips": ["198.51.100.9"]},
+    )
+    mock.reset("gate", {**seed, "options": {"listShape": shape}})
+    path = allocation(tmp_path, "gate", extra_keys=["Altrady extra"])
+    results = run_engine(
+        settings(mock, "gate", tmp_path),
+        path,
+        browser,
+        MailboxHuman(mock, "gate"),
+        allow_count=True,
+    )
+
+    assert [r.status for r in results] == ["verified", "verified"], [r.error for r in results]
+    assert lists(mock, "gate") == {
+        "Personal bot": ["198.51.100.80"],
+        "Altrady main": IPS,
+        "Altrady extra": ["198.51.100.9", *IPS],
+    }

@@ -5,6 +5,7 @@ Assertions are on the mock server's stored state."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -281,7 +282,7 @@ def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path:
     child.sendline(account.username)
     child.expect("password \\(hidden\\)")
     child.sendline(PASSWORD)
-    child.expect("Add 20 address\\(es\\) on 1 key\\(s\\)\\?")
+    child.expect("Add 20 addresses on 1 key\\?")
     child.sendline("y")
     child.expect(pexpect.EOF, timeout=90)
     child.close()
@@ -314,7 +315,7 @@ def test_ctrl_c_in_the_middle_stops_cleanly_and_says_per_key_what_was_saved(
     paste(child, IPS)
     child.expect("Save these answers")
     child.sendline("n")
-    child.expect("on 1 key\\(s\\)\\?")
+    child.expect("on 1 key\\?")
     child.sendline("y")
     child.expect(r"account allow list: ([3-9]|1[0-5])/20 added")
 
@@ -351,6 +352,85 @@ def test_ctrl_c_while_the_wizard_asks_changes_nothing(mock: MockExchanges, tmp_p
     assert "nothing was changed" in (child.before or "")
     assert "Traceback" not in (child.before or "")
     assert mock.state("binance")["sessions"] == 0
+
+
+def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Path) -> None:
+    """Against the real site (no BASE_URL): no browser starts; stopped at the sign-in."""
+    env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
+    full = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    full.update(env, COLUMNS="120", LINES="40", TERM="xterm")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "run"],
+        env=full,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
+    child.expect("Exchange \\(number or name\\)")
+    menu = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before or "")
+    child.sendline("krakn")
+    child.expect("'krakn': did you mean kraken\\?")
+    child.expect("Exchange \\(number or name\\)")
+    child.sendline("binance")
+    child.expect("trading account's name \\[My Binance\\]: ")
+    child.sendline("")
+    child.expect("The key on Binance, by its label or API key: ")
+    child.sendline("Altrady main")
+    child.expect("Extra keys")
+    child.sendline("")
+    child.expect("then an empty line")
+    paste(child, IPS)  # TEST-NET: never Altrady's, and this run is against binance.com
+    child.expect("documentation addresses \\(TEST-NET\\)")
+    child.expect("Paste them again")
+    public = [f"8.8.{n}.8" for n in range(20)]
+    paste(child, public)
+    child.expect(
+        "Save these answers as an allocation file \\(for `ipbind apply` later\\)\\? \\[y/N\\]: "
+    )
+    child.sendline("y")
+    child.expect("File \\[allocation.toml\\]: ")
+    child.sendline("")
+    child.expect("Saved: allocation.toml")
+    child.expect("e-mail or username")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+
+    assert child.exitstatus == ExitCode.INTERRUPTED, child.before
+    [saved] = load_allocation(tmp_path / "allocation.toml", allow_count=False).accounts
+    assert saved.ips == public
+    # The menu: every exchange an allocation may name, numbers aligned past 9.
+    rows = [line for line in menu.splitlines() if re.match(r"\s*\d+\) ", line)]
+    assert any(" bybit-futures " in row for row in rows), menu
+    assert len({row.index(")") for row in rows}) == 1, menu
+    assert len({re.search(r"\) +(\S)", row).start(1) for row in rows}) == 1, menu  # type: ignore[union-attr]
+
+
+def test_an_interrupted_wizard_with_json_still_writes_its_json(tmp_path: Path) -> None:
+    """stdout to a file (a script's pipe), the questions at the terminal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    env.update(IPBIND_CONFIG=str(tmp_path / "c"), COLUMNS="120", TERM="xterm")
+    out = tmp_path / "result.json"
+    child = pexpect.spawn(
+        "sh",
+        ["-c", f'exec "{sys.executable}" -m assistant run --json > "{out}"'],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
+    child.expect("Exchange \\(number or name\\)")  # asked on stderr
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+
+    assert child.exitstatus == ExitCode.INTERRUPTED, child.before
+    data = json.loads(out.read_text(encoding="utf-8"))  # the JSON object and nothing else
+    assert data["exit_code"] == ExitCode.INTERRUPTED and data["ok"] is False
+    assert "interrupted; nothing was changed" in data["error"] and data["keys"] == []
 
 
 # -- the headed walkthrough --------------------------------------------------------------------

@@ -138,6 +138,29 @@ def test_poloniex_link_never_opened_is_not_verified(
     assert key["ips"] == [] and key["pending"]["ips"] == IPS  # saved, not in effect
 
 
+@pytest.mark.parametrize("shape", ["cards", "table", "grid", "regions", "dl"])
+def test_huobi_whatever_the_list_shape_and_with_no_code_sent_text(
+    shape: str, mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    """The key found by its Note in any shape of list; the e-mailed code asked for once the
+    site has answered "Send code", though the page never says it was sent."""
+    seed = huobi_seed()
+    mock.reset("huobi", {**seed, "options": {"listShape": shape, "code_sent": False}})
+    path = write_allocation(
+        tmp_path / "allocation.toml",
+        [{"exchange": "huobi", "name": "H", "key": "Altrady extra 2", "ips": IPS}],
+    )
+    human = MailboxHuman(mock, "huobi")
+    results = run_engine(settings_for(mock, "huobi", tmp_path), path, browser, human)
+
+    assert [r.status for r in results] == ["verified"], [r.error for r in results]
+    saved = lists(mock, "huobi", "note")
+    assert saved["Altrady extra 2"] == IPS[12:] + IPS[:12]
+    assert saved["Altrady main"] == IPS[:5]  # the others untouched
+    assert len(human.given) == 1
+    assert [a["key"] for a in actions(mock, "huobi", "save_ips")] == ["Altrady extra 2"]
+
+
 @pytest.mark.parametrize("shape", ["table", "grid", "cards", "regions", "dl"])
 def test_poloniex_finds_each_key_and_its_controls_in_each_shape_of_list(
     mock: MockExchanges, browser: Browser, tmp_path: Path, shape: str

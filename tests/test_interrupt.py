@@ -131,7 +131,7 @@ def added_in_summary(text: str) -> int:
 
 def test_at_the_confirmation_nothing_is_changed(site: MockExchanges, tmp_path: Path) -> None:
     child = start(site, tmp_path)
-    child.expect(r"Add 6 address\(es\) on 1 key\(s\)\?")
+    child.expect(r"Add 6 addresses on 1 key\?")
     text = stop(child)
 
     assert "nothing was changed" in text
@@ -260,7 +260,7 @@ def test_killed_during_a_kraken_save_the_list_is_old_or_new_and_the_next_apply_f
     assert lists() == {"Altrady main": new, "Altrady extra": new}
     saves = [a["key"] for a in actions(mock, "kraken", "save_whitelist") if a["at"] >= again]
     assert saves == (["Altrady extra"] if landed else ["Altrady main", "Altrady extra"])
-    told = "was interrupted while changing kraken 'Altrady main' (1 more key(s) not finished)"
+    told = "was interrupted while changing kraken 'Altrady main' (1 more key not finished)"
     assert told in " ".join(text.split())  # from the journal the crashed run left
     [report] = (tmp_path / "runs").rglob("report.html")  # the crashed run wrote none
     assert html.escape(told) in report.read_text()

@@ -38,7 +38,7 @@ def test_a_run_cut_short_is_told_by_the_next_one(tmp_path: Path) -> None:
     assert unfinished.changing == ("kraken", "main")
     assert unfinished.not_finished == 1  # extra; x had nothing to do
     text = unfinished.text("apply")
-    assert "was interrupted while changing kraken 'main' (1 more key(s) not finished)" in text
+    assert "was interrupted while changing kraken 'main' (1 more key not finished)" in text
     assert text.endswith("this run reads every key afresh and finishes it.")
     assert "`ipbind apply` finishes it" in unfinished.text("verify")
     assert Journal(tmp_path / "state", "another").last_unfinished() is None

@@ -10,6 +10,7 @@ import pty
 import re
 import select
 import stat
+import sys
 import termios
 import threading
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pyotp
 import pytest
 from loguru import logger
@@ -41,6 +43,7 @@ from assistant import logs
 from assistant.cli import app
 from assistant.engine import KeyPlan, KeyResult, Target, not_started
 from assistant.errors import ExitCode, SiteChanged, UserActionNeeded
+from assistant.exchanges import listing
 from assistant.human import countdown
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, run
@@ -464,3 +467,47 @@ def test_exchanges_in_a_pipe_is_plain_lines() -> None:
     [binance] = [line for line in result.stdout.splitlines() if line.startswith("id: binance ·")]
     assert "how: paste all, Confirm, Save, 2FA" in binance and "max IPs: 30" in binance
     assert "┃" not in result.stdout and "│" not in result.stdout
+
+
+def screen_of(*args: str, columns: int = 120) -> str:
+    """What a command shows at a terminal `columns` wide, colours taken out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    env.update(COLUMNS=str(columns), LINES="50", TERM="xterm")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", *args],
+        env=env,
+        encoding="utf-8",
+        dimensions=(50, columns),
+        timeout=60,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before or "")
+
+
+def test_exchanges_at_a_terminal_is_compact_and_breaks_no_word() -> None:
+    screen = screen_of("exchanges")
+    lines = screen.splitlines()
+
+    assert len(lines) <= 50, screen  # was 90 lines, "how" 15 characters wide
+    assert max(len(line) for line in lines) <= 120, screen
+    words = set(screen.split())
+    for entry in listing():
+        for word in entry["how"].split():
+            assert word in words, f"{word!r} of {entry['id']} is split: {screen}"
+
+
+def test_exchanges_json_has_a_stable_shape() -> None:
+    result = CliRunner().invoke(app, ["exchanges", "--json"])
+    assert result.exit_code == 0, result.output
+    entries = {e["id"]: e for e in json.loads(result.output)["exchanges"]}
+
+    keys = {"id", "name", "mode", "max_ips", "cidr", "how", "origins"}
+    assert all(keys <= set(e) for e in entries.values())
+    assert entries["kraken"]["mode"] == "one by one" and entries["kraken"]["cidr"] is True
+    assert entries["binance"]["max_ips"] == 30
+    assert entries["binance"]["origins"][0] == "https://www.binance.com"
+    assert entries["bybit-futures"]["max_ips"] is None  # bound to Altrady's pool, no list
+    assert entries["bitget"]["status"] == "by hand"

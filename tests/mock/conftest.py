@@ -12,7 +12,11 @@ from fixtures.mockex import MockExchanges
 
 @pytest.fixture
 def site_mock(mock: MockExchanges, request: pytest.FixtureRequest) -> MockExchanges:
-    """The mock, with the module's site reset to the module's `fast_seed()`."""
+    """The mock, with the module's site reset to the module's `fast_seed()`, its pages calm:
+    these tests drive a site's pages by the words its own script gives them, to prove its
+    server's rules; what chaos varies is proven by test_chaos.py and by every flow's tests,
+    which run under the chaos seeds."""
+    mock.chaos(None)
     mock.reset(request.module.SITE, request.module.fast_seed())
     return mock
 

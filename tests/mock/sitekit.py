@@ -146,7 +146,8 @@ class SignIn:
 
     def enter_code(self, page: Page, code: str) -> Locator:
         """Types `code` into the dialog and submits it; the dialog, to check what came of it."""
-        dialog = page.get_by_role("dialog", name=self.dialog)
+        # Found by the field it holds: its title is the site's only on calm pages.
+        dialog = page.get_by_role("dialog").filter(has=page.get_by_label(self.code_field))
         dialog.get_by_label(self.code_field).fill(code)
         dialog.get_by_role("button", name=self.submit).click()
         return dialog

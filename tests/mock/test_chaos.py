@@ -103,27 +103,43 @@ def test_the_list_arrives_after_the_page_from_its_own_request(
     site: MockExchanges, page: Page, codes: Codes
 ) -> None:
     open_signed_in(page, site.base_url(SITE) + API_PATH, log_in, codes)
-    expect(page.get_by_role("row", name=re.compile("198.51.100.90"))).to_be_visible()
+    expect(page.get_by_text("198.51.100.90", exact=True)).to_be_visible()
     site.fault(SITE, "list", "slow", seconds=1.5)
     page.reload()
-    # The frame, with its "Add New IP Address" button, first; no row yet.
+    # The frame, with its "Add New IP Address" button, first; no entry yet.
     expect(page.get_by_role("button", name="Add New IP Address")).to_be_visible()
-    assert page.get_by_role("row", name=re.compile("198.51.100.90")).count() == 0
-    expect(page.get_by_role("row", name=re.compile("198.51.100.90"))).to_be_visible()
+    assert page.get_by_text("198.51.100.90", exact=True).count() == 0
+    expect(page.get_by_text("198.51.100.90", exact=True)).to_be_visible()
 
 
-def test_an_add_is_repeated_in_a_notice_outside_the_list(
-    site: MockExchanges, page: Page, codes: Codes
+def test_what_sites_md_leaves_open_varies_from_seed_to_seed(
+    mock: MockExchanges, page: Page
 ) -> None:
-    open_signed_in(page, site.base_url(SITE) + API_PATH, log_in, codes)
-    page.get_by_role("button", name="Add New IP Address").click()
-    dialog = page.get_by_role("dialog", name="Add New IP Address")
-    dialog.get_by_label("IP Address", exact=True).fill("203.0.113.15")
-    dialog.get_by_label("2FA Code").fill(codes.next())
-    dialog.get_by_role("button", name="Add", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("203.0.113.15")
-    expect(page.get_by_role("row", name=re.compile(r"203\.0\.113\.15"))).to_be_visible()
-    assert site.state(SITE)["accounts"][USER]["allow_list"] == ["198.51.100.90", "203.0.113.15"]
+    """A dialog's title (the site's, another, none) and the shape of a key list each take
+    several forms over a few seeds, so no flow can lean on one."""
+    titles, shapes = set(), set()
+    # The key list's shape and the dialog's title are drawn per page load (common.js):
+    # read them off pages rendered by the site's own script.
+    for seed in range(1, 13):
+        under_chaos(mock, seed)
+        page.goto(mock.base_url(SITE) + "/login")
+        page.wait_for_function("() => typeof keyList === 'function'")
+        shape = page.evaluate(
+            """() => { const keys = [{name: "A"}];
+            const list = [keyList(keys, {nameLabel: "Name", name: (k) => k.name, columns: [],
+              controls: () => [h("button", {}, "Edit")]})].flat()[0];
+            return list.matches("table") ? "table" : list.getAttribute("role") || list.tagName; }"""
+        )
+        shapes.add(shape)
+        title = page.evaluate(
+            """() => { const box = dialog("Add New IP Address", h("p", {}, "x"));
+            const by = box.el.getAttribute("aria-labelledby");
+            const name = by ? document.getElementById(by).textContent : "";
+            box.close(); return name; }"""
+        )
+        titles.add(title)
+    assert {"table", "grid", "region"} <= shapes, shapes
+    assert "Add New IP Address" in titles and "" in titles and len(titles) >= 3, titles
 
 
 def test_calm_pages_without_a_chaos_seed(mock: MockExchanges, page: Page) -> None:

@@ -1,5 +1,6 @@
-"""The generic mock site: each profile's server rules over HTTP, from the profile data the
-flows use (limits, CIDR/IPv6, the verification steps, third-party keys, e-mailed links)."""
+"""The generic mock site: each exchange's server rules over HTTP, from the mock's own table
+written from SITES.md (limits, CIDR/IPv6, the verification steps, third-party keys, e-mailed
+links)."""
 
 from __future__ import annotations
 
