@@ -10,18 +10,22 @@ As a person does it (seed article, "most exchanges"):
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import Locator
 
-from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
+from flows.vocabulary import Vocabulary, any_of
 
-EDIT = words("Edit restrictions")
-VERIFICATION = re.compile(r"security verification", re.I)
-CODE = re.compile(r"authenticator app code", re.I)
-SUBMIT = words("Submit")
-RESTRICTED = re.compile(r"restrict access to trusted ips", re.I)
-API_KEY_TEXT = re.compile(r"\b[A-Za-z0-9]{48,80}\b")
+WORDS = Vocabulary("binance")
+LABEL = WORDS.promised("label", "label")  # "keys listed with their label"
+EDIT = WORDS.promised("Edit restrictions", "button")
+CODE = WORDS.promised("Authenticator App Code", "field", whole=False)
+SUBMIT = WORDS.promised("Submit", "button")
+RESTRICTED = WORDS.promised("Restrict access to trusted IPs only", "choice", whole=False)
+IP_FIELD = WORDS.promised("IP address", "field")
+CONFIRM = WORDS.promised("Confirm", "button")
+SAVE = WORDS.promised("Save", "button")
+# "each with a remove button": its name may also say "delete", and name the entry.
+REMOVE = any_of(WORDS.promised("remove", "button", whole=False), WORDS.optional("delete", "button"))
 
 
 class Binance(Flow):
@@ -34,27 +38,22 @@ class Binance(Flow):
     mode = "bulk"
     unrestricted = "30 days without trading"
     separators = ", \n"
+    vocabulary = WORDS
     sign_in = SignIn(
-        username=re.compile(r"email\s*/\s*phone", re.I),
-        submit=words("Log In"),
+        username=WORDS.promised("Email/Phone number", "field"),
+        submit=WORDS.promised("Log In", "button"),
         code=CODE,
         code_submit=SUBMIT,
     )
 
     def api_page_ready(self) -> Locator:
-        return self.page.get_by_role("button", name=EDIT).or_(
-            self.page.get_by_role("heading", name=re.compile(r"api management", re.I))
-        )
+        return self.page.get_by_role("button", name=EDIT)
 
     # -- the keys and their lists ----------------------------------------------------------
 
     def list_keys(self) -> list[KeyInfo]:
         with self.step("listing the API keys"):
-            keys = []
-            for name, text in self.cards(self.page.get_by_role("button", name=EDIT)):
-                match = API_KEY_TEXT.search(text)
-                keys.append(KeyInfo(name, match.group(0) if match else None))
-            return keys
+            return self.keys_listed(self.page.get_by_role("button", name=EDIT), LABEL)
 
     def read(self, key: KeyInfo) -> list[str]:
         with self.step(f"reading the trusted IPs of {key.name!r}"):
@@ -70,41 +69,29 @@ class Binance(Flow):
             self.appear(page.get_by_label(RESTRICTED)).check()
         for ip in remove:
             with self.step(f"{key.name!r}: removing {ip}"):
-                page.get_by_role(
-                    "button",
-                    name=re.compile(rf"(remove|delete)\b.*{re.escape(ip)}(?![\d.:/])", re.I),
-                ).click()
+                # The entry's own remove button: the one beside the entry's text.
+                self.key_control(ip, "button", REMOVE).click()
         if add:
             with self.step(f"{key.name!r}: pasting {len(add)} addresses, Confirm"):
-                page.get_by_label(re.compile(r"^\s*ip address", re.I)).fill("\n".join(add))
-                page.get_by_role("button", name=words("Confirm")).click()
-                # Text not turned into entries would be ignored on Save: check every one
-                # (all at once; one by one only those not shown yet).
-                one_of = "|".join(map(re.escape, add))
-                entries = page.get_by_text(re.compile(rf"^\s*(?:{one_of})\s*$"))
-                self.appear(entries.first)
-                shown = {text.strip() for text in entries.filter(visible=True).all_inner_texts()}
+                page.get_by_label(IP_FIELD).fill("\n".join(add))
+                page.get_by_role("button", name=CONFIRM).click()
+                # Text not turned into entries would be ignored on Save: check every one.
                 for ip in add:
-                    if ip not in shown:
-                        self.appear(page.get_by_text(ip, exact=True).first)
+                    self.appear(page.get_by_text(ip, exact=True).first)
             progress(len(add), len(add), "addresses entered")
-        dialog = page.get_by_role("dialog", name=VERIFICATION)
-        save = page.get_by_role("button", name=words("Save"))
-        alerts = page.get_by_role("alert")
+        # The dialog is the one asking for the code, whatever its title (or none).
+        dialog = page.get_by_role("dialog").filter(has=page.get_by_label(CODE))
+        save = page.get_by_role("button", name=SAVE)
 
         def attempt(code: str) -> str | None:
             with self.step(f"{key.name!r}: Save, Security Verification"):
-                if not dialog.is_visible():
-                    self.mark_seen(alerts)
-                    save.click()
-                    self.appear(dialog.or_(self.fresh(alerts)).first)
-                    if not dialog.is_visible():  # refused before any code was asked for
-                        return " ".join(self.fresh(alerts).inner_text().split())
-                self.type_secret(dialog.get_by_label(CODE), code)
-                # Saved once both the dialog and the edit form are gone; an inline error
-                # (from the code, or the server's validation) is the other way out.
+                if not dialog.first.is_visible():
+                    self.until(save.first.click, dialog, f"saving {key.name!r}")
+                self.type_secret(dialog.first.get_by_label(CODE), code)
+                # Saved once both the dialog and the edit form are gone; an error (from the
+                # code, or the server's validation), wherever it shows, is the other way out.
                 return self.await_outcome(
-                    dialog.get_by_role("button", name=SUBMIT).click, [dialog, save], alerts
+                    dialog.first.get_by_role("button", name=SUBMIT).click, [dialog, save]
                 )
 
         self.submit_code(f"saving {key.name!r}", attempt)

@@ -4,32 +4,33 @@ As a person does it (seed article, "most exchanges", and "Extra Keys"):
   1. API Keys: find the key by its label (or its API key).
   2. "IP Access Restriction": "Restrict access to trusted IPs only"; then "Trusted IPs"
      "Edit": one comma-separated field holding the current list (it stays in it).
-  3. "Save", "Two-Factor Authentication": the "2FA Code", "Submit"; "Got it".
+  3. "Save", then the dialog holding the "2FA Code": the code, "Submit"; "Got it".
   4. Open the confirmation link Poloniex e-mailed: only then does the change take effect.
      Until then the key shows "Pending email confirmation" and its old list, so a key whose
      link was not opened reads back short, and is not called verified.
   5. Extra keys: the same list on each, by its own label.
 The page's own "Create API Key" form uses the same words: every control is looked up in
-the card of the key being edited.
+the smallest part of the page that holds the key's label (or API key) and that control,
+whatever the list's shape; the form shows no API key, so it is no key.
 """
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import Locator, expect
 
-from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in, words
+from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
+from flows.vocabulary import Vocabulary
 
-RESTRICTED = re.compile(r"restrict access to trusted ips", re.I)
-TRUSTED = re.compile(r"^\s*trusted ips\s*$", re.I)
-EDIT = words("Edit")
-SAVE = words("Save")
-TWO_FACTOR = re.compile(r"two-factor authentication", re.I)
-CODE = re.compile(r"2fa code", re.I)
-SUBMIT = words("Submit")
-PENDING = re.compile(r"pending e-?mail confirmation", re.I)
-API_KEY_TEXT = re.compile(r"\b[A-Z0-9]{4,}(?:-[A-Z0-9]{4,}){2,}\b")
+WORDS = Vocabulary("poloniex")
+LABEL = WORDS.promised("label", "label")  # "Keys listed by label"
+RESTRICTED = WORDS.promised("Restrict access to trusted IPs only", "choice", whole=False)
+TRUSTED = WORDS.promised("Trusted IPs", "field")
+EDIT = WORDS.promised("Edit", "button")
+SAVE = WORDS.promised("Save", "button")
+CODE = WORDS.promised("2FA Code", "field", whole=False)
+SUBMIT = WORDS.promised("Submit", "button")
+GOT_IT = WORDS.promised("Got it", "button")
+PENDING = WORDS.promised("Pending email confirmation", "text", whole=False)
 
 
 class Poloniex(Flow):
@@ -41,26 +42,24 @@ class Poloniex(Flow):
     keys_by = "label, or API key (prefix)"
     how = "comma-separated list, Save, 2FA, then the e-mailed link; extra keys get the same list"
     mode = "bulk"
+    vocabulary = WORDS
     sign_in = SignIn(
-        username=words("Email"),
-        submit=words("Log In"),
-        code=re.compile(r"authenticator code", re.I),
+        username=WORDS.promised("Email", "field"),
+        submit=WORDS.promised("Log In", "button"),
+        code=WORDS.promised("Authenticator Code", "field", whole=False),
         code_submit=SUBMIT,
     )
 
     def api_page_ready(self) -> Locator:
-        return self.page.get_by_role("heading", name=re.compile(r"^\s*api keys\s*$", re.I))
+        return self.page.get_by_role("radio", name=RESTRICTED)
 
     # -- the keys and their lists ----------------------------------------------------------
 
     def list_keys(self) -> list[KeyInfo]:
         with self.step("listing the API keys"):
-            keys = []
-            for name, text in self.cards(self.page.get_by_role("radio", name=RESTRICTED)):
-                match = API_KEY_TEXT.search(text)
-                if match:  # a key's card; the page's "Create API Key" form shows no key
-                    keys.append(KeyInfo(name, match.group(0)))
-            return keys
+            keys = self.keys_listed(self.page.get_by_role("radio", name=RESTRICTED), LABEL)
+            # Keys are listed with their API key; the "Create API Key" form shows none.
+            return [key for key in keys if key.api_key]
 
     def read(self, key: KeyInfo) -> list[str]:
         with self.step(f"reading the trusted IPs of {key.name!r}"):
@@ -83,32 +82,35 @@ class Poloniex(Flow):
                 self.key_control(who, "button", EDIT).click()
             else:
                 restricted.check()
-            self.appear(page.get_by_role("button", name=SAVE))
+            self.appear(page.get_by_role("button", name=SAVE).first)
             field = self.key_control(who, "textbox", TRUSTED)
             current = [ip for ip in ips_in(field.input_value()) if ip not in remove]
-            field.fill(", ".join(current + [ip for ip in add if ip not in current]))
+            text = ", ".join(current + [ip for ip in add if ip not in current])
+            field.fill(text)
+            expect(field).to_have_value(text)  # not wiped by a re-render before Save
             progress(len(add), len(add), "addresses entered")
-        dialog = page.get_by_role("dialog", name=TWO_FACTOR)
-        alerts = page.get_by_role("alert")
+        # The dialog is the one asking for the 2FA code, whatever its title (or none).
+        dialog = page.get_by_role("dialog").filter(has=page.get_by_label(CODE))
+        code_field = dialog.get_by_label(CODE)
 
         def attempt(code: str) -> str | None:
-            with self.step(f"{key.name!r}: Save, Two-Factor Authentication"):
-                if not dialog.is_visible():
-                    self.key_control(who, "button", SAVE).click()
-                code_field = dialog.get_by_label(CODE)
-                self.type_secret(code_field, code)
-                return self.await_outcome(
-                    dialog.get_by_role("button", name=SUBMIT).click, [code_field], alerts
-                )
+            with self.step(f"{key.name!r}: Save, 2FA Code"):
+                if not code_field.first.is_visible():
+                    save = self.key_control(who, "button", SAVE)
+                    self.until(save.click, code_field, f"saving {key.name!r}")
+                self.type_secret(code_field.first, code)
+                submit = dialog.first.get_by_role("button", name=SUBMIT)
+                return self.await_outcome(submit.click, [code_field])
 
         self.submit_code(f"saving {key.name!r}", attempt)
         with self.step(f"{key.name!r}: the confirmation e-mail notice, Got it"):
-            self.appear(dialog.get_by_role("button", name=words("Got it"))).click()
-            expect(dialog).to_be_hidden()
+            got_it = page.get_by_role("dialog").get_by_role("button", name=GOT_IT)
+            self.appear(got_it.first).click()
+            expect(got_it).to_have_count(0)
         self.human.open_emailed_link(self.name, f"the trusted IPs of {key.name!r}")
 
     # -- helpers -----------------------------------------------------------------------------
 
     def card_text(self, key: KeyInfo) -> str:
-        """The key's card: every card (and the create form) has the restriction radios."""
+        """The key's card, row or region: every key has the restriction choice."""
         return self.key_text(key.api_key or key.name, "radio", RESTRICTED)

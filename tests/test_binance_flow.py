@@ -386,3 +386,58 @@ def test_a_single_key_is_found_by_its_label(
 
     assert result.code == ExitCode.OK, result.out
     assert keys_of(site, "binance")[0]["ips"] == IPS
+
+
+@pytest.mark.parametrize(
+    ("shape", "site_layout"),
+    [
+        ("table", "cards"),
+        ("grid", "table"),
+        ("cards", "table"),
+        ("regions", "cards"),
+        ("dl", "table"),
+    ],
+)
+def test_each_key_is_found_with_its_controls_in_each_shape_of_list(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, shape: str, site_layout: str
+) -> None:
+    """The key, beside a look-alike and another, in a list of each shape (either layout);
+    API keys in the format the chaos seed draws (the seed gives none)."""
+    mock.reset(
+        "binance",
+        binance_seed(
+            {"label": "Altrady main (old)", "api_key": None, "ips": ["198.51.100.1"]},
+            {"label": "Altrady main", "api_key": None, "ips": ["198.51.100.9"]},
+            {"label": "Personal bot", "api_key": None},
+            options={"layout": site_layout, "listShape": shape},
+        ),
+    )
+    before = keys_of(mock, "binance")
+    result = run_cli(
+        "apply",
+        allocation(tmp_path, ips=IPS[:2]),
+        settings_for(mock, "binance", tmp_path),
+        browser,
+        capsys,
+        allow_count=True,
+    )
+
+    assert result.code == ExitCode.OK, result.out
+    after = keys_of(mock, "binance")
+    assert after[1]["ips"] == ["198.51.100.9", *IPS[:2]]
+    assert [after[0], after[2]] == [before[0], before[2]]
+
+
+def test_an_account_with_no_keys_is_said_so_not_taken_for_a_changed_page(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    """With no key, the API page shows no "Edit restrictions" (and SITES.md names no heading
+    to know it by): settled on the API path, off the login page, it is the API page."""
+    mock.reset("binance", binance_seed())
+    result = run_cli(
+        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
+    )
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    assert "no key named 'Altrady main'" in result.out
+    assert actions(mock, "binance", "save") == []

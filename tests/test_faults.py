@@ -145,7 +145,7 @@ SUBJECTS = {
         "save",
         named("label"),
         "2FA Code",
-        "'Altrady main': Save, Two-Factor Authentication",
+        "'Altrady main': Save, 2FA Code",
     ),
     "bybit": Subject(
         bybit_seed,

@@ -159,3 +159,44 @@ def test_huobi_whatever_the_list_shape_and_with_no_code_sent_text(
     assert saved["Altrady main"] == IPS[:5]  # the others untouched
     assert len(human.given) == 1
     assert [a["key"] for a in actions(mock, "huobi", "save_ips")] == ["Altrady extra 2"]
+
+
+@pytest.mark.parametrize("shape", ["table", "grid", "cards", "regions", "dl"])
+def test_poloniex_finds_each_key_and_its_controls_in_each_shape_of_list(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, shape: str
+) -> None:
+    """A main key and an extra key, beside a look-alike, in a list of each shape; their API
+    keys in the format the chaos seed draws (the seed gives none)."""
+    keys = [
+        {"label": "Altrady main", "ips": IPS[:1]},
+        {"label": "Altrady main (old)", "ips": []},
+        {"label": "Altrady extra 1", "ips": []},
+    ]
+    account = seeded_account("polo@ipbind.test", keys=keys)
+    options = {"listShape": shape}
+    mock.reset("poloniex", {"latency_ms": [0, 60], "options": options, "accounts": [account]})
+    allocation = write_allocation(
+        tmp_path / "allocation.toml",
+        [
+            {
+                "exchange": "poloniex",
+                "name": "P",
+                "key": "Altrady main",
+                "extra_keys": ["Altrady extra 1"],
+                "ips": IPS[:2],
+            }
+        ],
+    )
+    human = MailboxHuman(mock, "poloniex")
+    results = run_engine(
+        settings_for(mock, "poloniex", tmp_path), allocation, browser, human, allow_count=True
+    )
+
+    assert [r.status for r in results] == ["verified", "verified"], [r.error for r in results]
+    saved = lists(mock, "poloniex", "label")
+    assert saved == {
+        "Altrady main": IPS[:2],
+        "Altrady main (old)": [],
+        "Altrady extra 1": IPS[:2],
+    }
+    assert actions(mock, "poloniex", "create") == []

@@ -57,7 +57,8 @@ def contract_of(flow: type[Flow]) -> str:
     text = parts["Common rules for every mock site"]
     ids = {flow.id, *flow.also}
     for heading, body in parts.items():
-        named = re.findall(r"[a-z][\w-]*", heading.split("(")[0].lower())
+        # "huobi (HTX) and poloniex (bulk field; …)": the names outside the brackets
+        named = re.findall(r"[a-z][\w-]*", re.sub(r"\([^)]*\)", " ", heading).lower())
         if ids & set(named):
             text += body
     if issubclass(flow, ProfileFlow):

@@ -343,13 +343,13 @@ def test_page_faults(binance: MockExchanges, codes: Codes, api_page: Page) -> No
 
 
 # -- the "table" layout: the same site, other markup ---------------------------------------
-# No <label for>, no per-key heading or region: a table row per key, editing in a modal
-# dialog, entries deleted by icon buttons, "Security Verification" stacked on top.
+# No <label for>, editing in a modal dialog, entries deleted by icon buttons, "Security
+# Verification" stacked on top; here with its keys as a table (no per-key heading or region).
 
 
 @pytest.fixture
 def table_page(binance: MockExchanges, codes: Codes, page: Page) -> Page:
-    binance.reset(SITE, fast_seed(options={"layout": "table"}))
+    binance.reset(SITE, fast_seed(options={"layout": "table", "listShape": "table"}))
     open_signed_in(page, binance.base_url(SITE) + API_PATH, log_in, codes)
     expect(row(page, MAIN)).to_be_visible()
     return page
@@ -366,7 +366,9 @@ def edit_dialog(page: Page, label: str) -> Locator:
 
 
 def test_table_login_and_rows(binance: MockExchanges, codes: Codes, page: Page) -> None:
-    binance.reset(SITE, fast_seed(cookie_banner=True, options={"layout": "table"}))
+    binance.reset(
+        SITE, fast_seed(cookie_banner=True, options={"layout": "table", "listShape": "table"})
+    )
     page.goto(binance.base_url(SITE) + API_PATH)
     expect(page).to_have_url(re.compile(r"/en/login\?next="))
     page.get_by_role("button", name=re.compile("Accept")).click()
@@ -376,10 +378,17 @@ def test_table_login_and_rows(binance: MockExchanges, codes: Codes, page: Page) 
     expect(page.get_by_role("region")).to_have_count(0)
     expect(page.get_by_role("heading")).to_have_count(1)
     expect(page.get_by_role("columnheader")).to_have_text(
-        ["Label", "API Key", "IP access", "Trusted IPs", "Actions"]
+        [
+            "Label",
+            "API Key",
+            "IP access restrictions",
+            "Trusted IPs",
+            "Spot & Margin Trading",
+            "Actions",
+        ]
     )
     expect(row(page, MAIN).get_by_role("cell")).to_have_text(
-        [MAIN, keys(binance)[MAIN]["api_key"], "Unrestricted", "–", "Edit restrictions"]
+        [MAIN, keys(binance)[MAIN]["api_key"], "Unrestricted", "–", "Disabled", "Edit restrictions"]
     )
     expect(row(page, OLD).get_by_role("cell").nth(3)).to_have_text("198.51.100.50, 198.51.100.51")
 
