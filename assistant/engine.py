@@ -248,6 +248,12 @@ def match_key(flow: type[Flow], wanted: str, keys: list[KeyInfo]) -> KeyInfo:
             f"{flow.name}: {wanted!r} starts {len(by_key)} API keys: {names}",
             hint="Use more of the API key, or the key's label.",
         )
+    if not keys:  # an account with no key, or a page whose keys ipbind no longer knows
+        raise UserActionNeeded(
+            f"{flow.name}: no key named {wanted!r}: the API page, once settled, showed no key",
+            hint=f"If the account has API keys, {flow.name}'s page may have changed: run "
+            "again with -v and report it, with the debug log and the trace it writes.",
+        )
     raise UserActionNeeded(
         f"{flow.name}: no key named {wanted!r} (matched by {flow.keys_by}). Keys on the "
         f"account: {names}",
