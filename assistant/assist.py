@@ -292,6 +292,8 @@ function build() {
   panel.style.cssText = 'position:fixed;top:8px;right:8px;z-index:2147483647;max-height:90vh;' +
     'overflow:auto;background:#fffbe6;border:2px solid #d4a017;padding:8px;font:13px sans-serif;' +
     'color:#000;width:300px;box-shadow:0 2px 8px rgba(0,0,0,.3)';
+  // The page makes room for the panel: its own controls are never under it.
+  document.body.style.marginRight = '324px';
   const title = document.createElement('strong');
   title.textContent = 'ipbind: ' + DATA.exchange;
   panel.append(title);

@@ -257,7 +257,7 @@ def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path:
 
     child.expect("Exchange \\(number or name\\)")
     child.sendline("binanse")
-    child.expect("'binanse' is not one of them")
+    child.expect("'binanse': did you mean binance\\?")
     child.expect("Exchange \\(number or name\\)")
     child.sendline("binance")
     child.expect("trading account's name")
