@@ -6,7 +6,7 @@
 set -u
 runs=${1:-20}
 [ $# -gt 0 ] && shift
-tests=${*:-$(ls tests/test_*_flow.py tests/test_late_pages.py)}
+tests=${*:-$(ls tests/test_*_flow.py tests/test_*_flows.py tests/test_late_pages.py tests/test_list_shapes.py)}
 failed=0
 i=1
 while [ "$i" -le "$runs" ]; do
