@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, NoReturn, Protocol
+from typing import ClassVar, Literal, Protocol
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -476,6 +476,17 @@ class Flow:
                 pass
         logger.debug("{}: the page was still busy after {} s", self.name, self.timeout_ms / 1000)
 
+    def changed(self, since: object, timeout_s: float) -> None:
+        """Waits, up to `timeout_s`, until the page has changed (see CHANGES_JS) from how it
+        was when `_changes()` said `since`: a read that found the page incomplete is tried
+        again when there is something new to read, not on a timer."""
+        with suppress(PlaywrightTimeout, PlaywrightError):
+            self.page.wait_for_function(
+                "since => JSON.stringify(window.__ipbindChanges ?? null) !== JSON.stringify(since)",
+                arg=since,
+                timeout=max(timeout_s, 0.05) * 1000,
+            )
+
     def _changes(self) -> object:
         """How far the page has changed (see CHANGES_JS); None when it cannot say."""
         try:
@@ -628,12 +639,10 @@ class Flow:
         self,
         submit: Callable[[], None],
         finished: list[Locator],
-        refusal: Locator | None = None,
     ) -> str | None:
         """Does `submit`, then waits until every `finished` locator (say, the verification
         dialog) is gone — accepted: None — or the server refuses: the page's words about it,
-        wherever they show (see `_refusal`). (`refusal` is no longer needed: kept for
-        callers that still pass their alerts.)"""
+        wherever they show (see `_refusal`)."""
         messages = self.messages()
         self.mark_seen(messages)
         answered = len(self.traffic.answers)
@@ -654,13 +663,6 @@ class Flow:
                 self.check_trouble("the site")
                 return refused
         raise PlaywrightTimeout(f"waiting for {finished[0]} to close, or an error to show")
-
-    def refused(self, what: str, message: Locator, hint: str | None = None) -> NoReturn:
-        """The site said no, in words meant for the user: pass them on (unless the server
-        failed, which is worth another try: see `check_trouble`)."""
-        text = " ".join(message.inner_text().split())
-        self.check_trouble(what, session=False)  # a wrong password may come with a 401
-        raise UserActionNeeded(f"{self.name} refused {what}: {text}", hint=hint)
 
     def check_trouble(self, what: str, *, session: bool = True) -> None:
         """Raises SiteTrouble when the server answered the page's last request with a 5xx,

@@ -89,9 +89,8 @@ class Bybit(Flow):
     def list_keys(self) -> list[KeyInfo]:
         """Keys by name: SITES.md fixes no format for an API key, so none is guessed at."""
         with self.step("listing the API keys"):
-            return [
-                KeyInfo(name) for name, _ in self.cards(self.page.get_by_role("button", name=EDIT))
-            ]
+            listed = self.keys_listed(self.page.get_by_role("button", name=EDIT))
+            return [KeyInfo(key.name, shown=key.shown) for key in listed]
 
     def binding(self, key: KeyInfo) -> Binding:
         """The words of the key's card or row, its name (where it first shows) aside:
@@ -117,7 +116,6 @@ class Bybit(Flow):
         page = self.page
         form = page.get_by_role("dialog").filter(has=page.get_by_label(NAME))
         verify = page.get_by_role("dialog").filter(has=page.get_by_label(EMAIL_CODE))
-        alerts = page.get_by_role("alert")
         self.created = None
         with self.step("Create New Key, System-generated API Keys"):
             page.get_by_role("button", name=CREATE).click()
@@ -137,11 +135,8 @@ class Bybit(Flow):
             for scope, pattern in SCOPES.items():
                 form.get_by_role("checkbox", name=pattern).set_checked(scope in binding.permissions)
         with self.step(f"{name!r}: Submit"):
-            self.mark_seen(alerts)
-            form.get_by_role("button", name=SUBMIT).click()
-            self.appear(verify.or_(self.fresh(alerts)).first)
-        if not verify.is_visible():
-            self.refused(f"creating {name!r}", self.fresh(alerts))
+            # A refusal shows wherever the site puts its messages, not only as an alert.
+            self.until(form.get_by_role("button", name=SUBMIT).click, verify, f"creating {name!r}")
         emailed = self.emailed_code(f"creating the API key {name!r}")
         with self.step(f"{name!r}: the e-mailed code"):
             self.type_secret(verify.get_by_label(EMAIL_CODE), emailed)
@@ -155,7 +150,7 @@ class Bybit(Flow):
                 self.type_secret(verify.get_by_label(GOOGLE_CODE), code)
                 shield.enter_context(self.uninterrupted())
                 refusal = self.await_outcome(
-                    verify.get_by_role("button", name=CONFIRM).click, [verify], alerts
+                    verify.get_by_role("button", name=CONFIRM).click, [verify]
                 )
             if refusal:  # nothing was created: a Ctrl-C meanwhile stops here
                 shield.close()
@@ -185,13 +180,14 @@ class Bybit(Flow):
                 deadline = time.monotonic() + READ_S
                 while True:
                     self.settle()
+                    seen = self._changes()
                     api_key = self.value_of(shown, API_KEY)
                     secret = self.value_of(shown, SECRET_KEY)
                     if secret:
                         redactor.add(secret)
                     if (api_key and secret) or time.monotonic() > deadline:
                         break
-                    page.wait_for_timeout(200)
+                    self.changed(seen, deadline - time.monotonic())
         except IpbindError as err:
             self.secret_unread(name, api_key, err.message)
         if not api_key or not secret:
