@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 import zipfile
@@ -260,6 +261,15 @@ def ipbind(
 
 def current_code(secret: str, period: int) -> str:
     return pyotp.TOTP(secret, interval=period).now()
+
+
+def code_after(secret: str, period: int, used: str) -> str:
+    """The current code once it is not `used`: a person who has just typed a code waits for
+    the next one, as a site that takes each code once asks (a clock's wait, not a page's)."""
+    totp = pyotp.TOTP(secret, interval=period)
+    while (code := totp.now()) == used:
+        time.sleep(period - time.time() % period + 0.01)  # until the next step begins
+    return code
 
 
 def keys_of(mock: MockExchanges, site: str) -> list[dict[str, Any]]:
