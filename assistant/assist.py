@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -32,8 +32,9 @@ from assistant.allocation import Account, load
 from assistant.errors import BadInput, BrowserMissing, ExitCode, UserActionNeeded
 from assistant.human import interactive
 from assistant.net import unreachable_hint
+from assistant.opening import origin_of
 from assistant.output import ConsoleReporter
-from assistant.settings import BaseIpbindSettings, load_settings, site_origin
+from assistant.settings import BaseIpbindSettings, load_settings
 from flows import FLOWS
 from flows.base import NETWORK_ERROR, ips_in
 
@@ -84,19 +85,9 @@ def assist(
         if chromium is not None:
             each(chromium)
         else:
-            with sync_playwright() as pw:
-                own = browsers.launch(
-                    pw,
-                    headless=False,  # the person works in it
-                    slow_mo=settings.slow_mo,
-                    executable=settings.browser_executable,
-                    channel=settings.browser_channel,
-                    window="`ipbind assist`",
-                )
-                try:
-                    each(own)
-                finally:
-                    own.close()
+            # A visible browser, whatever the settings say: the person works in it.
+            with browsers.opened(settings, headless=False, window="`ipbind assist`") as own:
+                each(own)
     except (BadInput, UserActionNeeded, BrowserMissing) as err:
         reporter.error(err, None)
         return err.exit_code
@@ -126,10 +117,7 @@ def page_url(exchange: str, url: str | None, settings: BaseIpbindSettings) -> st
         if urlsplit(url).scheme not in ("http", "https"):
             raise BadInput(f"--url: {url!r} is not an http(s) URL")
         return url
-    flow = FLOWS[exchange]
-    conf = settings.exchange(exchange)
-    origin = site_origin(conf.base_url, flow.origins, f"IPBIND_{exchange.upper()}__BASE_URL")
-    return origin + flow.api_path
+    return origin_of(settings, exchange) + FLOWS[exchange].api_path
 
 
 def separators_of(exchange: str) -> str:

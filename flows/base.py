@@ -48,7 +48,7 @@ from playwright.sync_api import Locator, Page, Request, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
-from assistant.errors import SiteChanged, SiteTrouble, UserActionNeeded
+from assistant.errors import SiteChanged, SiteTrouble, UserActionNeeded, first_line
 from assistant.logs import redactor
 from assistant.net import unreachable_hint
 from assistant.twofa import Codes
@@ -1097,11 +1097,6 @@ def ips_in(text: str) -> list[str]:
         if canonical not in found:
             found.append(canonical)
     return found
-
-
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def expected_of(err: Exception) -> str:
