@@ -37,9 +37,11 @@ from assistant.output import ConsoleReporter
 from assistant.settings import BaseIpbindSettings, load_settings
 from flows import FLOWS
 from flows.base import NETWORK_ERROR, ips_in
+from flows.settle import Settler
 
 PANEL_ID = "ipbind-assist-panel"
 SEPARATOR_NAMES = {",": "comma", " ": "space", "\n": "new line"}
+SETTLE_MS = 15000  # how long a page that never quiets is waited for before it is read as it is
 # The person's part, for tests: what they do on the page before saying done.
 Person = Callable[[Page], None]
 
@@ -139,6 +141,7 @@ def assist_exchange(
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     context.add_init_script(panel_script(exchange, accounts))
     page = context.new_page()
+    settler = Settler(page)  # the same wait for a settled page as every flow's
     name = FLOWS[exchange].name if exchange in FLOWS else exchange
     try:
         page.goto(address)
@@ -151,7 +154,7 @@ def assist_exchange(
             person(page)
         wait_for_done(page)
         page.reload()
-        settle(page)
+        settler.settle(SETTLE_MS, name)  # the list, not its skeleton
         shown = ips_in(page.evaluate(PAGE_TEXT_JS, PANEL_ID))
     except PlaywrightError as err:
         if "closed" in str(err):
@@ -189,16 +192,6 @@ def wait_for_done(page: Page) -> None:
             if "closed" in str(err):
                 raise
             time.sleep(0.2)
-
-
-def settle(page: Page) -> None:
-    """A reloaded page with its lists in: no request for a while, no spinner."""
-    try:
-        page.wait_for_load_state("networkidle", timeout=15000)
-        page.get_by_role("progressbar").first.wait_for(state="hidden", timeout=15000)
-        page.wait_for_load_state("networkidle", timeout=15000)
-    except PlaywrightTimeout:
-        pass  # read what is there
 
 
 def report(results: list[Seen], reporter: ConsoleReporter) -> ExitCode:
