@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -32,13 +32,16 @@ from assistant.allocation import Account, load
 from assistant.errors import BadInput, BrowserMissing, ExitCode, UserActionNeeded
 from assistant.human import interactive
 from assistant.net import unreachable_hint
+from assistant.opening import origin_of
 from assistant.output import ConsoleReporter
-from assistant.settings import BaseIpbindSettings, load_settings, site_origin
+from assistant.settings import BaseIpbindSettings, load_settings
 from flows import FLOWS
 from flows.base import NETWORK_ERROR, ips_in
+from flows.settle import Settler
 
 PANEL_ID = "ipbind-assist-panel"
 SEPARATOR_NAMES = {",": "comma", " ": "space", "\n": "new line"}
+SETTLE_MS = 15000  # how long a page that never quiets is waited for before it is read as it is
 # The person's part, for tests: what they do on the page before saying done.
 Person = Callable[[Page], None]
 
@@ -84,19 +87,9 @@ def assist(
         if chromium is not None:
             each(chromium)
         else:
-            with sync_playwright() as pw:
-                own = browsers.launch(
-                    pw,
-                    headless=False,  # the person works in it
-                    slow_mo=settings.slow_mo,
-                    executable=settings.browser_executable,
-                    channel=settings.browser_channel,
-                    window="`ipbind assist`",
-                )
-                try:
-                    each(own)
-                finally:
-                    own.close()
+            # A visible browser, whatever the settings say: the person works in it.
+            with browsers.opened(settings, headless=False, window="`ipbind assist`") as own:
+                each(own)
     except (BadInput, UserActionNeeded, BrowserMissing) as err:
         reporter.error(err, None)
         return err.exit_code
@@ -126,10 +119,7 @@ def page_url(exchange: str, url: str | None, settings: BaseIpbindSettings) -> st
         if urlsplit(url).scheme not in ("http", "https"):
             raise BadInput(f"--url: {url!r} is not an http(s) URL")
         return url
-    flow = FLOWS[exchange]
-    conf = settings.exchange(exchange)
-    origin = site_origin(conf.base_url, flow.origins, f"IPBIND_{exchange.upper()}__BASE_URL")
-    return origin + flow.api_path
+    return origin_of(settings, exchange) + FLOWS[exchange].api_path
 
 
 def separators_of(exchange: str) -> str:
@@ -151,6 +141,7 @@ def assist_exchange(
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     context.add_init_script(panel_script(exchange, accounts))
     page = context.new_page()
+    settler = Settler(page)  # the same wait for a settled page as every flow's
     name = FLOWS[exchange].name if exchange in FLOWS else exchange
     try:
         page.goto(address)
@@ -163,7 +154,7 @@ def assist_exchange(
             person(page)
         wait_for_done(page)
         page.reload()
-        settle(page)
+        settler.settle(SETTLE_MS, name)  # the list, not its skeleton
         shown = ips_in(page.evaluate(PAGE_TEXT_JS, PANEL_ID))
     except PlaywrightError as err:
         if "closed" in str(err):
@@ -201,16 +192,6 @@ def wait_for_done(page: Page) -> None:
             if "closed" in str(err):
                 raise
             time.sleep(0.2)
-
-
-def settle(page: Page) -> None:
-    """A reloaded page with its lists in: no request for a while, no spinner."""
-    try:
-        page.wait_for_load_state("networkidle", timeout=15000)
-        page.get_by_role("progressbar").first.wait_for(state="hidden", timeout=15000)
-        page.wait_for_load_state("networkidle", timeout=15000)
-    except PlaywrightTimeout:
-        pass  # read what is there
 
 
 def report(results: list[Seen], reporter: ConsoleReporter) -> ExitCode:

@@ -16,13 +16,15 @@ import shutil
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
-from assistant.errors import BrowserMissing
+from assistant.errors import BrowserMissing, first_line
+from assistant.settings import BaseIpbindSettings
 
 # A closed network (a CI box, a corporate proxy) should not see the browser phoning home,
 # and a first run should not stop on a welcome page.
@@ -74,11 +76,6 @@ def bundled_chromium(playwright: Playwright) -> str | None:
     except Exception:  # the driver could not say: treat as not installed
         return None
     return path if path and Path(path).is_file() else None
-
-
-def playwright_chromium_installed() -> bool:
-    with sync_playwright() as pw:
-        return bundled_chromium(pw) is not None
 
 
 @contextmanager
@@ -185,11 +182,39 @@ def launch(
         raise BrowserMissing(f"Could not start the browser ({where}): {first_line(err)}") from err
 
 
+def launch_for(
+    playwright: Playwright,
+    settings: BaseIpbindSettings,
+    *,
+    headless: bool | None = None,
+    window: str = HEADED,
+) -> Browser:
+    """The browser `settings` name (headless as they say, unless `headless` is given)."""
+    return launch(
+        playwright,
+        headless=settings.headless if headless is None else headless,
+        slow_mo=settings.slow_mo,
+        executable=settings.browser_executable,
+        channel=settings.browser_channel,
+        window=window,
+    )
+
+
+@contextmanager
+def opened(
+    settings: BaseIpbindSettings, *, headless: bool | None = None, window: str = HEADED
+) -> Iterator[Browser]:
+    """The one way a command opens a browser: Playwright's driver kept out of Ctrl-C's way
+    (`driver`), the browser `settings` name (`launch_for`), closed afterwards."""
+    with driver() as pw:
+        browser = launch_for(pw, settings, headless=headless, window=window)
+        try:
+            yield browser
+        finally:
+            with suppress(PlaywrightError):  # after a Ctrl-C it may be gone already
+                browser.close()
+
+
 def session_file(state_home: Path, exchange: str) -> Path:
     """Where `ipbind login EXCHANGE` keeps the browser session (cookies and storage)."""
     return state_home / "sessions" / f"{exchange}.json"
-
-
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -30,7 +30,7 @@ from rich.console import Console
 
 from assistant import __version__
 from assistant import browser as browsers
-from assistant.errors import BadInput, ExitCode, IpbindError
+from assistant.errors import BadInput, ExitCode, IpbindError, first_line
 from assistant.logs import redactor
 from assistant.settings import (
     BaseIpbindSettings,
@@ -90,7 +90,7 @@ class Sources:
             try:
                 sources.layers.append((label, read()))
             except Exception as err:  # a malformed TOML file, a JSON value that is not
-                sources.problems.append(Problem(f"{label}: {browsers.first_line(err)}"))
+                sources.problems.append(Problem(f"{label}: {first_line(err)}"))
         return sources
 
     def origin(self, name: str, exchange: str | None = None) -> str:
@@ -132,10 +132,8 @@ def which_browser(settings: BaseIpbindSettings, named: str) -> Choice:
     """The browser `assistant.browser.launch` would start for these settings (`named`: why,
     when the settings name one), started once, headless, to read its version: a browser
     that cannot start stops every run."""
-    from playwright.sync_api import sync_playwright
-
     why = named
-    with sync_playwright() as pw:
+    with browsers.driver() as pw:
         try:
             options = browsers.launch_args(
                 pw, settings.browser_executable, settings.browser_channel
@@ -158,7 +156,7 @@ def which_browser(settings: BaseIpbindSettings, named: str) -> Choice:
                     "(`python -m playwright install chromium` installs it)"
                 )
         try:
-            launched = browsers.launch(pw, headless=True, **_named(settings))
+            launched = browsers.launch_for(pw, settings, headless=True)
         except IpbindError as err:
             return Choice(str(what), why, problem=err.message)
         try:
@@ -167,10 +165,6 @@ def which_browser(settings: BaseIpbindSettings, named: str) -> Choice:
             )
         finally:
             launched.close()
-
-
-def _named(settings: BaseIpbindSettings) -> dict[str, Any]:
-    return {"executable": settings.browser_executable, "channel": settings.browser_channel}
 
 
 @dataclass

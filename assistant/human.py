@@ -120,7 +120,6 @@ class TerminalHuman:
         self.reporter = reporter
         self.console = reporter.console
         self.headless = headless
-        self.walkthrough = False
         # Set by the run at a Ctrl-C: a hand-off waiting in another thread than the one the
         # Ctrl-C reached gives up too.
         self.stopped: threading.Event | None = None

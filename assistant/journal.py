@@ -18,15 +18,13 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
 
 from assistant.logs import redactor
+from assistant.outcome import KeyPlan, KeyResult, Mode, Target
 from assistant.words import count
-
-if TYPE_CHECKING:
-    from assistant.engine import KeyPlan, KeyResult, Mode, Target
 
 JOURNAL_DIR = "journal"
 KEEP = 30  # runs; older journals are deleted

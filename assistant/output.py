@@ -18,9 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from assistant import __version__
-from assistant.engine import DECLINED, KeyPlan, KeyResult, Mode, Reporter
 from assistant.errors import ExitCode, IpbindError
 from assistant.logs import redactor
+from assistant.outcome import DECLINED, KeyPlan, KeyResult, Mode, Reporter
 
 LOG_EVERY = 2.0  # seconds between progress lines when the output is not a terminal
 

@@ -1,5 +1,6 @@
-"""Exchanges side by side: how many lanes a run takes, and the one person at the keyboard,
-whom every exchange's worker asks through the same desk, one question at a time.
+"""Exchanges side by side: how many lanes a run takes, the lanes themselves (`Lanes`), and
+the one person at the keyboard, whom every exchange's worker asks through the same desk,
+one question at a time.
 
 A lane is a thread with a Playwright driver and a browser of its own. Playwright's sync API
 belongs to the thread that started it, so threads cannot share one browser; the one way to
@@ -14,14 +15,17 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Browser, Locator, Page, Playwright
+from playwright.sync_api import Error as PlaywrightError
 
+from assistant import browser as browsers
 from assistant.errors import Interrupted
+from assistant.stops import Stops
 from flows.base import Human
 
 # What a lane holds at its peak: its driver, its browser and an exchange's page. Measured
@@ -150,3 +154,137 @@ class OneAtATime:
 
     def open_emailed_link(self, exchange: str, purpose: str) -> bool:
         return self.desk.ask(lambda: self.human.open_emailed_link(exchange, purpose))
+
+
+class Work(Protocol):
+    """One exchange's part of a run, as a lane runs it (see `assistant.worker.Worker`)."""
+
+    def plan(self, chromium: Browser) -> None: ...
+    def apply(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Lanes:
+    """Runs a run's workers on `count` lanes. Every worker plans first; once every lane has
+    planned, `decide` (called once, in the calling thread) says whether to apply; then each
+    lane applies its workers' keys. One lane is the calling thread, in `chromium` when given
+    (the tests share one), else in a browser it launches; more lanes are threads, each with
+    a Playwright driver and a browser of its own. The calling thread asks the workers'
+    questions one at a time (`desk`) and hears Ctrl-C (`stops`)."""
+
+    def __init__(
+        self,
+        workers: list[Work],
+        launch: Callable[[Playwright], Browser],
+        stops: Stops,
+        desk: Desk,
+    ):
+        self.todo: queue.SimpleQueue[Work] = queue.SimpleQueue()
+        for worker in workers:
+            self.todo.put(worker)
+        self.launch = launch
+        self.stops = stops
+        self.desk = desk
+
+    def run(self, count: int, decide: Callable[[], bool], chromium: Browser | None) -> None:
+        if count > 1:
+            self._threads(count, decide)
+        elif chromium is not None:
+            self._lane(lambda: chromium, decide)
+        else:
+            self._own_lane(decide)
+
+    def _lane(self, chromium: Callable[[], Browser], decide: Callable[[], bool]) -> None:
+        """One lane: takes workers one after another and plans their keys in its browser;
+        once the run is decided, applies each one's keys. A worker stays on its lane: its
+        pages belong to this thread."""
+        mine: list[Work] = []
+        try:
+            while not self.stops.stopping:
+                try:
+                    worker = self.todo.get_nowait()
+                except queue.Empty:
+                    break
+                mine.append(worker)
+                worker.plan(chromium())
+            if decide():
+                for worker in mine:
+                    worker.apply()
+        finally:
+            for worker in mine:
+                worker.close()
+
+    def _own_lane(self, decide: Callable[[], bool]) -> None:
+        """A lane with a Playwright driver and a browser of its own, launched when its first
+        worker needs it."""
+        with browsers.driver() as pw:
+            launched: list[Browser] = []
+
+            def chromium() -> Browser:
+                if not launched:
+                    launched.append(self.launch(pw))
+                return launched[0]
+
+            try:
+                self._lane(chromium, decide)
+            finally:
+                for browser in launched:
+                    with suppress(PlaywrightError):  # after a Ctrl-C it may be gone already
+                        browser.close()
+
+    def _threads(self, count: int, decide: Callable[[], bool]) -> None:
+        """`count` lanes, each in a thread of its own. This thread decides the run once every
+        lane has planned, asks the person the workers' questions one at a time, and hears
+        Ctrl-C."""
+        planned = threading.Semaphore(0)
+        decided = threading.Event()
+        verdict: list[bool] = []
+        errors: list[BaseException] = []
+
+        def wait_for_verdict() -> bool:
+            planned.release()
+            decided.wait()
+            return verdict == [True]
+
+        def lane() -> None:
+            try:
+                self._own_lane(wait_for_verdict)
+            except BaseException as err:  # raised in this thread, once the lanes have ended
+                errors.append(err)
+                planned.release()  # if it never came to the verdict; once more is harmless
+
+        threads = [
+            threading.Thread(target=lane, name=f"ipbind lane {n + 1}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        waiting = count
+
+        def all_planned() -> bool:
+            nonlocal waiting
+            while waiting and planned.acquire(blocking=False):
+                waiting -= 1
+            return not waiting
+
+        with self.stops.counted(lambda: self.desk.asking):
+            try:
+                self._serve_until(all_planned)
+                if errors:
+                    raise errors[0]
+                verdict.append(self.desk.ask(decide))  # the confirmation: Ctrl-C cancels it
+            finally:
+                decided.set()
+                self._serve_until(lambda: not any(thread.is_alive() for thread in threads))
+        if errors:
+            raise errors[0]
+
+    def _serve_until(self, done: Callable[[], bool]) -> None:
+        """Asks the workers' questions, one at a time, until `done`."""
+        while True:
+            try:
+                while not done():
+                    self.desk.serve(wait=0.05)
+                return
+            except KeyboardInterrupt:  # raised at a question (cancelled) or between two
+                self.stops.stop()

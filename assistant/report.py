@@ -14,15 +14,13 @@ import html
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
 from playwright.sync_api import Page
 
 from assistant.logs import redactor
-
-if TYPE_CHECKING:
-    from assistant.engine import KeyResult, Mode
+from assistant.outcome import KeyResult, Mode
 
 REPORT_DIR = "report"
 # Marks the fields that hold addresses only (left visible); every other field is masked.

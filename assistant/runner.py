@@ -15,11 +15,13 @@ from playwright.sync_api import Browser
 from assistant import browser as browsers
 from assistant import logs, report, walkthrough
 from assistant.allocation import Allocation, load
-from assistant.engine import Engine, KeyPlan, KeyResult, Mode
+from assistant.engine import Engine
 from assistant.errors import BadInput, BrowserMissing, ExitCode, Interrupted, IpbindError
 from assistant.human import TerminalHuman, interactive
+from assistant.outcome import KeyPlan, KeyResult, Mode, Outcome
 from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
+from assistant.stops import Stops
 from assistant.words import count
 from flows import ALIASES, FLOWS
 from flows.base import Human
@@ -109,6 +111,8 @@ def run(
         run_dir = logs.new_run_dir(settings.artifacts_dir)  # a name; made by logs.setup
         human = human or TerminalHuman(reporter, headless=settings.headless)
         human.headless = settings.headless
+        stops = Stops()
+        human.stopped = stops.stopped  # a wait on the person gives up at a Ctrl-C
         engine = Engine(
             settings,
             allocation,
@@ -118,12 +122,10 @@ def run(
             replace=options.replace,
             run_dir=run_dir,
             trace=options.verbose > 0,
+            stops=stops,
+            walkthrough=walkthrough.narrate if options.walkthrough else None,
+            fresh_key=partial(offer_fresh_key, reporter, human, file, mode, options),
         )
-        human.stopped = engine.stopped
-        if options.walkthrough:
-            engine.walkthrough = walkthrough.narrate
-            human.walkthrough = True
-        engine.fresh_key = partial(offer_fresh_key, reporter, human, file, mode, options)
         log_path = logs.setup(options.verbose, run_dir)
         logger.info("ipbind {} {}", mode, file)
 
@@ -141,24 +143,25 @@ def run(
                 question += (" and c" if question else "C") + f"reate {count(creates, 'key')}"
             return human.confirm(question[:1].upper() + question[1:] + "?")
 
-        results = engine.run(mode, confirm, chromium)
+        results = engine.run(mode, confirm, chromium).results
     except IpbindError as err:
-        if isinstance(err, Interrupted) and engine is not None and engine.changing:
-            err = interruption(mode, engine=engine)
-        where = write_report(reporter, options, mode, engine, run_dir, err.exit_code, err)
-        say_traces(reporter, engine)
+        outcome = engine.outcome if engine is not None else None
+        if isinstance(err, Interrupted) and outcome is not None and outcome.changing:
+            err = interruption(mode, outcome)
+        where = write_report(reporter, options, mode, outcome, run_dir, err.exit_code, err)
+        say_traces(reporter, outcome)
         return fail(reporter, options, mode, results, err, log_path, where)
     except KeyboardInterrupt:
-        stop = interruption(mode, engine=engine)
-        results = engine.results if engine is not None else []  # each key, as read back
-        where = write_report(reporter, options, mode, engine, run_dir, stop.exit_code, stop)
-        say_traces(reporter, engine)
+        outcome = engine.outcome if engine is not None else None
+        stop = interruption(mode, outcome)
+        results = outcome.results if outcome is not None else []  # each key, as read back
+        where = write_report(reporter, options, mode, outcome, run_dir, stop.exit_code, stop)
+        say_traces(reporter, outcome)
         return fail(reporter, options, mode, results, stop, log_path, where)
     reporter.end_progress()
     code = exit_code_of(results, mode)
-    if engine is not None:
-        engine.results = results
-    report_path = write_report(reporter, options, mode, engine, run_dir, code, None, say=False)
+    outcome = engine.outcome
+    report_path = write_report(reporter, options, mode, outcome, run_dir, code, None, say=False)
     new_keys = hand_over_new_keys(reporter, options, results)
     if options.json_out:
         secrets_out = options.secret_file is None
@@ -174,7 +177,7 @@ def run(
         )
         if report_path is not None:  # on stderr, beside the JSON
             reporter.say(f"Report (with pictures): {report_path}", "bold")
-        say_traces(reporter, engine)
+        say_traces(reporter, outcome)
     else:
         if mode != "plan":
             reporter.summary(results, mode)
@@ -189,7 +192,7 @@ def run(
             reporter.say(ALTRADY_LAST_STEP, "bold")
         if report_path is not None:
             reporter.say(f"Report (with pictures): {report_path}", "bold")
-        say_traces(reporter, engine)
+        say_traces(reporter, outcome)
         if code != ExitCode.OK and log_path:
             reporter.say(f"Debug log (no secrets): {log_path}", "dim")
         if code == ExitCode.SITE_CHANGED and not options.demo:
@@ -202,7 +205,7 @@ def write_report(
     reporter: ConsoleReporter,
     options: Options,
     mode: Mode,
-    engine: Engine | None,
+    outcome: Outcome | None,
     run_dir: Path | None,
     code: ExitCode,
     err: IpbindError | None,
@@ -210,14 +213,14 @@ def write_report(
     say: bool = True,
 ) -> Path | None:
     """The run's report (HTML with pictures, and the JSON), for apply and verify."""
-    if mode == "plan" or engine is None or run_dir is None or not run_dir.is_dir():
+    if mode == "plan" or outcome is None or run_dir is None or not run_dir.is_dir():
         return None
     if isinstance(err, BrowserMissing):  # no browser, no page read: nothing to report
         return None
     # A key's new secret (Bybit) is handed over once, never kept in a report.
-    data = result_json(mode, engine.results, code, error=err, secrets_out=False)
+    data = result_json(mode, outcome.results, code, error=err, secrets_out=False)
     try:
-        path = report.write(run_dir, mode, engine.results, engine.pictures, data, engine.resumes)
+        path = report.write(run_dir, mode, outcome.results, outcome.pictures, data, outcome.resumes)
     except OSError as problem:
         logger.warning("could not write the report: {}", problem)
         return None
@@ -226,9 +229,9 @@ def write_report(
     return path
 
 
-def say_traces(reporter: ConsoleReporter, engine: Engine | None) -> None:
+def say_traces(reporter: ConsoleReporter, outcome: Outcome | None) -> None:
     """Where each trace of a verbose run is (scrubbed of secrets), and how to open it."""
-    for path in engine.traces if engine is not None else []:
+    for path in outcome.traces if outcome is not None else []:
         reporter.say(f"Trace: {path} (secrets scrubbed; open with `playwright show-trace {path}`)")
 
 
@@ -327,10 +330,10 @@ def offer_assist(
     )
 
 
-def interruption(mode: Mode, *, engine: Engine | None) -> Interrupted:
+def interruption(mode: Mode, outcome: Outcome | None) -> Interrupted:
     """Ctrl-C, told the same way wherever it comes: whether anything may have changed, and
     once changes had begun, per key what was saved and what was not."""
-    if engine is not None and engine.changing:
+    if outcome is not None and outcome.changing:
         return Interrupted(
             "interrupted while changing whitelists; the summary says what each key holds as "
             "read back",

@@ -15,18 +15,14 @@ import json
 import os
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 from assistant import browser as browsers
 from assistant import logs
-from assistant.engine import TOTP_STEPS_FILE
 from assistant.errors import BadInput, ExitCode, IpbindError
 from assistant.human import TerminalHuman, interactive
+from assistant.opening import codes_for, credentials_of, open_exchange, origin_of
 from assistant.output import ConsoleReporter
-from assistant.settings import BaseIpbindSettings, load_settings, site_origin
-from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
+from assistant.settings import BaseIpbindSettings, load_settings
 from flows import FLOWS
-from flows.base import Credentials, Flow
 
 
 def flow_id(exchange: str) -> str:
@@ -46,54 +42,28 @@ def login(
     try:
         exchange = flow_id(exchange)
         settings = settings or load_settings(**overrides)
-        conf = settings.exchange(exchange)
         flow_cls = FLOWS[exchange]
-        origin = site_origin(
-            conf.base_url, flow_cls.origins, f"IPBIND_{exchange.upper()}__BASE_URL"
-        )
-        credentials = (
-            Credentials(conf.username, conf.password) if conf.username and conf.password else None
-        )
+        origin = origin_of(settings, exchange)
+        credentials = credentials_of(settings, exchange)
         if credentials is None:  # the person signs in: that needs a window
             settings = settings.model_copy(update={"headless": False})
         human = TerminalHuman(reporter, headless=settings.headless)
-        logs.redactor.add(*conf.secret_values())
-        memory = StepMemory(settings.state_home / TOTP_STEPS_FILE, origin)
-        totp = conf.totp()
-        codes: Codes
-        if totp is not None:
-            codes = TotpCodes(
-                totp.secret.get_secret_value(), totp.period, totp.digits, memory=memory
-            )
-        elif credentials is None or interactive():
-            codes = PromptedCodes(flow_cls.name, conf.totp_period, human.ask_code, memory=memory)
-        else:
-            raise BadInput(
-                f"{flow_cls.name} needs an authenticator code and there is no terminal to ask: "
-                f"set IPBIND_{exchange.upper()}__TOTP_SECRET"
-            )
+        # The person who signs in is at the terminal; else codes come from the TOTP secret.
+        ask = human.ask_code if credentials is None or interactive() else None
+        codes = codes_for(settings, exchange, origin, ask=ask)
         path = browsers.session_file(settings.state_home, exchange)
         reporter.say(f"Signing in to {flow_cls.name} at {origin} …")
-        with sync_playwright() as pw:
-            chromium = browsers.launch(
-                pw,
-                headless=settings.headless,
-                slow_mo=settings.slow_mo,
-                executable=settings.browser_executable,
-                channel=settings.browser_channel,
-                window="`ipbind login` with no password configured (you sign in yourself)"
-                if credentials is None
-                else browsers.HEADED,
+        window = (
+            "`ipbind login` with no password configured (you sign in yourself)"
+            if credentials is None
+            else browsers.HEADED
+        )
+        with browsers.opened(settings, window=window) as chromium:
+            flow = open_exchange(
+                chromium, settings, exchange, human, origin=origin, codes=codes, saved_session=False
             )
-            try:
-                context = chromium.new_context(locale="en-US")
-                flow: Flow = flow_cls(
-                    context.new_page(), origin, credentials, codes, human, timeout=settings.timeout
-                )
-                flow.open()
-                keep(path, json.dumps(context.storage_state()))
-            finally:
-                chromium.close()
+            flow.open()
+            keep(path, json.dumps(flow.page.context.storage_state()))
     except IpbindError as err:
         reporter.error(err)
         return err.exit_code

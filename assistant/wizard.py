@@ -199,8 +199,7 @@ def menu(entries: list[dict[str, Any]]) -> Table:
     grid.add_column(no_wrap=True)
     grid.add_column(ratio=1)
     for number, e in enumerate(entries, 1):
-        note = " (currently broken)" if e["status"] == "broken" else ""
-        grid.add_row(f"  {number})", e["id"], f"{e['name']}: {e['how']}{note}")
+        grid.add_row(f"  {number})", e["id"], f"{e['name']}: {e['how']}")
     return grid
 
 

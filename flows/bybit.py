@@ -180,7 +180,7 @@ class Bybit(Flow):
                 deadline = time.monotonic() + READ_S
                 while True:
                     self.settle()
-                    seen = self._changes()
+                    seen = self.changes()
                     api_key = self.value_of(shown, API_KEY)
                     secret = self.value_of(shown, SECRET_KEY)
                     if secret:

@@ -71,7 +71,6 @@ class Profile:
     cidr: bool = False
     ipv6: bool = False
     third_party: str | None = None  # the label of keys whose IP list cannot be edited
-    regular: str | None = None  # the label of ordinary keys, where the site shows one
     unrestricted: str | None = None  # what becomes of a key with no IP restriction
 
 
@@ -180,7 +179,6 @@ PROFILES: list[Profile] = [
         separators=", ",
         verification=Verification(totp="Authenticator code", email_code="Email code"),
         third_party="Linking third-party app",
-        regular="API trading",
         unrestricted="14 days",
     ),
 ]

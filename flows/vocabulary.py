@@ -67,3 +67,7 @@ class Vocabulary:
 def any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
     """A pattern matching any of `patterns` (each made by a Vocabulary)."""
     return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.I)
+
+
+# The words of the base class, for every flow: SITES.md's common rules, and guesses.
+COMMON = Vocabulary("common")

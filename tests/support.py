@@ -22,9 +22,10 @@ from typing import Any
 import pyotp
 from playwright.sync_api import Browser
 
-from assistant.engine import Engine, KeyResult
+from assistant.engine import Engine
 from assistant.errors import ExitCode
 from assistant.logs import redactor
+from assistant.outcome import KeyResult
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import BaseIpbindSettings, load_settings
@@ -240,7 +241,7 @@ def run_engine(
         human,
         ask_code=ask_code,
     )
-    return engine.run("apply", lambda plans: True, browser)
+    return engine.run("apply", lambda plans: True, browser).results
 
 
 def ipbind(

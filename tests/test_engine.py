@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from assistant.allocation import Allocation
-from assistant.engine import ACCOUNT_LIST, match_key, targets_of
 from assistant.errors import UserActionNeeded
+from assistant.outcome import ACCOUNT_LIST
+from assistant.targets import match_key, targets_of
 from flows import FLOWS
 from flows.base import KeyInfo
 

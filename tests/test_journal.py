@@ -8,9 +8,9 @@ import json
 import stat
 from pathlib import Path
 
-from assistant.engine import KeyPlan, KeyResult, Target
 from assistant.errors import UserActionNeeded
 from assistant.journal import Journal, allocation_id
+from assistant.outcome import KeyPlan, KeyResult, Target
 from flows.base import KeyInfo
 
 IPS = ["203.0.113.10", "203.0.113.11"]

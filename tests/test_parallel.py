@@ -115,7 +115,7 @@ def test_one_lane_runs_every_exchange_in_the_sessions_browser(
     def no_driver() -> None:
         raise AssertionError("one lane with a browser given started a driver of its own")
 
-    monkeypatch.setattr("assistant.engine.browsers.driver", no_driver)
+    monkeypatch.setattr("assistant.parallel.browsers.driver", no_driver)
     exchanges = ("binance", "coinbase")
     conf = settings(sites, tmp_path, *exchanges, parallel=1)
     path = allocation(tmp_path, *exchanges)

@@ -41,9 +41,9 @@ from support import (
 )
 
 from assistant.browser import session_file
-from assistant.engine import TOTP_STEPS_FILE
 from assistant.errors import ExitCode
 from assistant.logs import MASK
+from assistant.opening import TOTP_STEPS_FILE
 from assistant.session import keep
 from assistant.trace import scrub_zip
 from assistant.twofa import StepMemory

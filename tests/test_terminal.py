@@ -41,10 +41,10 @@ from typer.testing import CliRunner
 
 from assistant import logs
 from assistant.cli import app
-from assistant.engine import KeyPlan, KeyResult, Target, not_started
 from assistant.errors import ExitCode, SiteChanged, UserActionNeeded
 from assistant.exchanges import listing
 from assistant.human import countdown
+from assistant.outcome import KeyPlan, KeyResult, Target, not_started
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, run
 from assistant.settings import BaseIpbindSettings

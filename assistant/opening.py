@@ -1,0 +1,107 @@
+"""Opening an exchange, the one way every command does (plan, apply and verify; login;
+assist; doctor):
+
+    origin_of       where it is reached: its own origin, or a loopback BASE_URL (a mock)
+    credentials_of  the sign-in and the flow's other secrets, masked in every log line
+    codes_for       authenticator codes: from the TOTP secret, else asked at the terminal
+    open_exchange   a browser context (the saved session, a trace) and the flow on its page
+
+The browser itself is launched in `assistant.browser` (`opened`, `launch_for`) alone. The
+flow types credentials only on the origin given here (`Flow.check_origin`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import Browser
+
+from assistant import browser as browsers
+from assistant import trace as traces
+from assistant.errors import BadInput
+from assistant.logs import redactor
+from assistant.settings import BaseIpbindSettings, site_origin
+from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
+from flows import FLOWS
+from flows.base import Credentials, Flow, Human
+
+TOTP_STEPS_FILE = "totp-steps.json"
+
+
+def origin_of(settings: BaseIpbindSettings, exchange: str) -> str:
+    """Where `exchange` is reached: its real origin, or the BASE_URL set for it."""
+    conf = settings.exchange(exchange)
+    return site_origin(
+        conf.base_url, FLOWS[exchange].origins, f"IPBIND_{exchange.upper()}__BASE_URL"
+    )
+
+
+def credentials_of(settings: BaseIpbindSettings, exchange: str) -> Credentials | None:
+    """The username and password (and the flow's other secrets) when both are set; None:
+    the person signs in. Every secret of the exchange is masked in the logs from here on."""
+    conf = settings.exchange(exchange)
+    redactor.add(*conf.secret_values())
+    if not (conf.username and conf.password):
+        return None
+    secrets = {name: getattr(conf, name, None) for name in FLOWS[exchange].secrets}
+    return Credentials(conf.username, conf.password, {k: v for k, v in secrets.items() if v})
+
+
+def codes_for(
+    settings: BaseIpbindSettings,
+    exchange: str,
+    origin: str,
+    *,
+    ask: Callable[[str, float], str] | None,
+    nap: Callable[[float], None] | None = None,
+) -> Codes:
+    """Codes from the TOTP secret when one is set (waiting out a spent step with `nap`),
+    else asked (`ask`: a prompt at the terminal). A step a run just before this one spent is
+    spent for this one too (`StepMemory`)."""
+    conf = settings.exchange(exchange)
+    memory = StepMemory(settings.state_home / TOTP_STEPS_FILE, origin)
+    totp = conf.totp()
+    if totp is not None:
+        secret = totp.secret.get_secret_value()
+        if nap is None:
+            return TotpCodes(secret, totp.period, totp.digits, memory=memory)
+        return TotpCodes(secret, totp.period, totp.digits, sleep=nap, memory=memory)
+    if ask is None:
+        raise BadInput(
+            f"{FLOWS[exchange].name} needs an authenticator code and there is no terminal to "
+            f"ask: set IPBIND_{exchange.upper()}__TOTP_SECRET"
+        )
+    return PromptedCodes(FLOWS[exchange].name, conf.totp_period, ask, memory=memory)
+
+
+def open_exchange(
+    browser: Browser,
+    settings: BaseIpbindSettings,
+    exchange: str,
+    human: Human,
+    *,
+    origin: str | None = None,
+    codes: Codes | None = None,
+    ask: Callable[[str, float], str] | None = None,
+    saved_session: bool = True,
+    trace: bool = False,
+) -> Flow:
+    """`exchange`'s flow on a new page of `browser`, in a context of its own: English, with
+    the session `ipbind login` kept (unless `saved_session` is False: a fresh sign-in), and
+    a trace when asked (-v; scrubbed of secrets when it is saved). Nothing is opened yet:
+    `Flow.open` goes to the API page, signing in on the exchange's origin."""
+    origin = origin or origin_of(settings, exchange)
+    saved = browsers.session_file(settings.state_home, exchange)
+    context = browser.new_context(
+        locale="en-US", storage_state=saved if saved_session and saved.is_file() else None
+    )
+    if trace:
+        traces.start(context, f"ipbind {exchange}")
+    return FLOWS[exchange](
+        context.new_page(),
+        origin,
+        credentials_of(settings, exchange),
+        codes or codes_for(settings, exchange, origin, ask=ask),
+        human,
+        timeout=settings.timeout,
+    )

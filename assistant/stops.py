@@ -1,0 +1,81 @@
+"""Ctrl-C, for every worker of a run at once.
+
+The first Ctrl-C stops every worker at its next step; each reads back the key it was on,
+and no key is started after it. A second one stops a read-back too. Workers hear it in
+their own threads through `checkpoint` (before each step of a flow) and `nap` (a wait with
+no page to watch); a person waiting to be asked something hears it through `stopped`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from assistant.errors import Interrupted
+from flows import FLOWS
+
+
+class Stops:
+    def __init__(self) -> None:
+        self.count = 0  # Ctrl-C's so far: the first stops every worker, a second a read-back
+        self.stopped = threading.Event()  # set at the first: a wait on the person gives up
+        self._heard: dict[str, int] = {}  # per exchange: the stops its worker stopped for
+        self._changed = threading.Condition()
+
+    @property
+    def stopping(self) -> bool:
+        return self.count > 0
+
+    def stop(self) -> None:
+        """A Ctrl-C (or a question the person cancelled): every worker stops at its next step."""
+        with self._changed:
+            self.count += 1
+            self.stopped.set()
+            self._changed.notify_all()
+
+    def interrupted(self, exchange: str) -> None:
+        """`exchange`'s worker has stopped for a Ctrl-C: one it heard at a step (counted where
+        it was pressed), or one pressed in its own thread (counted here). Its read-back of
+        the key under way goes on, unless a Ctrl-C comes after this one."""
+        with self._changed:
+            if self._heard.get(exchange, 0) == self.count:
+                self.count += 1
+                self.stopped.set()
+                self._changed.notify_all()
+            self._heard[exchange] = self.count
+
+    def checkpoint(self, exchange: str) -> None:
+        """Before each step of `exchange`'s flow: a Ctrl-C it has not stopped for stops it."""
+        if self.count > self._heard.get(exchange, 0):
+            raise Interrupted(f"{FLOWS[exchange].name}: stopped with Ctrl-C")
+
+    def nap(self, exchange: str, seconds: float) -> None:
+        """A wait with no page to watch (for a TOTP step, a server's Retry-After), cut short
+        by a Ctrl-C."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.count > self._heard.get(exchange, 0), seconds)
+        self.checkpoint(exchange)
+
+    @contextmanager
+    def counted(self, asking: Callable[[], bool]) -> Iterator[None]:
+        """While lanes run, a Ctrl-C (which only the main thread hears) is counted rather
+        than raised wherever this thread happens to be: every worker stops at its next step
+        and reads back the key it was on, and the run ends once every lane has. While
+        `asking` (a code, the confirmation) it is raised as ever: it cancels the question."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # no Ctrl-C reaches this thread (an embedding program's own thread)
+            return
+
+        def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+            if asking():
+                raise KeyboardInterrupt
+            self.stop()
+
+        previous = signal.signal(signal.SIGINT, on_ctrl_c)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)

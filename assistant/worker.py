@@ -1,0 +1,450 @@
+"""One exchange's part of a run (`Worker`): its browser context and flow, and its keys one
+after another (the exchange's rate limits; one TOTP step per code).
+
+    plan     sign in, find each key, read its whitelist, work out what to add
+    apply    change each key through the flow (a second try after a server's trouble),
+             then read it back from a fresh load: a key is verified only by its read-back
+
+The engine decides what is done; a worker does it on one lane from start to end (its pages
+belong to that lane's thread). What every worker of a run shares is its `Run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+from playwright.sync_api import Browser, Page
+from playwright.sync_api import Error as PlaywrightError
+
+from assistant import report
+from assistant import trace as traces
+from assistant.errors import (
+    Interrupted,
+    IpbindError,
+    SiteChanged,
+    SiteTrouble,
+    UserActionNeeded,
+    first_line,
+)
+from assistant.journal import Journal
+from assistant.opening import codes_for, open_exchange
+from assistant.outcome import (
+    ACCOUNT_LIST,
+    EXISTING,
+    INTERRUPTED,
+    NOT_REACHED,
+    KeyPlan,
+    KeyResult,
+    Mode,
+    Outcome,
+    Reporter,
+    Target,
+)
+from assistant.settings import BaseIpbindSettings
+from assistant.stops import Stops
+from assistant.targets import free_name, match_key
+from flows import FLOWS
+from flows.base import Flow, Human, KeyInfo, NewKey, Progress
+
+RETRY_WAIT = 2.0  # seconds before the second try after a server error with no Retry-After
+MAX_RETRY_WAIT = 60.0  # at most this long, whatever a Retry-After asks
+
+
+@dataclass
+class Run:
+    """What every worker of a run shares: set up once by the engine."""
+
+    settings: BaseIpbindSettings
+    mode: Mode
+    origins: dict[str, str]
+    reporter: Reporter
+    human: Human  # the person, as every worker meets them: one question at a time
+    ask_code: Callable[[str, float], str] | None  # at the terminal, through the same desk
+    stops: Stops
+    journal: Journal
+    outcome: Outcome  # the pictures and traces go here as they are taken
+    replace: bool = False
+    run_dir: Path | None = None
+    trace: bool = False  # a Playwright trace per exchange (-v), scrubbed when saved
+    walkthrough: Callable[[Flow], None] | None = None  # narrates a headed run
+
+
+def not_in_effect(flow: Flow, plan: KeyPlan, pending: str) -> UserActionNeeded:
+    return UserActionNeeded(
+        f"{flow.name}: {plan.target.key!r}: saved, but not in effect yet: the page says "
+        f"{pending!r}, and the list read back is still the old one",
+        hint=f"Open the confirmation link {flow.name} e-mailed you, then run `ipbind verify`.",
+    )
+
+
+def secret_lost(flow: Flow, key: str) -> UserActionNeeded:
+    return UserActionNeeded(
+        f"{flow.name}: {key!r} was created, but the server failed before showing its secret "
+        f"({flow.name} shows it once only)",
+        hint=f"Delete {key!r} on {flow.name}, then run again: ipbind creates it afresh.",
+    )
+
+
+class Worker:
+    def __init__(self, run: Run, exchange: str, targets: list[Target]):
+        self.run = run
+        self.exchange = exchange
+        self.targets = targets
+        self.flow: Flow | None = None
+        self.plans: list[KeyPlan] = []
+        self.results: list[KeyResult] = []
+
+    # -- the worker's part, as a lane runs it ------------------------------------------------
+
+    def plan(self, chromium: Browser) -> None:
+        run = self.run
+        run.reporter.status(
+            self.exchange,
+            f"{FLOWS[self.exchange].name}: signing in and reading {len(self.targets)} key(s) "
+            f"at {run.origins[self.exchange]} …",
+        )
+        try:
+            self.flow = self._open(chromium)
+            self.plans = self._plan(self.flow)
+        except (KeyboardInterrupt, Interrupted):  # the run stops before any change
+            run.stops.interrupted(self.exchange)
+
+    def apply(self) -> None:
+        """Each key in turn. After a Ctrl-C (here or in another worker) the key under way has
+        been read back, and no key is started after it."""
+        assert self.flow is not None
+        for plan in self.plans:
+            if self.run.stops.stopping:
+                break
+            try:
+                result = self._apply(self.flow, plan)
+            except (KeyboardInterrupt, Interrupted):  # between two steps
+                self.run.stops.interrupted(self.exchange)
+                result = KeyResult(plan, "interrupted", note=INTERRUPTED)
+            self.results.append(result)
+            self.run.reporter.result(result)
+
+    def outcome(self) -> list[KeyResult]:
+        """Its keys' results, in plan order; a key it never came to is "not started"."""
+        rest = self.plans[len(self.results) :]
+        return self.results + [KeyResult(p, "not started", note=NOT_REACHED) for p in rest]
+
+    def close(self) -> None:
+        if self.flow is not None:
+            self._save_trace()
+            with suppress(PlaywrightError):  # after a Ctrl-C the browser may be gone already
+                self.flow.page.context.close()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _open(self, chromium: Browser) -> Flow:
+        run, exchange = self.run, self.exchange
+        origin = run.origins[exchange]
+
+        def nap(seconds: float) -> None:
+            run.stops.nap(exchange, seconds)
+
+        codes = codes_for(run.settings, exchange, origin, ask=run.ask_code, nap=nap)
+        flow = open_exchange(
+            chromium, run.settings, exchange, run.human, origin=origin, codes=codes, trace=run.trace
+        )
+        flow.checkpoint = lambda: run.stops.checkpoint(exchange)
+        if run.walkthrough is not None:
+            run.walkthrough(flow)
+        return flow
+
+    def _save_trace(self) -> None:
+        """The exchange's trace, scrubbed, into the run folder (before its context closes)."""
+        run = self.run
+        if not run.trace or run.run_dir is None or self.flow is None:
+            return
+        path = run.run_dir / f"trace-{self.exchange}.zip"
+        try:
+            traces.save(self.flow.page.context, path)
+        except (PlaywrightError, OSError) as err:  # the browser gone (Ctrl-C), a full disk
+            logger.info("no trace of {}: {}", self.exchange, first_line(err))
+            return
+        run.outcome.traces.append(path)
+        logger.info(
+            "trace of {}: {} (open with `playwright show-trace {}`)", self.exchange, path, path
+        )
+
+    # -- plan ------------------------------------------------------------------------------
+
+    def _plan(self, flow: Flow) -> list[KeyPlan]:
+        plans = [KeyPlan(t) for t in self.targets]
+        try:
+            with self._failure_capture(flow, "plan"):
+                flow.open()
+                keys = flow.list_keys() if flow.scope == "key" else []
+        except Interrupted:
+            raise  # the run stops: not this key's failure
+        except IpbindError as err:
+            for plan in plans:
+                plan.error = err
+            return plans
+        for plan in plans:
+            try:
+                with self._failure_capture(flow, f"plan-{plan.target.key}"):
+                    self._read_plan(flow, plan, keys)
+                if self.run.mode == "verify" or (self.run.mode == "apply" and not plan.changes):
+                    self._picture(flow, plan)  # else: no report, or one after the read-back
+            except Interrupted:
+                raise
+            except IpbindError as err:
+                plan.error = err
+        return plans
+
+    def _read_plan(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
+        target = plan.target
+        if target.binding is not None:
+            self._read_binding(flow, plan, keys)
+            return
+        if flow.scope == "key" and not keys and flow.shows(target.key):
+            raise SiteChanged(  # keys are shown, but not with the controls the flow knows
+                f"{flow.name}: the API page shows {target.key!r}, but no key on it has the "
+                "controls ipbind looks for"
+            )
+        plan.key = (
+            KeyInfo(ACCOUNT_LIST)
+            if flow.scope == "account"
+            else match_key(type(flow), target.key, keys)
+        )
+        plan.current = flow.read(plan.key)
+        plan.to_add = [ip for ip in target.ips if ip not in plan.current]
+        if self.run.replace:
+            plan.to_remove = [ip for ip in plan.current if ip not in target.ips]
+        total = len(plan.current) - len(plan.to_remove) + len(plan.to_add)
+        if total > flow.max_ips:
+            raise UserActionNeeded(
+                f"{flow.name}: {target.key!r} has {len(plan.current)} addresses; adding "
+                f"{len(plan.to_add)} makes {total}, over the limit of {flow.max_ips}",
+                hint="Remove addresses you no longer use on the exchange, or rerun with "
+                "--replace to swap the old ones for Altrady's.",
+            )
+
+    def _read_binding(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
+        """A key bound to Altrady: none of its name yet → create one; one bound as asked →
+        nothing to do; one bound otherwise → stop: a binding cannot be changed."""
+        target, wanted = plan.target, plan.target.binding
+        named = [k for k in keys if k.name == target.key]
+        if not named:
+            plan.create = True
+            return
+        free = free_name(target.key, keys)
+        if len(named) > 1:
+            raise UserActionNeeded(
+                f"{flow.name}: {len(named)} keys are named {target.key!r}",
+                hint=f"Give `key` a name no {flow.name} key has (say {free!r}): ipbind creates "
+                f"that key, {wanted}.",
+            )
+        plan.key = named[0]
+        bound = flow.binding(plan.key)
+        if bound != wanted:
+            assert wanted is not None
+            shows = (  # a page may not say which other application, only that it is not ours
+                f"bound to {flow.app} ({', '.join(bound.permissions)})"
+                if bound.app == wanted.app
+                else f"not bound to {flow.app}"
+            )
+            raise UserActionNeeded(
+                f"{flow.name}: a key named {target.key!r} exists, {shows}; {flow.name} cannot "
+                f"bind an existing key to {flow.app} (or change its binding), so nothing was "
+                "changed",
+                hint=f"Give `key` a name no {flow.name} key has (say {free!r}): ipbind creates "
+                f"that key, {wanted}.",
+            )
+        plan.fresh = free  # bound as asked: nothing to do, unless its secret is not in Altrady
+
+    # -- apply -----------------------------------------------------------------------------
+
+    def _apply(self, flow: Flow, plan: KeyPlan) -> KeyResult:
+        """Changes the key as planned and reads it back; journalled."""
+        if plan.changes:
+            self.run.journal.changing(plan)
+        result = self._apply_key(flow, plan)
+        self.run.journal.result(result)
+        return result
+
+    def _apply_key(self, flow: Flow, plan: KeyPlan) -> KeyResult:
+        target = plan.target
+
+        def progress(done: int, total: int, note: str) -> None:
+            self.run.reporter.progress(
+                target.exchange, target.key, done, total, note, flow.codes.seconds_until_next
+            )
+
+        if not plan.changes:  # read on a settled page while planning: nothing to redo
+            note = EXISTING if plan.fresh else None
+            return KeyResult(plan, "unchanged", list(plan.current), bound=target.binding, note=note)
+        if target.binding is not None:
+            result = self._create(flow, plan, progress)
+        else:
+            assert plan.key is not None
+            result = self._change(flow, plan, plan.to_add, plan.to_remove, progress)
+        if not isinstance(result.error, SiteTrouble) or result.created is not None:
+            return result
+        # The server failed, limited or ended the session: not the user's doing. Once more,
+        # from what the key holds now (signing in again if need be): nothing is sent twice.
+        trouble = result.error
+        wait = min(trouble.retry_after or RETRY_WAIT, MAX_RETRY_WAIT)
+        self.run.reporter.notice(f"{trouble.message}; trying once more in {wait:.0f} s")
+        try:
+            self.run.stops.nap(flow.id, wait)  # the pause the server asked for, or a short one
+            flow.open()
+            if target.binding is not None:
+                named = [k for k in flow.list_keys() if k.name == target.key]
+            else:
+                assert plan.key is not None
+                now = flow.read(plan.key)
+        except (KeyboardInterrupt, Interrupted):
+            self.run.stops.interrupted(flow.id)
+            return KeyResult(plan, "interrupted", result.after, note=INTERRUPTED)
+        except IpbindError as err:
+            logger.info("{}: {!r}: no second try: {}", flow.name, target.key, err.message)
+            return result
+        if target.binding is not None:
+            if named:  # created after all, but its answer (the secret, shown once) was lost
+                return KeyResult(plan, "failed", error=secret_lost(flow, target.key))
+            return self._create(flow, plan, progress)
+        add = [ip for ip in target.ips if ip not in now]
+        remove = [ip for ip in plan.to_remove if ip in now]
+        if not add and not remove:  # the first try had saved it all: read just now, afresh
+            return KeyResult(plan, "verified", now)
+        return self._change(flow, plan, add, remove, progress)
+
+    def _change(
+        self, flow: Flow, plan: KeyPlan, add: list[str], remove: list[str], progress: Progress
+    ) -> KeyResult:
+        """`add` and `remove` on the key through the flow, then read it back afresh."""
+        assert plan.key is not None
+        target = plan.target
+        try:
+            with self._failure_capture(flow, f"apply-{target.key}"):
+                flow.change(plan.key, add, remove, progress)
+        except (KeyboardInterrupt, Interrupted):  # Ctrl-C, or at a prompt for a code
+            self.run.stops.interrupted(flow.id)
+            after = self._read_back_if_possible(flow, plan)
+            return KeyResult(plan, "interrupted", after, note=INTERRUPTED)
+        except IpbindError as err:
+            return KeyResult(plan, "failed", self._read_back_if_possible(flow, plan), error=err)
+        try:
+            with self._failure_capture(flow, f"read-back-{target.key}"):
+                after = self._read_back(flow, plan)
+                short = any(ip not in after for ip in target.ips)
+                pending = flow.pending(plan.key) if short else None
+            self._picture(flow, plan)
+        except (KeyboardInterrupt, Interrupted):  # stopped while reading back: once more
+            self.run.stops.interrupted(flow.id)
+            after = self._read_back_if_possible(flow, plan)
+            return KeyResult(plan, "interrupted", after, note=INTERRUPTED)
+        except IpbindError as err:
+            return KeyResult(plan, "failed", error=err)
+        missing = [ip for ip in target.ips if ip not in after]
+        extra = [ip for ip in after if ip in plan.to_remove]
+        if pending:  # saved, but waiting for the person (an e-mailed link): not verified
+            return KeyResult(plan, "not verified", after, error=not_in_effect(flow, plan, pending))
+        if missing or extra:
+            mismatch = SiteChanged(
+                f"{flow.name}: {target.key!r}: after saving, the list read back lacks "
+                f"{len(missing)} of the {len(target.ips)} addresses"
+                + (f" and still holds {len(extra)} that were to be removed" if extra else "")
+            )
+            return KeyResult(plan, "not verified", after, error=mismatch)
+        return KeyResult(plan, "verified", after)
+
+    def _read_back_if_possible(self, flow: Flow, plan: KeyPlan) -> list[str] | None:
+        """After a change stopped half way: what the key holds now, so that the summary tells
+        what the exchange has rather than what was planned. None when it cannot be read (a
+        second Ctrl-C, a closed browser, a site that keeps failing)."""
+        try:
+            return self._read_back(flow, plan, once=True)
+        except (IpbindError, PlaywrightError, KeyboardInterrupt) as err:
+            logger.info(
+                "{}: {!r}: not read back after the stop ({})",
+                flow.name,
+                plan.target.key,
+                type(err).__name__,
+            )
+            return None
+
+    def _create(self, flow: Flow, plan: KeyPlan, progress: Progress) -> KeyResult:
+        """Creates the key bound to Altrady, then reads its binding back from a fresh load."""
+        target = plan.target
+        assert target.binding is not None
+        created: NewKey | None = None
+        try:
+            with self._failure_capture(flow, f"apply-{target.key}"):
+                created = flow.create(target.key, target.binding, progress)
+                flow.open()
+                plan.key = match_key(type(flow), target.key, flow.list_keys())
+                bound = flow.binding(plan.key)
+                self._picture(flow, plan)  # the key as read back, for the report
+        except (KeyboardInterrupt, Interrupted):  # a key created is still shown to the user
+            self.run.stops.interrupted(flow.id)
+            created = created or flow.created
+            return KeyResult(plan, "interrupted", note=INTERRUPTED, created=created)
+        except IpbindError as err:  # a key created but not read back is still the user's
+            return KeyResult(plan, "failed", error=err, created=created or flow.created)
+        if bound != target.binding:
+            mismatch = SiteChanged(
+                f"{flow.name}: {target.key!r} was created, but reads back {bound}, "
+                f"not {target.binding}"
+            )
+            return KeyResult(plan, "not verified", error=mismatch, bound=bound, created=created)
+        return KeyResult(plan, "verified", bound=bound, created=created)
+
+    def _read_back(self, flow: Flow, plan: KeyPlan, *, once: bool = False) -> list[str]:
+        """The key's list from a fresh load of the API page: what the server saved, not what
+        was typed. A list that lacks what was just saved is read once more after the page
+        has settled again, before the key is called "not verified"."""
+        assert plan.key is not None
+        flow.open()
+        after = flow.read(plan.key)
+        if not once and any(ip not in after for ip in plan.target.ips):
+            logger.info(
+                "{}: {!r}: the list read back is short; reading it once more",
+                flow.name,
+                plan.target.key,
+            )
+            flow.settle()
+            after = flow.read(plan.key)
+        return after
+
+    # -- pictures ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _failure_capture(self, flow: Flow, what: str) -> Iterator[None]:
+        """On failure, keep a screenshot (every input masked) for the debug report."""
+        try:
+            yield
+        except Interrupted:
+            raise  # the person stopped it: nothing to picture
+        except IpbindError as err:
+            logger.info("failed: {}", err.message)  # the reporter tells the user
+            self._screenshot(flow.page, f"{flow.id}-{what}")
+            raise
+
+    def _picture(self, flow: Flow, plan: KeyPlan) -> None:
+        """The key's whitelist as just read, for the run's report (password and code
+        fields masked, addresses visible)."""
+        if self.run.run_dir is None:
+            return
+        flow.settle()  # the list, not its skeleton
+        path = report.picture(flow.page, self.run.run_dir, plan.target.exchange, plan.target.key)
+        if path is not None:
+            self.run.outcome.pictures[(plan.target.exchange, plan.target.key)] = path
+
+    def _screenshot(self, page: Page, name: str) -> None:
+        if self.run.run_dir is None:
+            return
+        path = self.run.run_dir / f"{report.safe_name(name)}.png"
+        try:
+            page.screenshot(path=path, mask=[page.locator("input, textarea")], timeout=5000)
+            logger.info("screenshot of the failure: {}", path)
+        except Exception as err:  # a screenshot is a courtesy; never mask the real failure
+            logger.debug("no screenshot: {}", err)

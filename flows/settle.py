@@ -1,0 +1,147 @@
+"""When a page has settled: what a flow waits for before it reads ("found nothing" is "the
+list is empty" only then). Single-page apps render their frame first and their lists from
+later requests; a page has settled when no busy indicator shows and none of its own requests
+has been in flight for a moment. `Settler` watches one page for that; flows (`Flow.settle`)
+and the assisted mode use it alike."""
+
+from __future__ import annotations
+
+import time
+from contextlib import suppress
+
+from loguru import logger
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Request, Response
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+QUIET_MS = 250  # no request of the page in flight for this long, and the page has settled
+# However long the page has been quiet, a settle watches it this long: a request that the
+# last action started reaches Playwright's events a moment after the action returns.
+WATCH_MS = 50
+STREAM_S = 10.0  # a request in flight this long is a stream or a long poll, not a page loading
+# What a page loads itself with; images, fonts, beacons and sockets do not hold a read back.
+LOADING = {"document", "script", "fetch", "xhr"}
+# Counts, in each page, what changes it (the DOM, a click, a key): a page found settled
+# that has seen neither a change nor a request since is settled still (see `settle`).
+CHANGES_JS = """(() => {
+  const changes = { page: Math.random(), count: 0 };
+  const count = () => { changes.count += 1; };
+  new MutationObserver(count).observe(document,
+    { subtree: true, childList: true, attributes: true, characterData: true });
+  for (const kind of ["pointerdown", "keydown", "input", "change"])
+    addEventListener(kind, count, true);
+  Object.defineProperty(window, "__ipbindChanges", { get: () => [changes.page, changes.count] });
+})();"""
+
+
+class Traffic:
+    """The page's own requests in flight, from Playwright's request events (Playwright has no
+    network-idle wait for a single-page app; Puppeteer's `waitForNetworkIdle` is the model)."""
+
+    def __init__(self, page: Page):
+        self.in_flight: dict[Request, float] = {}
+        self.last_change = time.monotonic()  # when a request last started or ended
+        # The last answer of the server's that was trouble: a 5xx, 429 or 401 to the page's
+        # own fetch/XHR, with its Retry-After in seconds; cleared by whoever acts on it.
+        self.trouble: tuple[int, float | None] | None = None
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+        page.on("response", self._answered)
+        # The status of every answer to the page's own non-GET requests (a save, a "Send
+        # code"), in order: whether the server took what was sent, whatever the page shows.
+        self.answers: list[int] = []
+
+    def _answered(self, response: Response) -> None:
+        status = response.status
+        request = response.request
+        if request.method != "GET" and request.resource_type in ("fetch", "xhr", "document"):
+            self.answers.append(status)
+        if request.resource_type in ("fetch", "xhr") and (status in (401, 429) or status >= 500):
+            retry = (response.headers.get("retry-after") or "").strip()
+            self.trouble = (status, float(retry) if retry.isdigit() else None)
+
+    def _started(self, request: Request) -> None:
+        if request.resource_type in LOADING:
+            self.in_flight[request] = self.last_change = time.monotonic()
+
+    def _ended(self, request: Request) -> None:
+        if self.in_flight.pop(request, None) is not None:
+            self.last_change = time.monotonic()
+
+    def busy(self) -> bool:
+        now = time.monotonic()
+        return any(now - started < STREAM_S for started in self.in_flight.values())
+
+    def pending(self) -> bool:
+        """Anything in flight at all, a long poll or a very slow list included."""
+        return bool(self.in_flight)
+
+
+class Settler:
+    """Watches `page` (its requests, and what changes it) from now on, to tell when it has
+    settled. Made before the page loads, so that the first load is watched too."""
+
+    def __init__(self, page: Page):
+        self.page = page
+        self.traffic = Traffic(page)
+        page.add_init_script(CHANGES_JS)
+        self._settled: tuple[object, float] | None = None  # the page's changes, and when
+
+    def settle(self, timeout_ms: float, name: str) -> None:
+        """Waits until the page has settled: no busy indicator shows (a spinner, i.e. a
+        `role=progressbar` without a value, or `aria-busy=true`) and none of its requests
+        has been in flight for QUIET_MS. Quick on a page that has been quiet that long
+        already; gives up after the step timeout (a page that never stops polling is read as
+        it is then: the engine's re-read of a short read-back covers that). At once on a page
+        that has seen no change and no request since it was last found settled."""
+        page = self.page
+        settled = self._settled
+        if settled and self.traffic.last_change < settled[1] and self.changes() == settled[0]:
+            return
+        # An indeterminate progress bar (a spinner) is busy; one with a value is a gauge.
+        spinner = page.get_by_role("progressbar").and_(page.locator(":not([aria-valuenow])"))
+        busy = spinner.or_(page.locator("[aria-busy='true']:visible"))
+        called = time.monotonic()
+        deadline = called + timeout_ms / 1000
+        while (now := time.monotonic()) < deadline:
+            try:
+                if busy.count():
+                    busy.first.wait_for(state="hidden", timeout=min(deadline - now, 0.5) * 1000)
+                elif self.traffic.busy():
+                    page.wait_for_event("requestfinished", timeout=min(deadline - now, 0.1) * 1000)
+                else:  # quiet: long enough, unless a request starts in what is left to watch
+                    left = max(
+                        QUIET_MS / 1000 - (now - self.traffic.last_change),
+                        WATCH_MS / 1000 - (now - called),
+                    )
+                    if left <= 0:
+                        at, changes = time.monotonic(), self.changes()
+                        self._settled = None if changes is None else (changes, at)
+                        return
+                    page.wait_for_event(
+                        "request",
+                        predicate=lambda r: r.resource_type in LOADING,
+                        timeout=min(left, deadline - now) * 1000,
+                    )
+            except PlaywrightTimeout:
+                pass
+        logger.debug("{}: the page was still busy after {} s", name, timeout_ms / 1000)
+
+    def changed(self, since: object, timeout_s: float) -> None:
+        """Waits, up to `timeout_s`, until the page has changed (see CHANGES_JS) from how it
+        was when `_changes()` said `since`: a read that found the page incomplete is tried
+        again when there is something new to read, not on a timer."""
+        with suppress(PlaywrightTimeout, PlaywrightError):
+            self.page.wait_for_function(
+                "since => JSON.stringify(window.__ipbindChanges ?? null) !== JSON.stringify(since)",
+                arg=since,
+                timeout=max(timeout_s, 0.05) * 1000,
+            )
+
+    def changes(self) -> object:
+        """How far the page has changed (see CHANGES_JS); None when it cannot say."""
+        try:
+            return self.page.evaluate("() => window.__ipbindChanges ?? null")
+        except PlaywrightError:  # between two pages
+            return None

@@ -1,0 +1,89 @@
+"""What flows and the engine pass each other: a key as a page shows it, a binding, a new
+key, the words of a sign-in, the credentials, and the person (`Human`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from playwright.sync_api import Locator, Page
+from pydantic import SecretStr
+
+from flows.vocabulary import pattern_of
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key as its exchange's API page shows it."""
+
+    name: str  # its label / name / note
+    api_key: str | None = None  # the key string, on sites that show it
+    # Every text its card or row shows (cells, values, lines): a key whose name the page
+    # puts where ipbind did not look for it is still found by it.
+    shown: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a key has on an exchange that binds keys to a third-party application instead
+    of taking an IP list (Bybit): the application, and the key's permissions."""
+
+    app: str | None
+    permissions: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"bound to {self.app or 'no application'} ({', '.join(self.permissions)})"
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key the flow created: its API key and secret, as the exchange showed them once."""
+
+    api_key: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The words on an exchange's two-step sign-in (password, then authenticator code):
+    labels of the fields and names of the buttons, as patterns."""
+
+    username: re.Pattern[str]
+    submit: re.Pattern[str]
+    code: re.Pattern[str]
+    code_submit: re.Pattern[str]
+    password: re.Pattern[str] = re.compile(r"^\s*password\s*$", re.I)
+
+
+def words(text: str) -> re.Pattern[str]:
+    """A control's whole name, case and spacing aside: "Log In" matches " log  in "."""
+    return pattern_of(text)
+
+
+@dataclass
+class Credentials:
+    username: str
+    password: SecretStr
+    secrets: dict[str, SecretStr] = field(default_factory=dict)  # a flow's `secrets`, by name
+
+
+class Human(Protocol):
+    """The person at the keyboard, for the steps only they can do: a captcha, a sign-in by
+    hand, a code or a link the exchange has e-mailed them. The CLI asks at the terminal (or
+    hands the visible browser over); tests play the person with a scripted stand-in that
+    reads the mock site's inbox (tests/support.py `MailboxHuman`)."""
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        """The person does `message` in the visible browser; returns once `done` shows."""
+        ...
+
+    def emailed_code(self, exchange: str, purpose: str) -> str:
+        """The code `exchange` has just e-mailed the person for `purpose`, as they give it."""
+        ...
+
+    def open_emailed_link(self, exchange: str, purpose: str) -> bool:
+        """Asks the person to open the confirmation link `exchange` e-mailed them for
+        `purpose`; True once they say they have, False when they cannot be asked (no
+        terminal): the change then stays pending, and the read-back says so."""
+        ...
