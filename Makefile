@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench readme clean
 
 demo: $(STAMP)
 	@sh scripts/system-deps.sh browser
@@ -28,6 +28,9 @@ bench: $(STAMP)
 	$(PY) bench/parallel.py || s=1; \
 	$(PY) bench/bittrex_resume.py || s=1; \
 	exit $$s
+
+readme: $(STAMP)
+	$(PY) scripts/readme_exchanges.py
 
 $(STAMP): pyproject.toml
 	@sh scripts/venv.sh $(PYTHON) $(VENV)

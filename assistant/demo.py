@@ -4,8 +4,6 @@ each, and a real `apply` against them — the first thing a new user runs."""
 from __future__ import annotations
 
 import secrets
-import urllib.parse
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from assistant.errors import ExitCode, UserActionNeeded
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
+from fixtures.mockex.mailbox import Mailbox
 from flows import FLOWS
 
 DEMO_ALLOCATION = Path(__file__).resolve().parents[1] / "fixtures" / "allocations" / "demo.toml"
@@ -47,34 +46,27 @@ class DemoPerson:
     you at the terminal instead (assistant.human)."""
 
     def __init__(self, mock: MockExchanges, console: Console):
-        self.mock = mock
         self.console = console
-        self.site_of = {flow.name: flow.id for flow in FLOWS.values()}
-
-    def _newest(self, exchange: str, field: str) -> str:
-        mails = [m[field] for m in self.mock.state(self.site_of[exchange])["inbox"] if m[field]]
-        if not mails:
-            raise UserActionNeeded(f"demo: {exchange} sent no e-mail to read")
-        return str(mails[-1])
+        self.mailboxes = {flow.name: Mailbox(mock, flow.id) for flow in FLOWS.values()}
 
     def emailed_code(self, exchange: str, purpose: str) -> str:
         self.console.print(
             f"[bold magenta]demo, playing you:[/] reading the code {exchange} e-mailed for "
             f"{purpose} from the mock's inbox"
         )
-        return self._newest(exchange, "code")
+        code = self.mailboxes[exchange].code()
+        if code is None:
+            raise UserActionNeeded(f"demo: {exchange} sent no code to read")
+        return code
 
     def open_emailed_link(self, exchange: str, purpose: str) -> bool:
         self.console.print(
             f"[bold magenta]demo, playing you:[/] opening the link {exchange} e-mailed for "
             f"{purpose}, from the mock's inbox"
         )
-        url = urllib.parse.urlsplit(self._newest(exchange, "link"))
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{url.port}{url.path}", headers={"Host": url.netloc}
-        )
-        with urllib.request.urlopen(request, timeout=10):
-            return True
+        if not self.mailboxes[exchange].open_link():
+            raise UserActionNeeded(f"demo: {exchange} sent no link to open")
+        return True
 
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
         raise UserActionNeeded(f"demo: {message} — the demo cannot do that for you")

@@ -85,7 +85,7 @@ Progress = Callable[[int, int, str], None]
 # How an exchange takes the list: pasted whole; one entry at a time; one entry and one fresh
 # 2FA code at a time (account-wide); no list but a key bound to a third-party app; or no
 # flow at all, the person entering it with ipbind's help.
-Mode = Literal["bulk", "one by one", "per-address 2FA", "third-party app", "assisted"]
+ExchangeMode = Literal["bulk", "one by one", "per-address 2FA", "third-party app", "assisted"]
 
 IPV4 = r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])"
 IPV6 = r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:/\d{1,3})?(?![\w:])"
@@ -110,7 +110,7 @@ class Flow(Answers, Cards):
     scope: ClassVar[Literal["key", "account"]] = "key"  # whitelists per key, or account-wide
     keys_by: ClassVar[str] = "label or API key"  # what `key` in the allocation matches
     how: ClassVar[str]  # one line: how the whitelist is entered
-    mode: ClassVar[Mode]  # the pattern, as `ipbind exchanges` groups them
+    mode: ClassVar[ExchangeMode]  # the pattern, as `ipbind exchanges` groups them
     notice: ClassVar[str | None] = None  # shown before a run against the real site
     also: ClassVar[dict[str, str]] = {}  # other ids the flow serves (an alias), with names
     sign_in: ClassVar[SignIn]

@@ -30,6 +30,7 @@ from assistant.output import ConsoleReporter
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import BaseIpbindSettings, load_settings
 from fixtures.mockex import MockExchanges
+from fixtures.mockex.mailbox import Mailbox
 from flows import FLOWS
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -329,34 +330,21 @@ class MailboxHuman:
     person who never opens the link."""
 
     def __init__(self, mock: MockExchanges, site: str, *, open_links: bool = True):
-        self.mock = mock
-        self.site = site
+        self.mailbox = Mailbox(mock, site)
         self.open_links = open_links
-        self.given: list[str] = []
-        self.opened: list[str] = []
-
-    def _inbox(self, field: str) -> list[str]:
-        return [m[field] for m in self.mock.control(self.site, "inbox") if m.get(field)]
+        self.given = self.mailbox.given  # the codes given, in order
+        self.opened = self.mailbox.opened  # the links opened, in order
 
     def emailed_code(self, exchange: str, purpose: str) -> str:
-        fresh = [c for c in self._inbox("code") if c not in self.given]
-        assert fresh, f"{exchange} asked for an e-mailed code ({purpose}), but none was sent"
-        self.given.append(fresh[-1])
-        return fresh[-1]
+        code = self.mailbox.code()
+        assert code, f"{exchange} asked for an e-mailed code ({purpose}), but none was sent"
+        return code
 
     def open_emailed_link(self, exchange: str, purpose: str) -> bool:
         if not self.open_links:
             return False
-        links = [link for link in self._inbox("link") if link not in self.opened]
-        assert links, f"{exchange} asked to open an e-mailed link ({purpose}), but none was sent"
-        self.opened.append(links[-1])
-        # `<site>.localhost` resolves to loopback in the browser, not always in Python.
-        url = urllib.parse.urlsplit(links[-1])
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{url.port}{url.path}?{url.query}", headers={"Host": url.netloc}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
+        opened = self.mailbox.open_link()
+        assert opened, f"{exchange} asked to open an e-mailed link ({purpose}), but none was sent"
         return True
 
     def hand_off(self, page: Any, message: str, done: Any) -> None:

@@ -61,7 +61,7 @@ def seed(layout: str) -> Seed:
 
 
 @pytest.fixture
-def site(mock: MockExchanges, seed: Seed) -> MockExchanges:
+def seeded(mock: MockExchanges, seed: Seed) -> None:
     mock.reset(
         "binance",
         seed(
@@ -74,7 +74,6 @@ def site(mock: MockExchanges, seed: Seed) -> MockExchanges:
             },
         ),
     )
-    return mock
 
 
 def allocation(tmp_path: Path, key: str = "Altrady main", ips: list[str] = IPS, **extra) -> Path:
@@ -82,102 +81,109 @@ def allocation(tmp_path: Path, key: str = "Altrady main", ips: list[str] = IPS, 
     return write_allocation(tmp_path / "allocation.toml", [account])
 
 
+@pytest.mark.usefixtures("seeded")
 def test_apply_adds_exactly_the_twenty_to_the_right_key(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    before = keys_of(site, "binance")
+    before = keys_of(mock, "binance")
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.OK, result.out
-    after = keys_of(site, "binance")
+    after = keys_of(mock, "binance")
     assert after[0]["ips"] == IPS
     assert after[0]["restricted"] is True
     assert after[1:] == before[1:]  # the other keys, the near-namesake included, untouched
-    assert len(actions(site, "binance", "save")) == 1
+    assert len(actions(mock, "binance", "save")) == 1
     assert "verified" in result.out
     assert "click Update" in result.out
 
 
+@pytest.mark.usefixtures("seeded")
 def test_existing_addresses_are_kept_and_only_missing_ones_added(
-    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset(
+    mock.reset(
         "binance",
         seed(
             {"label": "Altrady main", "ips": ["198.51.100.9", *IPS[:5]]},
         ),
     )
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert keys_of(site, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
-    [save] = actions(site, "binance", "save")
+    assert keys_of(mock, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
+    [save] = actions(mock, "binance", "save")
     assert sorted(save["ips"]) == sorted(["198.51.100.9", *IPS])
 
 
+@pytest.mark.usefixtures("seeded")
 def test_plan_changes_nothing(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    before = site.state("binance")["accounts"]
+    before = mock.state("binance")["accounts"]
     result = run_cli(
-        "plan", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+        "plan", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert site.state("binance")["accounts"] == before
-    assert actions(site, "binance", "save") == []
+    assert mock.state("binance")["accounts"] == before
+    assert actions(mock, "binance", "save") == []
     assert "Altrady main" in result.out and "20" in result.out
 
 
+@pytest.mark.usefixtures("seeded")
 def test_second_apply_is_a_no_op(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(site, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path)
     assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
-    state = site.state("binance")["accounts"]
+    state = mock.state("binance")["accounts"]
 
     again = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
 
     assert again.code == ExitCode.OK, again.out
-    assert site.state("binance")["accounts"] == state
-    assert len(actions(site, "binance", "save")) == 1
+    assert mock.state("binance")["accounts"] == state
+    assert len(actions(mock, "binance", "save")) == 1
     assert "unchanged" in again.out
 
 
+@pytest.mark.usefixtures("seeded")
 def test_verify_fails_while_addresses_are_missing_and_passes_after_apply(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(site, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path)
     missing = run_cli("verify", allocation(tmp_path), settings, browser, capsys)
     assert missing.code == ExitCode.NOT_VERIFIED
-    assert actions(site, "binance", "save") == []
+    assert actions(mock, "binance", "save") == []
 
     assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
     assert run_cli("verify", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
 
 
+@pytest.mark.usefixtures("seeded")
 def test_key_found_by_api_key_prefix(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     result = run_cli(
         "apply",
         allocation(tmp_path, key=api_key(2)[:12]),
-        settings_for(site, "binance", tmp_path),
+        settings_for(mock, "binance", tmp_path),
         browser,
         capsys,
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert keys_of(site, "binance")[2]["ips"] == ["198.51.100.50", "198.51.100.51", *IPS]
-    assert keys_of(site, "binance")[0]["ips"] == []
+    assert keys_of(mock, "binance")[2]["ips"] == ["198.51.100.50", "198.51.100.51", *IPS]
+    assert keys_of(mock, "binance")[0]["ips"] == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_unknown_key_stops_before_any_change_and_lists_the_keys(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     path = write_allocation(
         tmp_path / "two.toml",
@@ -191,36 +197,38 @@ def test_unknown_key_stops_before_any_change_and_lists_the_keys(
             },
         ],
     )
-    result = run_cli("apply", path, settings_for(site, "binance", tmp_path), browser, capsys)
+    result = run_cli("apply", path, settings_for(mock, "binance", tmp_path), browser, capsys)
 
     assert result.code == ExitCode.USER_ACTION
     assert "no key named 'Altrady  mian'" in result.out
     assert "'Altrady main (old)'" in result.out  # the candidates are listed
-    assert actions(site, "binance", "save") == []  # not even the good key was changed
+    assert actions(mock, "binance", "save") == []  # not even the good key was changed
 
 
+@pytest.mark.usefixtures("seeded")
 def test_over_the_limit_is_refused_before_any_change(
-    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset(
+    mock.reset(
         "binance",
         seed(
             {"label": "Altrady main", "ips": altrady_ips(15, base="198.51.100")},
         ),
     )
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.USER_ACTION
     assert "over the limit of 30" in result.out
-    assert actions(site, "binance", "save") == []
+    assert actions(mock, "binance", "save") == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_replace_removes_addresses_not_in_the_allocation(
-    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset(
+    mock.reset(
         "binance",
         seed(
             {"label": "Altrady main", "ips": ["198.51.100.9", IPS[0]]},
@@ -229,53 +237,56 @@ def test_replace_removes_addresses_not_in_the_allocation(
     result = run_cli(
         "apply",
         allocation(tmp_path),
-        settings_for(site, "binance", tmp_path),
+        settings_for(mock, "binance", tmp_path),
         browser,
         capsys,
         replace=True,
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert sorted(keys_of(site, "binance")[0]["ips"]) == sorted(IPS)
+    assert sorted(keys_of(mock, "binance")[0]["ips"]) == sorted(IPS)
 
 
+@pytest.mark.usefixtures("seeded")
 def test_wrong_totp_secret_fails_clearly_and_changes_nothing(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     wrong = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-    settings = settings_for(site, "binance", tmp_path, secret=wrong)
+    settings = settings_for(mock, "binance", tmp_path, secret=wrong)
     result = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
 
     assert result.code == ExitCode.USER_ACTION
     assert "two authenticator codes in a row were refused" in result.out
     assert "IPBIND_BINANCE__TOTP_SECRET" in result.out
-    assert actions(site, "binance", "save") == []
+    assert actions(mock, "binance", "save") == []
     logs = "".join(p.read_text() for p in (tmp_path / "runs").rglob("debug.log"))
     for secret in (wrong, PASSWORD, SECRET):
         assert secret not in result.out
         assert secret not in logs
 
 
+@pytest.mark.usefixtures("seeded")
 def test_changed_label_fails_loudly_as_a_site_change(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.fault("binance", "page", "label_changed", label="Edit restrictions", to="Manage")
+    mock.fault("binance", "page", "label_changed", label="Edit restrictions", to="Manage")
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.SITE_CHANGED
     assert "report" in result.out
-    assert actions(site, "binance", "save") == []
+    assert actions(mock, "binance", "save") == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_secrets_stay_out_of_output_and_debug_log(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     result = run_cli(
         "apply",
         allocation(tmp_path),
-        settings_for(site, "binance", tmp_path),
+        settings_for(mock, "binance", tmp_path),
         browser,
         capsys,
         verbose=2,
@@ -290,17 +301,18 @@ def test_secrets_stay_out_of_output_and_debug_log(
         assert secret not in text
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_captcha_headless_asks_for_a_headed_run_and_changes_nothing(
-    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
+    mock.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.USER_ACTION
     assert "Binance shows a puzzle" in result.out and "--headed" in result.out
-    assert actions(site, "binance", "save") == []
+    assert actions(mock, "binance", "save") == []
 
 
 class PuzzleSolver:
@@ -315,33 +327,35 @@ class PuzzleSolver:
         expect(done).to_be_visible()
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_captcha_is_handed_to_the_person_and_the_run_goes_on(
-    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path
+    mock: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path
 ) -> None:
-    site.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
+    mock.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
     person = PuzzleSolver()
     results = run_engine(
-        settings_for(site, "binance", tmp_path), allocation(tmp_path), browser, person
+        settings_for(mock, "binance", tmp_path), allocation(tmp_path), browser, person
     )
 
     assert person.asked == ["Binance shows a puzzle: solve it"]
     assert [r.status for r in results] == ["verified"]
-    assert keys_of(site, "binance")[0]["ips"] == IPS
+    assert keys_of(mock, "binance")[0]["ips"] == IPS
 
 
+@pytest.mark.usefixtures("seeded")
 def test_nothing_is_typed_on_a_sign_in_page_of_another_origin(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.fault("binance", "page", "foreign_login")
+    mock.fault("binance", "page", "foreign_login")
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.USER_ACTION
     assert "binance-login.localhost" in result.out and "nothing was typed there" in result.out
-    assert site.state("binance")["foreign_sign_ins"] == []  # the look-alike got nothing
-    assert site.state("binance")["sign_ins"] == []
-    assert actions(site, "binance", "save") == []
+    assert mock.state("binance")["foreign_sign_ins"] == []  # the look-alike got nothing
+    assert mock.state("binance")["sign_ins"] == []
+    assert actions(mock, "binance", "save") == []
 
 
 class SignsInThemselves:
@@ -362,30 +376,32 @@ class SignsInThemselves:
         expect(done).to_be_visible()
 
 
+@pytest.mark.usefixtures("seeded")
 def test_without_a_password_the_person_signs_in_and_the_run_goes_on(
-    site: MockExchanges, browser: Browser, tmp_path: Path
+    mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
-    account = next(iter(site.site("binance").accounts.values()))
-    settings = settings_for(site, "binance", tmp_path, username=None, password=None)
+    account = next(iter(mock.mock("binance").accounts.values()))
+    settings = settings_for(mock, "binance", tmp_path, username=None, password=None)
     person = SignsInThemselves(account.username, account.password)
     headed = settings.model_copy(update={"headless": False})
     results = run_engine(headed, allocation(tmp_path), browser, person)
 
     assert person.asked == ["sign in to Binance"]
     assert [r.status for r in results] == ["verified"]
-    assert keys_of(site, "binance")[0]["ips"] == IPS
+    assert keys_of(mock, "binance")[0]["ips"] == IPS
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_single_key_is_found_by_its_label(
-    site: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset("binance", seed({"label": "Altrady main"}))
+    mock.reset("binance", seed({"label": "Altrady main"}))
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(site, "binance", tmp_path), browser, capsys
+        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert keys_of(site, "binance")[0]["ips"] == IPS
+    assert keys_of(mock, "binance")[0]["ips"] == IPS
 
 
 @pytest.mark.parametrize(

@@ -30,9 +30,8 @@ IPS = altrady_ips()
 
 
 @pytest.fixture
-def site(mock: MockExchanges) -> MockExchanges:
+def seeded(mock: MockExchanges) -> None:
     mock.reset("bittrex", bittrex_seed())
-    return mock
 
 
 def allocation(tmp_path: Path, ips: list[str] = IPS, accounts: int = 1) -> Path:
@@ -47,40 +46,43 @@ def allow_list(mock: MockExchanges) -> list[str]:
     return account_state(mock, "bittrex")["allow_list"]
 
 
+@pytest.mark.usefixtures("seeded")
 def test_five_addresses_unattended_one_fresh_code_each(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     result = run_cli(
         "apply",
         allocation(tmp_path, IPS[:5]),
-        settings_for(site, "bittrex", tmp_path),
+        settings_for(mock, "bittrex", tmp_path),
         browser,
         capsys,
         allow_count=True,
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert allow_list(site) == IPS[:5]
-    assert [a["ip"] for a in actions(site, "bittrex", "add")] == IPS[:5]
+    assert allow_list(mock) == IPS[:5]
+    assert [a["ip"] for a in actions(mock, "bittrex", "add")] == IPS[:5]
     assert "5/5 added" in result.out
 
 
 @pytest.mark.long
+@pytest.mark.usefixtures("seeded")
 def test_only_the_missing_seventeen_are_added(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.reset("bittrex", bittrex_seed(["198.51.100.90", IPS[3], IPS[7], IPS[15]]))
+    mock.reset("bittrex", bittrex_seed(["198.51.100.90", IPS[3], IPS[7], IPS[15]]))
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(site, "bittrex", tmp_path), browser, capsys
+        "apply", allocation(tmp_path), settings_for(mock, "bittrex", tmp_path), browser, capsys
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert len(actions(site, "bittrex", "add")) == 17
-    assert sorted(allow_list(site)) == sorted(["198.51.100.90", *IPS])
+    assert len(actions(mock, "bittrex", "add")) == 17
+    assert sorted(allow_list(mock)) == sorted(["198.51.100.90", *IPS])
 
 
+@pytest.mark.usefixtures("seeded")
 def test_keys_of_one_account_share_one_merged_list(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     path = write_allocation(
         tmp_path / "two.toml",
@@ -90,41 +92,43 @@ def test_keys_of_one_account_share_one_merged_list(
         ],
     )
     result = run_cli(
-        "apply", path, settings_for(site, "bittrex", tmp_path), browser, capsys, allow_count=True
+        "apply", path, settings_for(mock, "bittrex", tmp_path), browser, capsys, allow_count=True
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert allow_list(site) == IPS[:4]  # IPS[2] once, though both keys have it
+    assert allow_list(mock) == IPS[:4]  # IPS[2] once, though both keys have it
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_refused_code_is_retried_once_with_the_next_one(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.fault("bittrex", "add", "totp_refused_once")
+    mock.fault("bittrex", "add", "totp_refused_once")
     result = run_cli(
         "apply",
         allocation(tmp_path, IPS[:2]),
-        settings_for(site, "bittrex", tmp_path),
+        settings_for(mock, "bittrex", tmp_path),
         browser,
         capsys,
         allow_count=True,
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert allow_list(site) == IPS[:2]
-    assert [a["ip"] for a in actions(site, "bittrex", "add")] == IPS[:2]  # nothing twice
+    assert allow_list(mock) == IPS[:2]
+    assert [a["ip"] for a in actions(mock, "bittrex", "add")] == IPS[:2]  # nothing twice
     assert "trying once more with the next code" in result.out
 
 
+@pytest.mark.usefixtures("seeded")
 def test_two_refused_codes_stop_the_run_with_nothing_re_added(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    site.fault("bittrex", "add", "totp_refused_once", times=1)
-    site.fault("bittrex", "add", "totp_refused_once", times=1)
+    mock.fault("bittrex", "add", "totp_refused_once", times=1)
+    mock.fault("bittrex", "add", "totp_refused_once", times=1)
     result = run_cli(
         "apply",
         allocation(tmp_path, IPS[:2]),
-        settings_for(site, "bittrex", tmp_path),
+        settings_for(mock, "bittrex", tmp_path),
         browser,
         capsys,
         allow_count=True,
@@ -132,14 +136,15 @@ def test_two_refused_codes_stop_the_run_with_nothing_re_added(
 
     assert result.code == ExitCode.USER_ACTION
     assert "two authenticator codes in a row were refused" in result.out
-    assert allow_list(site) == []
+    assert allow_list(mock) == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_typed_codes_a_repeated_one_is_refused_before_it_is_sent(
-    site: MockExchanges, browser: Browser, tmp_path: Path
+    mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
     """Without a TOTP secret the user types each code; typing one twice is caught here."""
-    totp = pyotp.TOTP(SECRET, interval=site.site("bittrex").totp_period)
+    totp = pyotp.TOTP(SECRET, interval=mock.mock("bittrex").totp_period)
     typed: list[str] = []
     prompts: list[str] = []
 
@@ -150,15 +155,15 @@ def test_typed_codes_a_repeated_one_is_refused_before_it_is_sent(
         typed.append(typed[-1] if slip else totp.now())
         return typed[-1]
 
-    settings = settings_for(site, "bittrex", tmp_path, secret="")
+    settings = settings_for(mock, "bittrex", tmp_path, secret="")
     results = run_engine(
         settings, allocation(tmp_path, IPS[:2]), browser, ask_code=person, allow_count=True
     )
 
     assert [r.status for r in results] == ["verified"]
-    assert allow_list(site) == IPS[:2]
+    assert allow_list(mock) == IPS[:2]
     assert "already used" in prompts[2]  # refused here, before it could reach the site
-    assert len(actions(site, "bittrex", "add")) == 2
+    assert len(actions(mock, "bittrex", "add")) == 2
 
 
 def test_cidr_is_refused_for_bittrex_before_anything_starts(tmp_path: Path) -> None:

@@ -49,9 +49,8 @@ def bybit_seed(**options: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def site(mock: MockExchanges) -> MockExchanges:
+def seeded(mock: MockExchanges) -> None:
     mock.reset("bybit", bybit_seed())
-    return mock
 
 
 def allocation(tmp_path: Path, key: str = "Altrady", **extra: Any) -> Path:
@@ -70,21 +69,22 @@ def files_written(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
 
+@pytest.mark.usefixtures("seeded")
 def test_creates_one_key_bound_to_altrady_and_a_second_apply_changes_nothing(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(site, "bybit", tmp_path)
-    human = MailboxHuman(site, "bybit")
+    settings = settings_for(mock, "bybit", tmp_path)
+    human = MailboxHuman(mock, "bybit")
     result = run_cli(
         "apply", allocation(tmp_path), settings, browser, capsys, person=human, verbose=2
     )
 
     assert result.code == ExitCode.OK, result.out
-    created = keys(site)["Altrady"]
+    created = keys(mock)["Altrady"]
     assert created["app"] == "Altrady"
     assert created["permissions"] == ALL
-    assert len(actions(site, "bybit", "create")) == 1  # one key serves bybit and bybit-futures
-    secret = account_state(site, "bybit")["secrets"][created["api_key"]]
+    assert len(actions(mock, "bybit", "create")) == 1  # one key serves bybit and bybit-futures
+    secret = account_state(mock, "bybit")["secrets"][created["api_key"]]
     assert result.out.count(secret) == 1  # shown once
     assert result.out.count(created["api_key"]) == 1
     assert "created, bound to Altrady" in result.out
@@ -95,54 +95,56 @@ def test_creates_one_key_bound_to_altrady_and_a_second_apply_changes_nothing(
         data = path.read_bytes()
         assert secret.encode() not in data, path
         assert created["api_key"].encode() not in data, path
-    assert keys(site)["Altrady (old)"]["app"] is None  # the look-alike is untouched
+    assert keys(mock)["Altrady (old)"]["app"] is None  # the look-alike is untouched
 
     again = run_cli("apply", allocation(tmp_path), settings, browser, capsys, person=human)
 
     assert again.code == ExitCode.OK, again.out
     assert "already bound to Altrady" in again.out
-    assert len(actions(site, "bybit", "create")) == 1
+    assert len(actions(mock, "bybit", "create")) == 1
     assert secret not in again.out
 
 
+@pytest.mark.usefixtures("seeded")
 def test_an_unbound_key_of_the_same_name_stops_the_plan_with_nothing_created(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     result = run_cli(
         "apply",
         allocation(tmp_path, key="Altrady (old)"),
-        settings_for(site, "bybit", tmp_path),
+        settings_for(mock, "bybit", tmp_path),
         browser,
         capsys,
-        person=MailboxHuman(site, "bybit"),
+        person=MailboxHuman(mock, "bybit"),
     )
 
     assert result.code == ExitCode.USER_ACTION, result.out
     assert "cannot bind an existing key" in result.out
     assert "exists, not bound to Altrady" in result.out
-    assert actions(site, "bybit", "create") == []
-    assert site.state("bybit")["inbox"] == []  # not even a code was asked for
+    assert actions(mock, "bybit", "create") == []
+    assert mock.state("bybit")["inbox"] == []  # not even a code was asked for
 
 
+@pytest.mark.usefixtures("seeded")
 def test_json_carries_the_secret_and_secret_file_takes_it_instead(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     secret_file = tmp_path / "bybit-key.txt"
     result = run_cli(
         "apply",
         allocation(tmp_path, permissions=["Read-Write", "Trade"]),
-        settings_for(site, "bybit", tmp_path),
+        settings_for(mock, "bybit", tmp_path),
         browser,
         capsys,
-        person=MailboxHuman(site, "bybit"),
+        person=MailboxHuman(mock, "bybit"),
         json_out=True,
         secret_file=secret_file,
     )
 
     assert result.code == ExitCode.OK, result.out
-    created = keys(site)["Altrady"]
+    created = keys(mock)["Altrady"]
     assert created["permissions"] == {"access": "Read-Write", "scopes": ["Trade"]}
-    secret = account_state(site, "bybit")["secrets"][created["api_key"]]
+    secret = account_state(mock, "bybit")["secrets"][created["api_key"]]
     assert secret not in result.out  # it went to the file the user named
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     assert secret in secret_file.read_text()
@@ -151,15 +153,16 @@ def test_json_carries_the_secret_and_secret_file_takes_it_instead(
     assert row["binding"]["created"] and row["binding"]["secret"] is None
 
 
+@pytest.mark.usefixtures("seeded")
 def test_an_existing_secret_file_is_never_overwritten(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     secret_file = tmp_path / "taken.txt"
     secret_file.write_text("mine")
     result = run_cli(
         "apply",
         allocation(tmp_path),
-        settings_for(site, "bybit", tmp_path),
+        settings_for(mock, "bybit", tmp_path),
         browser,
         capsys,
         secret_file=secret_file,
@@ -168,7 +171,7 @@ def test_an_existing_secret_file_is_never_overwritten(
     assert result.code == ExitCode.BAD_INPUT
     assert "never overwrites" in result.out
     assert secret_file.read_text() == "mine"
-    assert site.state("bybit")["sign_ins"] == []
+    assert mock.state("bybit")["sign_ins"] == []
 
 
 def test_bybit_takes_no_ips_and_one_set_of_permissions_per_key(tmp_path: Path) -> None:
@@ -190,22 +193,23 @@ def test_bybit_takes_no_ips_and_one_set_of_permissions_per_key(tmp_path: Path) -
     assert "permissions: only for exchanges whose keys are bound to Altrady" in message
 
 
+@pytest.mark.usefixtures("seeded")
 def test_with_json_the_secret_is_only_inside_the_json(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     code = run(
         "apply",
         allocation(tmp_path),
         Options(yes=True, json_out=True),
-        settings=settings_for(site, "bybit", tmp_path),
+        settings=settings_for(mock, "bybit", tmp_path),
         chromium=browser,
-        person=MailboxHuman(site, "bybit"),
+        person=MailboxHuman(mock, "bybit"),
     )
     captured = capsys.readouterr()
 
     assert code == ExitCode.OK, captured.err
-    created = keys(site)["Altrady"]
-    secret = account_state(site, "bybit")["secrets"][created["api_key"]]
+    created = keys(mock)["Altrady"]
+    secret = account_state(mock, "bybit")["secrets"][created["api_key"]]
     assert secret not in captured.err  # the terminal's messages go to stderr with --json
     assert captured.out.count(secret) == 1
     binding = json.loads(captured.out)["keys"][0]["binding"]
@@ -297,16 +301,17 @@ def test_an_unreadable_secret_stops_saying_what_was_created_and_a_rerun_offers_a
     assert len(actions(mock, "bybit", "create")) == 1
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_key_bound_otherwise_is_refused_with_a_free_name_to_use(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     result = run_cli(
         "apply",
         allocation(tmp_path, key="Bot"),
-        settings_for(site, "bybit", tmp_path),
+        settings_for(mock, "bybit", tmp_path),
         browser,
         capsys,
-        person=MailboxHuman(site, "bybit"),
+        person=MailboxHuman(mock, "bybit"),
     )
 
     assert result.code == ExitCode.USER_ACTION, result.out
@@ -314,7 +319,7 @@ def test_a_key_bound_otherwise_is_refused_with_a_free_name_to_use(
     assert "a key named 'Bot' exists, not bound to Altrady" in text
     assert "cannot bind an existing key" in text
     assert "(say 'Bot 2')" in text
-    assert actions(site, "bybit", "create") == []
+    assert actions(mock, "bybit", "create") == []
 
 
 def test_at_a_terminal_a_fresh_key_is_offered_and_no_is_the_default(

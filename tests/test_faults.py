@@ -19,8 +19,8 @@ and read-back are most of a run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,7 @@ from support import (
     account_state,
     actions,
     altrady_ips,
-    binance_seed,
-    bittrex_seed,
     codes,
-    kraken_seed,
     run_cli,
     seeded_account,
     settings_for,
@@ -42,128 +39,85 @@ from support import (
 )
 
 from assistant.errors import ExitCode
+from assistant.outcome import ACCOUNT_LIST
 from fixtures.mockex import MockExchanges
+from fixtures.mockex.core import Site
+from fixtures.mockex.sites import SITES
 from flows import FLOWS
+from flows.generic import ProfileFlow
 
 IPS = altrady_ips(4)
 OLD = "198.51.100.7"
+KEY = "Altrady main"
 PROFILE_SECRET = "fund-Passw0rd!"
-
-
-def named(field: str) -> Callable[[dict[str, Any]], list[str]]:
-    """The list of the key whose `field` is 'Altrady main', in a site's state."""
-    return lambda state: next(k for k in state["keys"] if k[field] == "Altrady main")["ips"]
+TROUBLES = ("http500", "session_expired", "rate_limited")  # the server's, spread over flows
 
 
 @dataclass(frozen=True)
 class Subject:
-    """A flow under faults: its mock site's seed (the key 'Altrady main' holding OLD, or on
-    Bybit another key), the server's failure it meets, the route its save goes to, the key's
-    list in the site's state (None: Bybit, whose key is created), and a control's words
-    used while changing the key, with the step that names it."""
+    """A flow under faults, all of it from the registries (the mock site's `sample`,
+    `saved`, `save_route` and `changing_control`; the flow's metadata): the key KEY holding
+    OLD (where the site takes lists; on Bybit another key, and KEY is created), the
+    server's failure it meets, and the settings its saves ask for."""
 
-    seed: Callable[[], dict[str, Any]]
+    exchange: str
     trouble: str
-    save_route: str
-    saved: Callable[[dict[str, Any]], list[str]] | None
-    label: str
-    step: str
-    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def site(self) -> type[Site]:
+        return SITES[self.exchange]
+
+    @property
+    def binds(self) -> bool:  # no list: a key bound to Altrady is created
+        return FLOWS[self.exchange].mode == "third-party app"
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {name: PROFILE_SECRET for name in FLOWS[self.exchange].secrets}
+
+    def seed(self, ips: list[str] | None = None) -> dict[str, Any]:
+        account = seeded_account(f"{self.exchange}@ipbind.test", fund_password=PROFILE_SECRET)
+        return {
+            "latency_ms": [0, 60],
+            **self.site.sample(KEY, [OLD] if ips is None else ips, **account),
+        }
+
+    def saved(self, state: dict[str, Any]) -> list[str]:
+        return self.site.saved(state, KEY)
+
+    def account(self, ips: list[str]) -> dict[str, Any]:
+        account: dict[str, Any] = {"exchange": self.exchange, "name": "A", "key": KEY}
+        return account if self.binds else {**account, "ips": ips}
 
 
-def huobi_seed() -> dict[str, Any]:
-    keys = [
-        {"note": "Altrady main", "access_key": "0000000a-5e6f7a8b-9c0d1e2f-3a4b5", "ips": [OLD]}
-    ]
-    return {"latency_ms": [0, 60], "accounts": [seeded_account("h@ipbind.test", keys=keys)]}
-
-
-def poloniex_seed() -> dict[str, Any]:
-    keys = [{"label": "Altrady main", "api_key": "PLNX-0001-ABCD-EFGH", "ips": [OLD]}]
-    return {"latency_ms": [0, 60], "accounts": [seeded_account("p@ipbind.test", keys=keys)]}
-
-
-def bybit_seed() -> dict[str, Any]:
-    keys = [{"name": "Bot", "api_key": "BOTKEY0000000000002", "app": "3Commas"}]
-    return {"latency_ms": [0, 60], "accounts": [seeded_account("b@ipbind.test", keys=keys)]}
-
-
-def profile(trouble: str, **settings: str) -> Subject:
-    """A profile of the generic flow: the same steps, words from the profile."""
-    account = seeded_account(
-        "g@ipbind.test",
-        fund_password=PROFILE_SECRET,
-        keys=[{"name": "Altrady main", "ips": [OLD]}],
-    )
-    return Subject(
-        lambda: {"latency_ms": [0, 60], "accounts": [account]},
-        trouble,
-        "save",
-        named("name"),
-        "Save",
-        "'Altrady main': Save",
-        settings,
+def verified_by(flow: type[ProfileFlow]) -> tuple[object, ...]:
+    """How a profile's save is verified: its password, e-mailed code, reminder, link."""
+    verification = flow.profile.verification
+    secret = verification.secret.setting if verification.secret else None
+    return (
+        secret,
+        bool(verification.email_code),
+        bool(verification.acknowledge),
+        bool(verification.link),
     )
 
 
-SUBJECTS = {
-    "binance": Subject(
-        lambda: binance_seed({"label": "Altrady main", "ips": [OLD]}),
-        "http500",
-        "save",
-        named("label"),
-        "Confirm",
-        f"'Altrady main': pasting {len(IPS)} addresses, Confirm",
-    ),
-    "kraken": Subject(
-        lambda: kraken_seed({"name": "Altrady main", "ips": [OLD]}),
-        "session_expired",
-        "save",
-        named("name"),
-        "Add an IP address or range",
-        f"'Altrady main': Add an IP address or range ({IPS[0]})",
-    ),
-    "bittrex": Subject(
-        lambda: bittrex_seed([OLD]),
-        "session_expired",
-        "add",
-        lambda state: state["allow_list"],
-        "IP Address",
-        f"Add New IP Address ({IPS[0]})",
-    ),
-    "huobi": Subject(
-        huobi_seed,
-        "rate_limited",
-        "save",
-        named("note"),
-        "Send code",
-        "'Altrady main': Confirm, Security Authentication, Send code",
-    ),
-    "poloniex": Subject(
-        poloniex_seed,
-        "http500",
-        "save",
-        named("label"),
-        "2FA Code",
-        "'Altrady main': Save, 2FA Code",
-    ),
-    "bybit": Subject(
-        bybit_seed,
-        "session_expired",
-        "create",
-        None,
-        "Connect to Third-Party Applications",
-        "'Altrady': name, Connect to Third-Party Applications, Altrady",
-    ),
-    # One profile per shape of save: the authenticator code alone; the password and an
-    # e-mailed link; a "Risk Reminder" and the fund password; the trading password, an
-    # e-mailed code and the authenticator code; an e-mailed code and the authenticator code.
-    "binanceus": profile("rate_limited"),
-    "bitvavo": profile("http500"),
-    "gate": profile("session_expired", fund_password=PROFILE_SECRET),
-    "kucoin": profile("http500", trading_password=PROFILE_SECRET),
-    "okx": profile("rate_limited"),
-}
+def subjects() -> dict[str, Subject]:
+    """Every flow with a way of its own, and one profile per way a save is verified (the
+    profiles' steps are one flow's, with other words)."""
+    chosen: list[str] = []
+    seen: set[tuple[object, ...]] = set()
+    for exchange in SITES:
+        flow = FLOWS[exchange]
+        if issubclass(flow, ProfileFlow):
+            if verified_by(flow) in seen:
+                continue
+            seen.add(verified_by(flow))
+        chosen.append(exchange)
+    return {ex: Subject(ex, TROUBLES[n % len(TROUBLES)]) for n, ex in enumerate(chosen)}
+
+
+SUBJECTS = subjects()
 RECOVERS = {ex: f"{s.trouble},slow,modal,totp_refused_once" for ex, s in SUBJECTS.items()}
 CASES = [
     *[
@@ -176,14 +130,16 @@ CASES = [
 
 def inject(mock: MockExchanges, exchange: str, subject: Subject, faults: str) -> None:
     if faults == "label_changed":
-        mock.fault(exchange, "page", "label_changed", label=subject.label, to="Continue ›")
+        label = subject.site.changing_control
+        mock.fault(exchange, "page", "label_changed", label=label, to="Continue ›")
         return
     mock.fault(exchange, "page", "modal", times=3)  # a promotion over the first pages
     # The first save fails; the second carries a code the server refuses; the third goes
     # through. Each is held back: longer than a save takes, shorter than a code stays good.
-    mock.fault(exchange, subject.save_route, subject.trouble)
-    mock.fault(exchange, subject.save_route, "totp_refused_once")
-    mock.fault(exchange, subject.save_route, "slow", times=3, seconds=0.4)
+    save = subject.site.save_route
+    mock.fault(exchange, save, subject.trouble)
+    mock.fault(exchange, save, "totp_refused_once")
+    mock.fault(exchange, save, "slow", times=3, seconds=0.4)
 
 
 @pytest.mark.parametrize(("exchange", "faults"), CASES)
@@ -193,9 +149,7 @@ def test_each_flow_recovers_from_faults_or_stops_naming_the_step(
     subject = SUBJECTS[exchange]
     mock.reset(exchange, subject.seed())
     inject(mock, exchange, subject, faults)
-    account = {"exchange": exchange, "name": "A", "key": "Altrady main", "ips": IPS}
-    if subject.saved is None:  # a key bound to Altrady: no list
-        account = {"exchange": exchange, "name": "A", "key": "Altrady"}
+    account = subject.account(IPS)
     settings = settings_for(mock, exchange, tmp_path, **subject.settings)
     stops = faults == "label_changed"
     if stops:  # the missing control is waited for a step's time: a short one
@@ -211,28 +165,34 @@ def test_each_flow_recovers_from_faults_or_stops_naming_the_step(
     )
 
     state = account_state(mock, exchange)
-    if subject.saved is None:  # one key bound to Altrady, or none; the other key as it was
-        created = [k for k in state["keys"] if k["name"] == "Altrady"]
-        assert [k["app"] for k in created] == ([] if stops else ["Altrady"])
-        assert len(actions(mock, exchange, "create")) == len(created)
-        assert [k["name"] for k in state["keys"]] == ["Bot", *[k["name"] for k in created]]
+    flow = FLOWS[exchange]
+    if subject.binds:  # one key bound to Altrady, or none; the other key as it was
+        apps = subject.saved(state)
+        assert apps == ([] if stops else [flow.app])
+        assert len(actions(mock, exchange, subject.site.save_route)) == len(apps)
+        assert [k["name"] for k in state["keys"]] == ["Bot", *[KEY for _ in apps]]
     else:  # what was there, and every address once
         assert subject.saved(state) == ([OLD] if stops else [OLD, *IPS])
-    if exchange == "bittrex":  # one add per address, none twice
-        assert [a["ip"] for a in actions(mock, exchange, "add")] == ([] if stops else IPS)
+    if flow.mode == "per-address 2FA":  # one add per address, none twice
+        added = [a["ip"] for a in actions(mock, exchange, subject.site.save_route)]
+        assert added == ([] if stops else IPS)
     if stops:
         assert result.code == ExitCode.SITE_CHANGED, result.out
         flat = " ".join(result.out.split())
-        key = "account allow list" if exchange == "bittrex" else account["key"]
+        key = ACCOUNT_LIST if flow.scope == "account" else KEY
         assert f"{exchange}: {key}: " in flat  # the key, in the summary
-        assert f"{FLOWS[exchange].name}: {subject.step}" in flat, flat  # exchange and step
+        # The exchange, and the step: the one that uses the renamed control, named by it.
+        control = re.escape(subject.site.changing_control)
+        step = rf"{re.escape(flow.name)}: [^:]*{control}[^:]*: the page no longer has what"
+        assert re.search(step, flat), flat
         assert list((tmp_path / "runs").rglob(f"{exchange}-apply-*.png"))  # its screenshot
         return
     assert result.code == ExitCode.OK, result.out
     # The failed save's code never reached a check; the retry's first was refused, the next
     # taken (and on Bittrex one more for each further address).
-    accepted = [c["accepted"] for c in codes(mock, exchange, subject.save_route)]
-    assert accepted == [False, True] + [True] * (len(IPS) - 1 if exchange == "bittrex" else 0)
+    accepted = [c["accepted"] for c in codes(mock, exchange, subject.site.save_route)]
+    each = flow.mode == "per-address 2FA"
+    assert accepted == [False, True] + [True] * (len(IPS) - 1 if each else 0)
     if subject.trouble == "session_expired":  # signed in again, and went on with the same key
         assert len(mock.state(exchange)["sign_ins"]) == 2
     assert mock.state(exchange)["pending_faults"] == {}  # every fault was met

@@ -42,9 +42,8 @@ NOISE = ("Traceback", "Future exception was never retrieved", "Connection closed
 
 
 @pytest.fixture
-def site(mock: MockExchanges) -> MockExchanges:
+def seeded(mock: MockExchanges) -> None:
     mock.reset("bittrex", bittrex_seed(["198.51.100.90"]))
-    return mock
 
 
 def start(mock: MockExchanges, tmp_path: Path, *args: str, secret: bool = True) -> pexpect.spawn:
@@ -129,46 +128,50 @@ def added_in_summary(text: str) -> int:
     return int(row.group(1))
 
 
-def test_at_the_confirmation_nothing_is_changed(site: MockExchanges, tmp_path: Path) -> None:
-    child = start(site, tmp_path)
+@pytest.mark.usefixtures("seeded")
+def test_at_the_confirmation_nothing_is_changed(mock: MockExchanges, tmp_path: Path) -> None:
+    child = start(mock, tmp_path)
     child.expect(r"Add 6 addresses on 1 key\?")
     text = stop(child)
 
     assert "nothing was changed" in text
-    assert actions(site, "bittrex", "add") == []
+    assert actions(mock, "bittrex", "add") == []
 
 
-def test_while_signing_in_nothing_is_changed(site: MockExchanges, tmp_path: Path) -> None:
-    site.fault("bittrex", "login-2fa", "slow", seconds=3)  # a sign-in that takes a moment
-    child = start(site, tmp_path, "--yes")
+@pytest.mark.usefixtures("seeded")
+def test_while_signing_in_nothing_is_changed(mock: MockExchanges, tmp_path: Path) -> None:
+    mock.fault("bittrex", "login-2fa", "slow", seconds=3)  # a sign-in that takes a moment
+    child = start(mock, tmp_path, "--yes")
     child.expect("signing in")
     text = stop(child)
 
     assert "nothing was changed" in text
-    assert actions(site, "bittrex", "add") == []
+    assert actions(mock, "bittrex", "add") == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_mid_save_the_summary_tells_what_the_server_holds(
-    site: MockExchanges, tmp_path: Path
+    mock: MockExchanges, tmp_path: Path
 ) -> None:
-    child = start(site, tmp_path, "--yes")
+    child = start(mock, tmp_path, "--yes")
     child.expect("2/6 added")
     text = stop(child)
 
-    added = [a["ip"] for a in actions(site, "bittrex", "add")]
+    added = [a["ip"] for a in actions(mock, "bittrex", "add")]
     assert 2 <= len(added) < 6
     assert added_in_summary(text) == len(added)  # read back after the stop, not guessed
     assert "a rerun adds only what is still missing" in text
-    assert account_state(site, "bittrex")["allow_list"] == ["198.51.100.90", *added]
+    assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *added]
 
 
+@pytest.mark.usefixtures("seeded")
 def test_at_a_code_prompt_the_summary_tells_what_the_server_holds(
-    site: MockExchanges, tmp_path: Path
+    mock: MockExchanges, tmp_path: Path
 ) -> None:
     """Without a TOTP secret the person types each code; Ctrl-C at the third prompt (the
     sign-in's code, the first address's, then this one)."""
-    totp = pyotp.TOTP(SECRET, interval=site.site("bittrex").totp_period)
-    child = start(site, tmp_path, "--yes", secret=False)
+    totp = pyotp.TOTP(SECRET, interval=mock.mock("bittrex").totp_period)
+    child = start(mock, tmp_path, "--yes", secret=False)
     for _ in range(2):
         child.expect("authenticator code for")
         child.expect(r":\s*$")  # the prompt itself, after any countdown
@@ -176,34 +179,35 @@ def test_at_a_code_prompt_the_summary_tells_what_the_server_holds(
     child.expect("authenticator code for adding")
     text = stop(child)
 
-    added = [a["ip"] for a in actions(site, "bittrex", "add")]
+    added = [a["ip"] for a in actions(mock, "bittrex", "add")]
     assert added == IPS[:1]
     assert added_in_summary(text) == 1
 
 
 @pytest.mark.long
+@pytest.mark.usefixtures("seeded")
 def test_killed_mid_save_the_next_apply_finishes_without_repeating_anything(
-    site: MockExchanges, tmp_path: Path, browser: Browser, capsys: Any
+    mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: Any
 ) -> None:
     """A crash after two of six addresses; the next apply adds the others, one code each,
     nothing twice, and says that it finishes what the last run left. (The same with 7 of 20:
     bench/bittrex_resume.py, as it takes a TOTP step per address.)"""
-    child = start(site, tmp_path, "--yes")
+    child = start(mock, tmp_path, "--yes")
     child.expect("2/6 added")
     crash(child)
-    assert 2 <= len(actions(site, "bittrex", "add")) < 6
+    assert 2 <= len(actions(mock, "bittrex", "add")) < 6
 
     again = time.time()
-    text = rerun(site, tmp_path, browser, capsys, "bittrex")
+    text = rerun(mock, tmp_path, browser, capsys, "bittrex")
 
-    adds = actions(site, "bittrex", "add")
+    adds = actions(mock, "bittrex", "add")
     assert [a["ip"] for a in adds] == IPS  # each address once, in order
-    assert account_state(site, "bittrex")["allow_list"] == ["198.51.100.90", *IPS]
-    spent = [c for c in codes(site, "bittrex", "add") if c["at"] >= again]
+    assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *IPS]
+    spent = [c for c in codes(mock, "bittrex", "add") if c["at"] >= again]
     added = [a for a in adds if a["at"] >= again]
     assert len(spent) == len(added) <= 6 - 2  # a code per address still missing, no more
     assert all(c["accepted"] for c in spent)
-    assert len([c for c in codes(site, "bittrex", "login-2fa") if c["at"] >= again]) == 1
+    assert len([c for c in codes(mock, "bittrex", "login-2fa") if c["at"] >= again]) == 1
     assert "was interrupted while changing bittrex 'account allow list'" in text  # journal
     assert "this run reads every key afresh and finishes it" in text
 

@@ -25,7 +25,7 @@ NAMES = ["Altrady main", "Altrady main (old)", "Altrady extra 1", "Altrady extra
 
 
 @pytest.fixture(params=["older", "newer"])
-def site(mock: MockExchanges, request: pytest.FixtureRequest) -> MockExchanges:
+def seeded(mock: MockExchanges, request: pytest.FixtureRequest) -> None:
     """The mock Kraken, on its older key form (one input per entry) and its newer one
     (a switch "Enable IP address restriction" and one field for the list)."""
     mock.reset(
@@ -36,7 +36,6 @@ def site(mock: MockExchanges, request: pytest.FixtureRequest) -> MockExchanges:
             layout=request.param,
         ),
     )
-    return mock
 
 
 def allocation(tmp_path: Path, key: str = "Altrady main", ips: list[str] = IPS, **extra) -> Path:
@@ -49,14 +48,15 @@ def whitelists(mock: MockExchanges) -> dict[str, list[str]]:
 
 
 @pytest.mark.long
+@pytest.mark.usefixtures("seeded")
 def test_twenty_addresses_on_the_main_key_and_two_extra_keys(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     path = allocation(tmp_path, extra_keys=["Altrady extra 1", "Altrady extra 2"])
-    result = run_cli("apply", path, settings_for(site, "kraken", tmp_path), browser, capsys)
+    result = run_cli("apply", path, settings_for(mock, "kraken", tmp_path), browser, capsys)
 
     assert result.code == ExitCode.OK, result.out
-    lists = whitelists(site)
+    lists = whitelists(mock)
     assert lists["Altrady main"] == IPS
     assert lists["Altrady extra 1"] == IPS
     assert lists["Altrady extra 2"] == IPS
@@ -64,7 +64,7 @@ def test_twenty_addresses_on_the_main_key_and_two_extra_keys(
     assert lists["Personal bot"] == ["198.51.100.80"]
     assert all(
         k["ip_whitelisting"]
-        for k in account_state(site, "kraken")["keys"]
+        for k in account_state(mock, "kraken")["keys"]
         if k["name"] != "Altrady main (old)"
     )
     for name in ("Altrady main", "Altrady extra 1", "Altrady extra 2"):
@@ -108,13 +108,14 @@ def test_no_2fa_on_save_when_the_account_has_none(
     assert whitelists(site)["Altrady main"] == IPS[:3]
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_name_that_matches_no_key_lists_the_candidates(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     result = run_cli(
         "apply",
         allocation(tmp_path, key="Altrady"),
-        settings_for(site, "kraken", tmp_path),
+        settings_for(mock, "kraken", tmp_path),
         browser,
         capsys,
     )
@@ -122,24 +123,25 @@ def test_a_name_that_matches_no_key_lists_the_candidates(
     assert result.code == ExitCode.USER_ACTION
     assert "no key named 'Altrady'" in result.out
     assert "'Altrady main (old)'" in result.out
-    assert actions(site, "kraken", "save_whitelist") == []
+    assert actions(mock, "kraken", "save_whitelist") == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_the_longer_of_two_alike_names_gets_only_its_own_key(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     result = run_cli(
         "apply",
         allocation(tmp_path, key="Altrady main (old)", ips=IPS[:2]),
-        settings_for(site, "kraken", tmp_path),
+        settings_for(mock, "kraken", tmp_path),
         browser,
         capsys,
         allow_count=True,
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert whitelists(site)["Altrady main (old)"] == IPS[:2]
-    assert whitelists(site)["Altrady main"] == []
+    assert whitelists(mock)["Altrady main (old)"] == IPS[:2]
+    assert whitelists(mock)["Altrady main"] == []
 
 
 @pytest.mark.long

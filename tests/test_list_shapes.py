@@ -15,9 +15,11 @@ from test_faults import IPS, OLD, SUBJECTS
 
 from assistant.errors import ExitCode
 from fixtures.mockex import MockExchanges
+from flows import FLOWS
 
 SHAPES = ["table", "grid", "cards", "regions", "dl"]
-LISTED = [exchange for exchange in SUBJECTS if exchange != "bittrex"]  # one list per account
+# Every flow that lists keys (not an account-wide list).
+LISTED = [exchange for exchange in SUBJECTS if FLOWS[exchange].scope == "key"]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -29,9 +31,7 @@ def test_each_flow_finds_its_key_in_each_shape_of_list(
     seed = subject.seed()
     seed["options"] = {**seed.get("options", {}), "listShape": shape}
     mock.reset(exchange, seed)
-    account = {"exchange": exchange, "name": "A", "key": "Altrady main", "ips": IPS[:2]}
-    if subject.saved is None:  # Bybit: a key bound to Altrady, no list
-        account = {"exchange": exchange, "name": "A", "key": "Altrady"}
+    account = subject.account(IPS[:2])
     result = run_cli(
         "apply",
         write_allocation(tmp_path / "a.toml", [account]),
@@ -44,7 +44,5 @@ def test_each_flow_finds_its_key_in_each_shape_of_list(
 
     assert result.code == ExitCode.OK, result.out
     state = account_state(mock, exchange)
-    if subject.saved is None:
-        assert [k["app"] for k in state["keys"] if k["name"] == "Altrady"] == ["Altrady"]
-    else:
-        assert subject.saved(state) == [OLD, *IPS[:2]]
+    expected = [FLOWS[exchange].app] if subject.binds else [OLD, *IPS[:2]]
+    assert subject.saved(state) == expected

@@ -23,11 +23,10 @@ IPS = ["203.0.113.10", "203.0.113.11"]
 
 
 @pytest.fixture
-def site(mock: MockExchanges) -> MockExchanges:
+def seeded(mock: MockExchanges) -> None:
     """Binance whose "Edit restrictions" reads otherwise: a page that changed (exit 4)."""
     mock.reset("binance", binance_seed({"label": "Main"}))
     mock.fault("binance", "page", "label_changed", times=5, label="Edit restrictions", to="Manage")
-    return mock
 
 
 def command(mock: MockExchanges, tmp_path: Path, *args: str) -> tuple[list[str], dict[str, str]]:
@@ -55,10 +54,11 @@ def command(mock: MockExchanges, tmp_path: Path, *args: str) -> tuple[list[str],
     return [sys.executable, "-m", "assistant", "apply", *args, str(path)], env
 
 
+@pytest.mark.usefixtures("seeded")
 def test_under_yes_at_a_terminal_a_changed_page_ends_the_run_without_a_question(
-    site: MockExchanges, tmp_path: Path
+    mock: MockExchanges, tmp_path: Path
 ) -> None:
-    argv, env = command(site, tmp_path, "--yes", "--allow-count")
+    argv, env = command(mock, tmp_path, "--yes", "--allow-count")
     child = pexpect.spawn(
         argv[0], argv[1:], env=env, cwd=tempfile.gettempdir(), encoding="utf-8", timeout=90
     )
@@ -72,10 +72,11 @@ def test_under_yes_at_a_terminal_a_changed_page_ends_the_run_without_a_question(
 
 
 @pytest.mark.parametrize("extra", [(), ("--json",)], ids=["plain", "json"])
+@pytest.mark.usefixtures("seeded")
 def test_with_no_terminal_a_changed_page_ends_the_run_without_a_question(
-    site: MockExchanges, tmp_path: Path, extra: Any
+    mock: MockExchanges, tmp_path: Path, extra: Any
 ) -> None:
-    argv, env = command(site, tmp_path, "--yes", "--allow-count", *extra)
+    argv, env = command(mock, tmp_path, "--yes", "--allow-count", *extra)
     done = subprocess.run(
         argv,
         stdin=subprocess.DEVNULL,

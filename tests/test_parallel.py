@@ -49,7 +49,7 @@ IPS = {  # a few addresses per exchange, each its own
 
 
 @pytest.fixture
-def sites(mock: MockExchanges) -> MockExchanges:
+def seeded(mock: MockExchanges) -> None:
     mock.reset("binance", binance_seed({"label": "Altrady main"}))
     mock.reset("kraken", kraken_seed({"name": "Altrady main"}))
     mock.reset(
@@ -59,7 +59,6 @@ def sites(mock: MockExchanges) -> MockExchanges:
             "accounts": [seeded_account("trader@ipbind.test", keys=[{"name": "Altrady main"}])],
         },
     )
-    return mock
 
 
 def settings(
@@ -102,8 +101,9 @@ def held(mock: MockExchanges, site: str) -> list[str]:
     raise AssertionError(f"{site}: no key 'Altrady main'")
 
 
+@pytest.mark.usefixtures("seeded")
 def test_one_lane_runs_every_exchange_in_the_sessions_browser(
-    sites: MockExchanges,
+    mock: MockExchanges,
     browser: Browser,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -117,18 +117,19 @@ def test_one_lane_runs_every_exchange_in_the_sessions_browser(
 
     monkeypatch.setattr("assistant.parallel.browsers.driver", no_driver)
     exchanges = ("binance", "coinbase")
-    conf = settings(sites, tmp_path, *exchanges, parallel=1)
+    conf = settings(mock, tmp_path, *exchanges, parallel=1)
     path = allocation(tmp_path, *exchanges)
     result = run_cli("apply", path, conf, browser, capsys, allow_count=True)
 
     assert result.code == ExitCode.OK, result.out
     for site in exchanges:
-        assert held(sites, site) == IPS[site], site
-        assert len(sites.state(site)["sign_ins"]) == 1  # planned, then applied: one sign-in
+        assert held(mock, site) == IPS[site], site
+        assert len(mock.state(site)["sign_ins"]) == 1  # planned, then applied: one sign-in
 
 
+@pytest.mark.usefixtures("seeded")
 def test_side_by_side_every_list_ends_on_the_server_and_codes_come_one_at_a_time(
-    sites: MockExchanges, browser: Browser, tmp_path: Path
+    mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
     """Two exchanges on two lanes, each in a browser of its own. No TOTP secret: each code
     is typed at the terminal. The workers ask for theirs from their own threads; the
@@ -136,7 +137,7 @@ def test_side_by_side_every_list_ends_on_the_server_and_codes_come_one_at_a_time
     asked: list[tuple[str, threading.Thread]] = []
     in_flight = [0, 0]  # now, most ever
     lock = threading.Lock()
-    totp = pyotp.TOTP(SECRET, interval=sites.site("binance").totp_period)
+    totp = pyotp.TOTP(SECRET, interval=mock.site("binance").totp_period)
 
     def ask_code(prompt: str, wait: float) -> str:
         with lock:
@@ -150,26 +151,27 @@ def test_side_by_side_every_list_ends_on_the_server_and_codes_come_one_at_a_time
             with lock:
                 in_flight[0] -= 1
 
-    conf = settings(sites, tmp_path, "binance", "coinbase", parallel=2, secret="")
+    conf = settings(mock, tmp_path, "binance", "coinbase", parallel=2, secret="")
     path = allocation(tmp_path, "binance", "coinbase")
     results = run_engine(conf, path, browser, ask_code=ask_code, allow_count=True)
 
     assert [r.status for r in results] == ["verified", "verified"], [r.error for r in results]
     for site in ("binance", "coinbase"):
-        assert held(sites, site) == IPS[site], site
+        assert held(mock, site) == IPS[site], site
     assert in_flight[1] == 1
     assert {thread for _, thread in asked} == {threading.current_thread()}
     named = [prompt.split(":")[0] for prompt, _ in asked]
     assert sorted(named) == ["Binance"] * 2 + ["Coinbase"] * 2  # sign-in and save, each
 
 
+@pytest.mark.usefixtures("seeded")
 def test_an_exchange_that_cannot_be_planned_leaves_every_other_untouched(
-    sites: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Three exchanges on two lanes: one lane takes a second exchange once its first is
     planned."""
     exchanges = ("binance", "kraken", "coinbase")
-    conf = settings(sites, tmp_path, *exchanges, parallel=2)
+    conf = settings(mock, tmp_path, *exchanges, parallel=2)
     path = allocation(tmp_path, *exchanges, key={"kraken": "No such key"})
     result = run_cli("apply", path, conf, browser, capsys, allow_count=True)
 
@@ -177,28 +179,29 @@ def test_an_exchange_that_cannot_be_planned_leaves_every_other_untouched(
     assert "no key named 'No such key'" in result.out
     assert "not started: kraken 'No such key' could not be planned" in result.out
     for site in ("binance", "coinbase"):
-        assert len(sites.state(site)["sign_ins"]) == 1  # planned: read, nothing more
-        assert actions(sites, site, "save") == []
-        assert held(sites, site) == []
+        assert len(mock.state(site)["sign_ins"]) == 1  # planned: read, nothing more
+        assert actions(mock, site, "save") == []
+        assert held(mock, site) == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_ctrl_c_stops_every_exchange_and_the_summary_tells_what_each_server_holds(
-    sites: MockExchanges, tmp_path: Path
+    mock: MockExchanges, tmp_path: Path
 ) -> None:
     """Bittrex (a code per address) beside Binance, whose save the server holds back:
     Ctrl-C during Bittrex's adds stops both; each reads back the key it was on."""
-    sites.reset("bittrex", bittrex_seed())
-    sites.fault("binance", "save", "slow", seconds=4)
+    mock.reset("bittrex", bittrex_seed())
+    mock.fault("binance", "save", "slow", seconds=4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
     for site in ("binance", "bittrex"):
-        account = next(iter(sites.site(site).accounts.values()))
+        account = next(iter(mock.site(site).accounts.values()))
         prefix = f"IPBIND_{site.upper()}__"
         env |= {
             f"{prefix}USERNAME": account.username,
             f"{prefix}PASSWORD": account.password,
             f"{prefix}TOTP_SECRET": SECRET,
-            f"{prefix}TOTP_PERIOD": str(sites.site(site).totp_period),
-            f"{prefix}BASE_URL": sites.base_url(site),
+            f"{prefix}TOTP_PERIOD": str(mock.site(site).totp_period),
+            f"{prefix}BASE_URL": mock.base_url(site),
         }
     env |= {
         "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
@@ -225,9 +228,9 @@ def test_ctrl_c_stops_every_exchange_and_the_summary_tells_what_each_server_hold
     assert child.exitstatus == ExitCode.INTERRUPTED, text
     assert "Traceback" not in text and "Future exception was never retrieved" not in text
     assert "interrupted while changing whitelists" in text
-    added = [a["ip"] for a in actions(sites, "bittrex", "add")]
+    added = [a["ip"] for a in actions(mock, "bittrex", "add")]
     assert 2 <= len(added) < 6
-    assert account_state(sites, "bittrex")["allow_list"] == added
+    assert account_state(mock, "bittrex")["allow_list"] == added
     assert added_in_summary(text, "bittrex", "account allow list", "interrupted") == len(added)
     # Stopped before its save, during it (the server finishes what it was sent), or done
     # already; or, on a busy machine, not yet started: whichever, what the server holds.
@@ -236,7 +239,7 @@ def test_ctrl_c_stops_every_exchange_and_the_summary_tells_what_each_server_hold
     )
     assert binance, text
     assert added_in_summary(text, "binance", "Altrady main", binance.group(1)) == len(
-        held(sites, "binance")
+        held(mock, "binance")
     )
 
 

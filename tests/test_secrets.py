@@ -28,9 +28,6 @@ from support import (
     MailboxHuman,
     account_state,
     altrady_ips,
-    binance_seed,
-    bittrex_seed,
-    kraken_seed,
     leaks,
     run_cli,
     seeded_account,
@@ -48,6 +45,7 @@ from assistant.session import keep
 from assistant.trace import scrub_zip
 from assistant.twofa import StepMemory
 from fixtures.mockex import MockExchanges
+from fixtures.mockex.sites import SITES
 from flows import FLOWS
 
 FLOW_IDS = [fid for fid, flow in FLOWS.items() if flow.mode != "assisted"]
@@ -75,28 +73,17 @@ class Known:
 
 
 def seed_of(exchange: str, known: Known) -> dict[str, Any]:
-    """The exchange's mock seeded with one account that signs in with `known`'s secrets and
-    one key, KEY, with no addresses (Bybit: no key; one is created)."""
-    if exchange == "binance":
-        seed = binance_seed({"label": KEY})
-    elif exchange == "kraken":
-        seed = kraken_seed({"name": KEY})
-    elif exchange == "bittrex":
-        seed = bittrex_seed()
-    elif exchange == "bybit":
-        seed = {"accounts": [seeded_account("bybit@ipbind.test", keys=[])]}
-    elif exchange == "huobi":
-        huobi_key = {"note": KEY, "access_key": "0000000a-5e6f7a8b-9c0d1e2f-3a4b5", "ips": []}
-        seed = {"accounts": [seeded_account("huobi@ipbind.test", keys=[huobi_key])]}
-    elif exchange == "poloniex":
-        polo_key = {"label": KEY, "api_key": "PLNX-0001-ABCD-EFGH", "ips": []}
-        seed = {"accounts": [seeded_account("polo@ipbind.test", keys=[polo_key])]}
-    else:  # a profile of the generic flow
-        account = seeded_account("trader@ipbind.test", keys=[{"name": KEY}])
-        seed = {"accounts": [{**account, "fund_password": known.flow_secret}]}
-    seed.setdefault("latency_ms", [0, 60])
-    seed["accounts"][0].update(password=known.password, totp_secret=known.totp_secret)
-    return seed
+    """The exchange's mock seeded (its registry's sample) with one account that signs in
+    with `known`'s secrets and one key, KEY, with no addresses (Bybit: no key; one is
+    created)."""
+    account = seeded_account(f"{exchange}@ipbind.test", fund_password=known.flow_secret)
+    account.update(password=known.password, totp_secret=known.totp_secret)
+    return {"latency_ms": [0, 60], **SITES[exchange].sample(KEY, [], **account)}
+
+
+def binds(exchange: str) -> bool:
+    """No list: a key bound to Altrady is created (Bybit)."""
+    return FLOWS[exchange].mode == "third-party app"
 
 
 def set_up(mock: MockExchanges, exchange: str, tmp_path: Path, known: Known) -> tuple[Path, Any]:
@@ -106,9 +93,7 @@ def set_up(mock: MockExchanges, exchange: str, tmp_path: Path, known: Known) -> 
     # ones hold every list request back by up to 600 ms.
     mock.control(exchange, "reset", {"chaos": None, "seed": seed_of(exchange, known)})
     account: dict[str, Any] = {"exchange": exchange, "name": f"My {exchange}", "key": KEY}
-    if exchange == "bybit":
-        account["key"] = "Altrady"
-    else:
+    if not binds(exchange):
         account["ips"] = IPS
     allocation = write_allocation(tmp_path / "allocation.toml", [account])
     own = {name: known.flow_secret for name in FLOWS[exchange].secrets}
@@ -117,12 +102,7 @@ def set_up(mock: MockExchanges, exchange: str, tmp_path: Path, known: Known) -> 
 
 def saved(mock: MockExchanges, exchange: str) -> Any:
     """What the server holds for KEY now: its list (Bybit: the created key's application)."""
-    state = account_state(mock, exchange)
-    if exchange == "bittrex":
-        return state["allow_list"]
-    if exchange == "bybit":
-        return [k["app"] for k in state["keys"] if k["name"] == "Altrady"]
-    return state["keys"][0]["ips"]
+    return SITES[exchange].saved(account_state(mock, exchange), KEY)
 
 
 @pytest.fixture
@@ -182,12 +162,12 @@ def test_no_secret_in_anything_a_verbose_apply_writes_or_prints(
     )
 
     assert result.code == ExitCode.OK, result.out
-    assert saved(mock, exchange) == (["Altrady"] if exchange == "bybit" else IPS)
+    assert saved(mock, exchange) == ([FLOWS[exchange].app] if binds(exchange) else IPS)
     period = mock.state(exchange)["totp_period"]
     known.found |= codes_between(known, start, time.time(), period)
     known.found |= {f"e-mailed code {n}": code for n, code in enumerate(person.given)}
-    if exchange == "bybit":
-        [api_secret] = account_state(mock, "bybit")["secrets"].values()
+    if binds(exchange):  # a key created: its secret, shown once, goes to the secret file
+        [api_secret] = account_state(mock, exchange)["secrets"].values()
         known.found["API secret"] = api_secret
         assert leaks(secret_file.read_text(), known.named()) == ["API secret"]  # it is seen
     secrets_of = known.named()

@@ -31,9 +31,8 @@ IPS = altrady_ips(5)
 
 
 @pytest.fixture
-def site(mock: MockExchanges) -> MockExchanges:
+def seeded(mock: MockExchanges) -> None:
     mock.reset("bittrex", bittrex_seed(["198.51.100.90"]))
-    return mock
 
 
 def allocation(tmp_path: Path) -> Path:
@@ -42,12 +41,13 @@ def allocation(tmp_path: Path) -> Path:
     )
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
-    site: MockExchanges, browser: Browser, tmp_path: Path
+    mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
     """The person types good codes for the sign-in and the first address, then two that the
     site refuses: the run stops. The summary must count the one address the site took."""
-    totp = pyotp.TOTP(SECRET, interval=site.site("bittrex").totp_period)
+    totp = pyotp.TOTP(SECRET, interval=mock.mock("bittrex").totp_period)
     asked: list[str] = []
 
     def person(prompt: str, wait: float) -> str:
@@ -55,12 +55,12 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
         time.sleep(wait)  # stands in for the terminal's countdown to the next time step
         return totp.now() if len(asked) <= 2 else f"{len(asked):06d}"  # wrong, each new
 
-    settings = settings_for(site, "bittrex", tmp_path, secret="")
+    settings = settings_for(mock, "bittrex", tmp_path, secret="")
     [result] = run_engine(
         settings, allocation(tmp_path), browser, ask_code=person, allow_count=True
     )
 
-    held = account_state(site, "bittrex")["allow_list"]
+    held = account_state(mock, "bittrex")["allow_list"]
     assert held == ["198.51.100.90", IPS[0]]
     assert result.status == "failed"
     assert result.added == [IPS[0]]  # read back after the stop, not taken from the plan
@@ -71,10 +71,11 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
     assert "refused" in shape["error"]  # the top level names the failure
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_key_never_read_is_unknown_not_missing(
-    site: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(site, "bittrex", tmp_path, password="not-the-password")
+    settings = settings_for(mock, "bittrex", tmp_path, password="not-the-password")
     result = run_cli(
         "plan", allocation(tmp_path), settings, browser, capsys, json_out=True, allow_count=True
     )
@@ -85,4 +86,4 @@ def test_a_key_never_read_is_unknown_not_missing(
     assert "refused the sign-in" in shape["error"]
     [key] = shape["keys"]
     assert key["missing"] == [] and key["unknown"] == IPS and key["verified"] is False
-    assert actions(site, "bittrex", "add") == []
+    assert actions(mock, "bittrex", "add") == []

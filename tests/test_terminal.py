@@ -133,12 +133,11 @@ def test_a_site_changed_error_names_the_missing_control_not_the_locator(page: Pa
 
 
 @pytest.fixture
-def binance(mock: MockExchanges) -> MockExchanges:
+def seeded(mock: MockExchanges) -> None:
     mock.reset(
         "binance",
         binance_seed({"label": "Altrady main"}, {"label": "Spare", "ips": ["198.51.100.7"]}),
     )
-    return mock
 
 
 def one_key(tmp_path: Path, *keys: str) -> Path:
@@ -175,52 +174,55 @@ def wrong_code(period: int) -> str:
     return next(c for c in ("000000", "111111", "222222") if c not in right)
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_typo_is_asked_again_at_once_and_the_run_completes(
-    binance: MockExchanges, browser: Browser, tmp_path: Path
+    mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
-    period = binance.site("binance").totp_period
+    period = mock.site("binance").totp_period
     person = Person(period, wrong_code(period))
-    settings = settings_for(binance, "binance", tmp_path, secret="")
+    settings = settings_for(mock, "binance", tmp_path, secret="")
     [result] = run_engine(settings, one_key(tmp_path), browser, ask_code=person)
 
     assert result.status == "verified", result.error
     assert person.waits[:2] == [0, 0]  # the typo cost no time step
-    assert keys_of(binance, "binance")[0]["ips"] == altrady_ips(start=0)
+    assert keys_of(mock, "binance")[0]["ips"] == altrady_ips(start=0)
 
 
+@pytest.mark.usefixtures("seeded")
 def test_two_refused_typed_codes_hint_at_the_app_not_at_a_secret(
-    binance: MockExchanges, browser: Browser, tmp_path: Path
+    mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
-    period = binance.site("binance").totp_period
+    period = mock.site("binance").totp_period
     person = Person(
         period, wrong_code(period), "999999" if wrong_code(period) != "999999" else "888888"
     )
-    settings = settings_for(binance, "binance", tmp_path, secret="")
+    settings = settings_for(mock, "binance", tmp_path, secret="")
     [result] = run_engine(settings, one_key(tmp_path), browser, ask_code=person)
 
     assert result.status == "failed" and result.error is not None
     assert "two authenticator codes in a row were refused" in result.error.message
     assert result.error.hint and "authenticator app" in result.error.hint
     assert "TOTP_SECRET" not in result.error.hint
-    assert actions(binance, "binance", "save") == []
-    assert keys_of(binance, "binance")[0]["ips"] == []
+    assert actions(mock, "binance", "save") == []
+    assert keys_of(mock, "binance")[0]["ips"] == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_plan_then_apply_back_to_back_never_reuse_a_step(
-    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = settings_for(binance, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path)
     plan = run_cli("plan", one_key(tmp_path), settings, browser, capsys)
     apply = run_cli("apply", one_key(tmp_path), settings, browser, capsys)
 
     assert plan.code == apply.code == ExitCode.OK, plan.out + apply.out
     assert "refused" not in plan.out + apply.out  # no "already used" at the second sign-in
-    assert len(binance.state("binance")["sign_ins"]) == 2
-    assert keys_of(binance, "binance")[0]["ips"] == altrady_ips(start=0)
+    assert len(mock.state("binance")["sign_ins"]) == 2
+    assert keys_of(mock, "binance")[0]["ips"] == altrady_ips(start=0)
     memory = tmp_path / "state" / "totp-steps.json"  # beside the runs folder
     assert stat.S_IMODE(memory.stat().st_mode) == 0o600
     assert stat.S_IMODE(memory.parent.stat().st_mode) == 0o700
-    assert list(json.loads(memory.read_text())) == [binance.base_url("binance")]
+    assert list(json.loads(memory.read_text())) == [mock.base_url("binance")]
 
 
 # --- keys typed during the countdown --------------------------------------------------------
@@ -393,64 +395,69 @@ def ctrl_c(*args: Any, **kwargs: Any) -> Any:
     raise KeyboardInterrupt
 
 
+@pytest.mark.usefixtures("seeded")
 def test_no_at_the_confirmation_changes_nothing_and_says_so(
-    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, at_a_terminal
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, at_a_terminal
 ) -> None:
     answer(monkeypatch, lambda *a, **k: False)
-    settings = settings_for(binance, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path)
     code, out = run_asking("apply", one_key(tmp_path), settings, browser, capsys)
 
     assert code == ExitCode.NOT_VERIFIED
     assert "you answered no at the confirmation; nothing was changed" in out
     assert "skipped" not in out
-    assert actions(binance, "binance", "save") == []
-    assert keys_of(binance, "binance")[0]["ips"] == []
+    assert actions(mock, "binance", "save") == []
+    assert keys_of(mock, "binance")[0]["ips"] == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_ctrl_c_at_the_confirmation_changes_nothing_and_says_so(
-    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, at_a_terminal
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, at_a_terminal
 ) -> None:
     answer(monkeypatch, ctrl_c)
-    settings = settings_for(binance, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path)
     code, out = run_asking("apply", one_key(tmp_path), settings, browser, capsys)
 
     assert code == ExitCode.INTERRUPTED
     assert "nothing was changed" in out
-    assert actions(binance, "binance", "save") == []
+    assert actions(mock, "binance", "save") == []
 
 
 @pytest.mark.parametrize("mode", ["plan", "verify"])
+@pytest.mark.usefixtures("seeded")
 def test_ctrl_c_during_plan_or_verify_says_nothing_was_changed(
-    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, mode: str
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, mode: str
 ) -> None:
     monkeypatch.setattr(ConsoleReporter, "plans", ctrl_c)  # just after every key was read
-    settings = settings_for(binance, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path)
     code, out = run_asking(mode, one_key(tmp_path), settings, browser, capsys)
 
     assert code == ExitCode.INTERRUPTED
     assert f"interrupted; nothing was changed ({mode} only reads)" in out
     assert "saved" not in out
-    assert len(binance.state("binance")["sign_ins"]) == 1  # it was under way
-    assert actions(binance, "binance", "save") == []
+    assert len(mock.state("binance")["sign_ins"]) == 1  # it was under way
+    assert actions(mock, "binance", "save") == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_good_key_is_not_started_when_another_cannot_be_planned(
-    binance: MockExchanges, browser: Browser, tmp_path: Path, capsys
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(binance, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path)
     allocation = one_key(tmp_path, "Altrady main", "No such key")
     result = run_cli("apply", allocation, settings, browser, capsys)
 
     assert result.code == ExitCode.USER_ACTION
     assert result.out.count("no key named 'No such key'") == 1  # told once, not twice
     assert "'Altrady main': not started: binance 'No such key' could not be planned" in result.out
-    assert actions(binance, "binance", "save") == []
+    assert actions(mock, "binance", "save") == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_missing_file_is_refused_before_a_run_folder_or_log_exists(
-    binance: MockExchanges, tmp_path: Path, capsys
+    mock: MockExchanges, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(binance, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path)
     code = run("apply", tmp_path / "nope.toml", Options(yes=True), settings=settings)
     out = "".join(capsys.readouterr())
 
@@ -458,7 +465,7 @@ def test_a_missing_file_is_refused_before_a_run_folder_or_log_exists(
     assert "nope.toml: no such file" in out
     assert "Debug log" not in out
     assert not (tmp_path / "runs").exists()
-    assert binance.state("binance")["sessions"] == 0
+    assert mock.state("binance")["sessions"] == 0
 
 
 def test_exchanges_in_a_pipe_is_plain_lines() -> None:

@@ -11,23 +11,24 @@ from fixtures.mockex import MockExchanges
 
 
 @pytest.fixture
-def site_mock(mock: MockExchanges, request: pytest.FixtureRequest) -> MockExchanges:
+def seeded(mock: MockExchanges, request: pytest.FixtureRequest) -> None:
     """The mock, with the module's site reset to the module's `fast_seed()`, its pages calm:
     these tests drive a site's pages by the words its own script gives them, to prove its
     server's rules; what chaos varies is proven by test_chaos.py and by every flow's tests,
     which run under the chaos seeds."""
     mock.chaos(None)
     mock.reset(request.module.SITE, request.module.fast_seed())
-    return mock
 
 
 @pytest.fixture
-def codes(site_mock: MockExchanges, request: pytest.FixtureRequest) -> Codes:
+def codes(mock: MockExchanges, seeded: None, request: pytest.FixtureRequest) -> Codes:
     """Fresh codes of the module's `USER`."""
-    return Codes.of(site_mock, request.module.SITE, request.module.USER)
+    return Codes.of(mock, request.module.SITE, request.module.USER)
 
 
 @pytest.fixture
-def client(site_mock: MockExchanges, codes: Codes, request: pytest.FixtureRequest) -> SiteClient:
+def client(
+    mock: MockExchanges, seeded: None, codes: Codes, request: pytest.FixtureRequest
+) -> SiteClient:
     """The module's `Client`, logged in."""
-    return request.module.Client(site_mock).log_in(codes)
+    return request.module.Client(mock).log_in(codes)

@@ -33,11 +33,6 @@ class Client(SiteClient):
     site, user, password = SITE, USER, PASSWORD
 
 
-@pytest.fixture
-def binance(site_mock: MockExchanges) -> MockExchanges:
-    return site_mock
-
-
 def keys(mock: MockExchanges) -> dict[str, dict[str, Any]]:
     return keys_by(mock, SITE, USER, "label")
 
@@ -60,8 +55,9 @@ def save(client: Client, mock: MockExchanges, label: str, code: str, **changes: 
 # -- server rules over HTTP --------------------------------------------------------------
 
 
-def test_state_has_the_seeded_keys_in_order(binance: MockExchanges) -> None:
-    state = binance.state(SITE)["accounts"][USER]
+@pytest.mark.usefixtures("seeded")
+def test_state_has_the_seeded_keys_in_order(mock: MockExchanges) -> None:
+    state = mock.state(SITE)["accounts"][USER]
     assert [key["label"] for key in state["keys"]] == [MAIN, EXTRA, OLD]
     assert state["keys"][2] == {
         "label": OLD,
@@ -72,20 +68,22 @@ def test_state_has_the_seeded_keys_in_order(binance: MockExchanges) -> None:
     }
 
 
-def test_api_needs_a_logged_in_session(binance: MockExchanges) -> None:
-    anonymous = Client(binance)
+@pytest.mark.usefixtures("seeded")
+def test_api_needs_a_logged_in_session(mock: MockExchanges) -> None:
+    anonymous = Client(mock)
     assert anonymous.call("GET", "/api/keys")[0] == 401
     status, body = anonymous.call("POST", "/api/login", {"username": USER, "password": "wrong"})
     assert (status, body["error"]) == (401, "Incorrect account or password.")
 
 
+@pytest.mark.usefixtures("seeded")
 def test_save_appends_new_ips_after_existing_ones(
-    binance: MockExchanges, client: Client, codes: Codes
+    mock: MockExchanges, client: Client, codes: Codes
 ) -> None:
-    status, _ = save(client, binance, EXTRA, codes.next(), add=["203.0.113.10", "2001:DB8::1"])
+    status, _ = save(client, mock, EXTRA, codes.next(), add=["203.0.113.10", "2001:DB8::1"])
     assert status == 200
-    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10", "2001:db8::1"]
-    assert changes(binance, SITE) == [
+    assert keys(mock)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10", "2001:db8::1"]
+    assert changes(mock, SITE) == [
         {
             "action": "save",
             "username": USER,
@@ -98,14 +96,15 @@ def test_save_appends_new_ips_after_existing_ones(
     assert status == 200 and body["keys"][1]["ips"][-1] == "2001:db8::1"
 
 
+@pytest.mark.usefixtures("seeded")
 def test_save_removes_entries_and_unrestricting_clears_the_list(
-    binance: MockExchanges, client: Client, codes: Codes
+    mock: MockExchanges, client: Client, codes: Codes
 ) -> None:
-    assert save(client, binance, OLD, codes.next(), keep=["198.51.100.51"])[0] == 200
-    assert keys(binance)[OLD]["ips"] == ["198.51.100.51"]
-    status, _ = save(client, binance, OLD, codes.next(), restricted=False, spot_trading=False)
+    assert save(client, mock, OLD, codes.next(), keep=["198.51.100.51"])[0] == 200
+    assert keys(mock)[OLD]["ips"] == ["198.51.100.51"]
+    status, _ = save(client, mock, OLD, codes.next(), restricted=False, spot_trading=False)
     assert status == 200
-    assert keys(binance)[OLD] | {"api_key": ""} == {
+    assert keys(mock)[OLD] | {"api_key": ""} == {
         "label": OLD,
         "api_key": "",
         "restricted": False,
@@ -134,45 +133,48 @@ OVER_LIMIT = [f"203.0.113.{n}" for n in range(1, 31)]  # 30 new + 1 existing on 
         (EXTRA, {"api_key": "no-such-key"}, 404, "API key not found."),
     ],
 )
+@pytest.mark.usefixtures("seeded")
 def test_refused_save_stores_nothing(
-    binance: MockExchanges,
+    mock: MockExchanges,
     client: Client,
     label: str,
     changes: dict[str, Any],
     status: int,
     error: str,
 ) -> None:
-    before = binance.state(SITE)["accounts"]
+    before = mock.state(SITE)["accounts"]
     # Validation comes before the code check, so any code shows the validation error.
-    got_status, body = save(client, binance, label, "000000", **changes)
+    got_status, body = save(client, mock, label, "000000", **changes)
     assert got_status == status
     assert error in body["error"]
-    assert binance.state(SITE)["accounts"] == before
-    assert binance.state(SITE)["log"] == []
+    assert mock.state(SITE)["accounts"] == before
+    assert mock.state(SITE)["log"] == []
 
 
+@pytest.mark.usefixtures("seeded")
 def test_refused_save_keeps_the_code_and_a_replayed_code_is_refused(
-    binance: MockExchanges, client: Client, codes: Codes
+    mock: MockExchanges, client: Client, codes: Codes
 ) -> None:
     code = codes.next()
-    assert save(client, binance, EXTRA, code, add=["198.51.100.7"])[0] == 400
-    assert save(client, binance, EXTRA, code, add=["203.0.113.10"])[0] == 200
-    status, body = save(client, binance, EXTRA, code, add=["203.0.113.11"])
+    assert save(client, mock, EXTRA, code, add=["198.51.100.7"])[0] == 400
+    assert save(client, mock, EXTRA, code, add=["203.0.113.10"])[0] == 200
+    status, body = save(client, mock, EXTRA, code, add=["203.0.113.11"])
     assert (status, body["field"]) == (400, "totp")
     assert body["error"].startswith("Code already used")
-    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10"]
+    assert keys(mock)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10"]
 
 
-def test_server_faults(binance: MockExchanges, client: Client, codes: Codes) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_server_faults(mock: MockExchanges, client: Client, codes: Codes) -> None:
     code = codes.next()
-    binance.fault(SITE, "save", "http500")
-    assert save(client, binance, EXTRA, code, add=["203.0.113.10"])[0] == 500
-    binance.fault(SITE, "save", "totp_refused_once")
-    status, body = save(client, binance, EXTRA, code, add=["203.0.113.10"])
+    mock.fault(SITE, "save", "http500")
+    assert save(client, mock, EXTRA, code, add=["203.0.113.10"])[0] == 500
+    mock.fault(SITE, "save", "totp_refused_once")
+    status, body = save(client, mock, EXTRA, code, add=["203.0.113.10"])
     assert (status, body["error"]) == (400, "Invalid verification code")
-    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7"]
-    assert save(client, binance, EXTRA, code, add=["203.0.113.10"])[0] == 200  # code unused so far
-    binance.fault(SITE, "keys", "session_expired")
+    assert keys(mock)[EXTRA]["ips"] == ["198.51.100.7"]
+    assert save(client, mock, EXTRA, code, add=["203.0.113.10"])[0] == 200  # code unused so far
+    mock.fault(SITE, "keys", "session_expired")
     assert client.call("GET", "/api/keys")[0] == 401
     assert client.call("GET", "/api/keys")[0] == 401  # the session is gone, not just one answer
 
@@ -188,8 +190,8 @@ def log_in(page: Page, codes: Codes) -> None:
 
 
 @pytest.fixture
-def api_page(binance: MockExchanges, codes: Codes, page: Page) -> Page:
-    open_signed_in(page, binance.base_url(SITE) + API_PATH, log_in, codes)
+def api_page(mock: MockExchanges, seeded: None, codes: Codes, page: Page) -> Page:
+    open_signed_in(page, mock.base_url(SITE) + API_PATH, log_in, codes)
     expect(card(page, MAIN)).to_be_visible()
     return page
 
@@ -206,24 +208,26 @@ def submit_code(page: Page, code: str) -> Locator:
     return SIGN_IN.enter_code(page, code)
 
 
-def test_login_redirects_and_comes_back(binance: MockExchanges, codes: Codes, page: Page) -> None:
-    binance.reset(SITE, fast_seed(cookie_banner=True))
-    page.goto(binance.base_url(SITE) + API_PATH)
+@pytest.mark.usefixtures("seeded")
+def test_login_redirects_and_comes_back(mock: MockExchanges, codes: Codes, page: Page) -> None:
+    mock.reset(SITE, fast_seed(cookie_banner=True))
+    page.goto(mock.base_url(SITE) + API_PATH)
     expect(page).to_have_url(re.compile(r"/en/login\?next=/en/my/settings/api-management$"))
     page.get_by_role("button", name=re.compile("Accept")).click()
     log_in(page, codes)
     main = card(page, MAIN)
-    expect(main).to_contain_text(keys(binance)[MAIN]["api_key"])
+    expect(main).to_contain_text(keys(mock)[MAIN]["api_key"])
     expect(main).to_contain_text("IP access restrictions: Unrestricted")
     expect(card(page, EXTRA)).to_contain_text("IP access restrictions: Restricted")
     expect(trusted_ips(page, OLD)).to_have_text(["198.51.100.50", "198.51.100.51"])
 
 
+@pytest.mark.usefixtures("seeded")
 def test_slider_captcha_comes_before_the_code(
-    binance: MockExchanges, codes: Codes, page: Page
+    mock: MockExchanges, codes: Codes, page: Page
 ) -> None:
-    binance.reset(SITE, fast_seed(options={"captcha": True}))
-    page.goto(binance.base_url(SITE) + "/en/login")
+    mock.reset(SITE, fast_seed(options={"captcha": True}))
+    page.goto(mock.base_url(SITE) + "/en/login")
     page.get_by_label("Email/Phone number").fill(USER)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log In").click()
@@ -243,7 +247,8 @@ def test_slider_captcha_comes_before_the_code(
     expect(page).to_have_url(re.compile(re.escape(API_PATH) + "$"))
 
 
-def test_adding_ips_on_the_page(binance: MockExchanges, codes: Codes, api_page: Page) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_adding_ips_on_the_page(mock: MockExchanges, codes: Codes, api_page: Page) -> None:
     main = card(api_page, MAIN)
     main.get_by_role("button", name="Edit restrictions").click()
     trading = main.get_by_label("Enable Spot & Margin Trading")
@@ -258,7 +263,7 @@ def test_adding_ips_on_the_page(binance: MockExchanges, codes: Codes, api_page: 
     expect(submit_code(api_page, codes.next())).to_be_hidden()
     saved = ["203.0.113.10", "203.0.113.11", "2001:db8::1"]
     expect(trusted_ips(api_page, MAIN)).to_have_text(saved)
-    assert keys(binance)[MAIN] | {"api_key": ""} == {
+    assert keys(mock)[MAIN] | {"api_key": ""} == {
         "label": MAIN,
         "api_key": "",
         "restricted": True,
@@ -267,7 +272,8 @@ def test_adding_ips_on_the_page(binance: MockExchanges, codes: Codes, api_page: 
     }
 
 
-def test_refusals_show_inline(binance: MockExchanges, codes: Codes, api_page: Page) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_refusals_show_inline(mock: MockExchanges, codes: Codes, api_page: Page) -> None:
     extra = card(api_page, EXTRA)
     extra.get_by_role("button", name="Edit restrictions").click()
     extra.get_by_label("IP address").fill("203.0.113.0/24")
@@ -280,14 +286,13 @@ def test_refusals_show_inline(binance: MockExchanges, codes: Codes, api_page: Pa
     expect(extra.get_by_role("alert")).to_have_text("IP 198.51.100.7 already exists")
     extra.get_by_role("button", name="Cancel").click()
     expect(trusted_ips(api_page, EXTRA)).to_have_text(["198.51.100.7"])
-    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7"]
-    assert binance.state(SITE)["log"] == []
+    assert keys(mock)[EXTRA]["ips"] == ["198.51.100.7"]
+    assert mock.state(SITE)["log"] == []
 
 
-def test_a_refused_code_can_be_retyped(
-    binance: MockExchanges, codes: Codes, api_page: Page
-) -> None:
-    binance.fault(SITE, "save", "totp_refused_once")
+@pytest.mark.usefixtures("seeded")
+def test_a_refused_code_can_be_retyped(mock: MockExchanges, codes: Codes, api_page: Page) -> None:
+    mock.fault(SITE, "save", "totp_refused_once")
     extra = card(api_page, EXTRA)
     extra.get_by_role("button", name="Edit restrictions").click()
     extra.get_by_label("IP address").fill("203.0.113.10")
@@ -301,8 +306,9 @@ def test_a_refused_code_can_be_retyped(
     expect(trusted_ips(api_page, EXTRA)).to_have_text(["198.51.100.7", "203.0.113.10"])
 
 
+@pytest.mark.usefixtures("seeded")
 def test_removing_every_entry_and_unrestricting(
-    binance: MockExchanges, codes: Codes, api_page: Page
+    mock: MockExchanges, codes: Codes, api_page: Page
 ) -> None:
     old = card(api_page, OLD)
     old.get_by_role("button", name="Edit restrictions").click()
@@ -317,24 +323,25 @@ def test_removing_every_entry_and_unrestricting(
     old.get_by_role("button", name="Save").click()
     submit_code(api_page, codes.next())
     expect(old).to_contain_text("IP access restrictions: Unrestricted")
-    assert keys(binance)[OLD]["ips"] == []
-    assert keys(binance)[OLD]["restricted"] is False
+    assert keys(mock)[OLD]["ips"] == []
+    assert keys(mock)[OLD]["restricted"] is False
 
 
-def test_page_faults(binance: MockExchanges, codes: Codes, api_page: Page) -> None:
-    binance.fault(SITE, "keys", "http500")
+@pytest.mark.usefixtures("seeded")
+def test_page_faults(mock: MockExchanges, codes: Codes, api_page: Page) -> None:
+    mock.fault(SITE, "keys", "http500")
     api_page.reload()
     expect(api_page.get_by_role("alert")).to_have_text(re.compile("Something went wrong"))
     api_page.get_by_role("button", name="Retry").click()
     expect(card(api_page, MAIN)).to_be_visible()
 
-    binance.fault(SITE, "keys", "session_expired")
+    mock.fault(SITE, "keys", "session_expired")
     api_page.reload()
     expect(api_page).to_have_url(re.compile(r"/en/login\?next="))
     log_in(api_page, codes)
 
-    binance.fault(SITE, "page", "modal")
-    binance.fault(SITE, "page", "label_changed", label="Edit restrictions", to="Manage IPs")
+    mock.fault(SITE, "page", "modal")
+    mock.fault(SITE, "page", "label_changed", label="Edit restrictions", to="Manage IPs")
     api_page.reload()
     promo = api_page.get_by_role("dialog", name="Limited-time offer")
     promo.get_by_role("button", name="Close").click()
@@ -348,9 +355,9 @@ def test_page_faults(binance: MockExchanges, codes: Codes, api_page: Page) -> No
 
 
 @pytest.fixture
-def table_page(binance: MockExchanges, codes: Codes, page: Page) -> Page:
-    binance.reset(SITE, fast_seed(options={"layout": "table", "listShape": "table"}))
-    open_signed_in(page, binance.base_url(SITE) + API_PATH, log_in, codes)
+def table_page(mock: MockExchanges, seeded: None, codes: Codes, page: Page) -> Page:
+    mock.reset(SITE, fast_seed(options={"layout": "table", "listShape": "table"}))
+    open_signed_in(page, mock.base_url(SITE) + API_PATH, log_in, codes)
     expect(row(page, MAIN)).to_be_visible()
     return page
 
@@ -365,11 +372,12 @@ def edit_dialog(page: Page, label: str) -> Locator:
     return page.get_by_role("dialog", name="Edit restrictions")
 
 
-def test_table_login_and_rows(binance: MockExchanges, codes: Codes, page: Page) -> None:
-    binance.reset(
+@pytest.mark.usefixtures("seeded")
+def test_table_login_and_rows(mock: MockExchanges, codes: Codes, page: Page) -> None:
+    mock.reset(
         SITE, fast_seed(cookie_banner=True, options={"layout": "table", "listShape": "table"})
     )
-    page.goto(binance.base_url(SITE) + API_PATH)
+    page.goto(mock.base_url(SITE) + API_PATH)
     expect(page).to_have_url(re.compile(r"/en/login\?next="))
     page.get_by_role("button", name=re.compile("Accept")).click()
     assert page.locator("label[for]").count() == 0
@@ -388,12 +396,13 @@ def test_table_login_and_rows(binance: MockExchanges, codes: Codes, page: Page) 
         ]
     )
     expect(row(page, MAIN).get_by_role("cell")).to_have_text(
-        [MAIN, keys(binance)[MAIN]["api_key"], "Unrestricted", "–", "Disabled", "Edit restrictions"]
+        [MAIN, keys(mock)[MAIN]["api_key"], "Unrestricted", "–", "Disabled", "Edit restrictions"]
     )
     expect(row(page, OLD).get_by_role("cell").nth(3)).to_have_text("198.51.100.50, 198.51.100.51")
 
 
-def test_table_edit_in_a_dialog(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_table_edit_in_a_dialog(mock: MockExchanges, codes: Codes, table_page: Page) -> None:
     edit = edit_dialog(table_page, OLD)
     trading = edit.get_by_label("Enable Spot & Margin Trading")
     expect(trading).to_be_checked()
@@ -414,11 +423,12 @@ def test_table_edit_in_a_dialog(binance: MockExchanges, codes: Codes, table_page
     expect(row(table_page, OLD).get_by_role("cell").nth(3)).to_have_text(
         "198.51.100.51, 203.0.113.10, 2001:db8::1"
     )
-    assert keys(binance)[OLD]["ips"] == ["198.51.100.51", "203.0.113.10", "2001:db8::1"]
-    assert keys(binance)[OLD]["spot_trading"] is True
+    assert keys(mock)[OLD]["ips"] == ["198.51.100.51", "203.0.113.10", "2001:db8::1"]
+    assert keys(mock)[OLD]["spot_trading"] is True
 
 
-def test_table_refusals(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_table_refusals(mock: MockExchanges, codes: Codes, table_page: Page) -> None:
     edit = edit_dialog(table_page, EXTRA)
     edit.get_by_label("IP address").fill("198.51.100.7")
     edit.get_by_role("button", name="Confirm").click()
@@ -427,9 +437,9 @@ def test_table_refusals(binance: MockExchanges, codes: Codes, table_page: Page) 
     # A validation error closes the verification, and shows in the edit dialog.
     expect(verification).to_be_hidden()
     expect(edit.get_by_role("alert")).to_have_text("IP 198.51.100.7 already exists")
-    assert binance.state(SITE)["log"] == []
+    assert mock.state(SITE)["log"] == []
 
-    binance.fault(SITE, "save", "totp_refused_once")
+    mock.fault(SITE, "save", "totp_refused_once")
     edit.get_by_role("button", name="Delete 198.51.100.7").nth(1).click()
     edit.get_by_label("IP address").fill("203.0.113.10")
     edit.get_by_role("button", name="Confirm").click()
@@ -443,10 +453,11 @@ def test_table_refusals(binance: MockExchanges, codes: Codes, table_page: Page) 
     expect(row(table_page, EXTRA).get_by_role("cell").nth(3)).to_have_text(
         "198.51.100.7, 203.0.113.10"
     )
-    assert keys(binance)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10"]
+    assert keys(mock)[EXTRA]["ips"] == ["198.51.100.7", "203.0.113.10"]
 
 
-def test_table_unrestricting(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_table_unrestricting(mock: MockExchanges, codes: Codes, table_page: Page) -> None:
     edit = edit_dialog(table_page, EXTRA)
     edit.get_by_label("Unrestricted (Less Secure)").check()
     expect(edit.get_by_label("IP address")).to_be_hidden()
@@ -454,17 +465,18 @@ def test_table_unrestricting(binance: MockExchanges, codes: Codes, table_page: P
     edit.get_by_role("button", name="Save").click()
     submit_code(table_page, codes.next())
     expect(row(table_page, EXTRA).get_by_role("cell").nth(2)).to_have_text("Unrestricted")
-    assert keys(binance)[EXTRA]["restricted"] is False
+    assert keys(mock)[EXTRA]["restricted"] is False
 
 
-def test_table_page_faults(binance: MockExchanges, codes: Codes, table_page: Page) -> None:
-    binance.fault(SITE, "keys", "http500")
+@pytest.mark.usefixtures("seeded")
+def test_table_page_faults(mock: MockExchanges, codes: Codes, table_page: Page) -> None:
+    mock.fault(SITE, "keys", "http500")
     table_page.reload()
     table_page.get_by_role("button", name="Retry").click()
     expect(row(table_page, MAIN)).to_be_visible()
 
-    binance.fault(SITE, "page", "modal")
-    binance.fault(SITE, "page", "label_changed", label="Delete", to="Discard")
+    mock.fault(SITE, "page", "modal")
+    mock.fault(SITE, "page", "label_changed", label="Delete", to="Discard")
     table_page.reload()
     table_page.get_by_role("dialog", name="Limited-time offer").get_by_role(
         "button", name="Close"
@@ -473,7 +485,8 @@ def test_table_page_faults(binance: MockExchanges, codes: Codes, table_page: Pag
     expect(edit.get_by_role("button", name="Discard 198.51.100.7")).to_be_visible()
 
 
-def test_unknown_layout_is_said_on_the_page(binance: MockExchanges, page: Page) -> None:
-    binance.reset(SITE, fast_seed(options={"layout": "grid"}))
-    page.goto(binance.base_url(SITE) + "/en/login")
+@pytest.mark.usefixtures("seeded")
+def test_unknown_layout_is_said_on_the_page(mock: MockExchanges, page: Page) -> None:
+    mock.reset(SITE, fast_seed(options={"layout": "grid"}))
+    page.goto(mock.base_url(SITE) + "/en/login")
     expect(page.get_by_role("alert")).to_have_text(re.compile('Unknown layout "grid"'))

@@ -36,11 +36,6 @@ class Client(SiteClient):
         return self.call("DELETE", "/api/allow-list", {"ip": ip, "code": code})
 
 
-@pytest.fixture
-def bittrex(site_mock: MockExchanges) -> MockExchanges:
-    return site_mock
-
-
 def allow_list(mock: MockExchanges) -> list[str]:
     return account(mock, SITE, USER)["allow_list"]
 
@@ -52,15 +47,15 @@ def test_state_is_the_seed(mock: MockExchanges) -> None:
     assert mock.state(SITE)["accounts"] == {USER: {"allow_list": [SEEDED]}}
 
 
-def test_api_needs_a_logged_in_session(bittrex: MockExchanges) -> None:
-    anonymous = Client(bittrex)
+@pytest.mark.usefixtures("seeded")
+def test_api_needs_a_logged_in_session(mock: MockExchanges) -> None:
+    anonymous = Client(mock)
     assert anonymous.call("GET", "/api/allow-list")[0] == 401
     assert anonymous.add("203.0.113.10", "000000")[0] == 401
 
 
-def test_each_change_needs_a_fresh_code(
-    bittrex: MockExchanges, client: Client, codes: Codes
-) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_each_change_needs_a_fresh_code(mock: MockExchanges, client: Client, codes: Codes) -> None:
     code = codes.next()
     # The address is checked before the code, so a refused address does not use the code up.
     assert client.add(SEEDED, code)[1]["error"] == "IP address already exists"
@@ -72,8 +67,8 @@ def test_each_change_needs_a_fresh_code(
     )
     assert client.add("2001:DB8::1", codes.next())[0] == 200
     assert client.remove(SEEDED, codes.next())[0] == 200
-    assert allow_list(bittrex) == ["203.0.113.10", "2001:db8::1"]
-    assert [(e["action"], e["ip"]) for e in bittrex.state(SITE)["log"]] == [
+    assert allow_list(mock) == ["203.0.113.10", "2001:db8::1"]
+    assert [(e["action"], e["ip"]) for e in mock.state(SITE)["log"]] == [
         ("add", "203.0.113.10"),
         ("add", "2001:db8::1"),
         ("remove", SEEDED),
@@ -93,38 +88,41 @@ def test_each_change_needs_a_fresh_code(
         ([f"203.0.113.{n}" for n in range(30)], "198.51.100.1", "at most 30 addresses"),
     ],
 )
+@pytest.mark.usefixtures("seeded")
 def test_refused_add_stores_nothing(
-    bittrex: MockExchanges, codes: Codes, seeded: list[str] | None, ip: str, error: str
+    mock: MockExchanges, codes: Codes, seeded: list[str] | None, ip: str, error: str
 ) -> None:
-    bittrex.reset(SITE, fast_seed(seeded))
-    client = Client(bittrex).log_in(codes)
-    before = bittrex.state(SITE)["accounts"]
+    mock.reset(SITE, fast_seed(seeded))
+    client = Client(mock).log_in(codes)
+    before = mock.state(SITE)["accounts"]
     status, body = client.add(ip, "000000")  # the address is checked before the code
     assert status == 400
     assert error in body["error"]
-    assert bittrex.state(SITE)["accounts"] == before
-    assert bittrex.state(SITE)["log"] == []
+    assert mock.state(SITE)["accounts"] == before
+    assert mock.state(SITE)["log"] == []
 
 
-def test_remove_needs_a_listed_address_and_a_code(bittrex: MockExchanges, client: Client) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_remove_needs_a_listed_address_and_a_code(mock: MockExchanges, client: Client) -> None:
     assert client.remove("203.0.113.10", "000000") == (
         404,
         {"error": "IP address not found", "field": "ip"},
     )
     status, body = client.remove(SEEDED, "")
     assert (status, body["field"]) == (400, "totp")
-    assert allow_list(bittrex) == [SEEDED]
+    assert allow_list(mock) == [SEEDED]
 
 
-def test_fault_routes(bittrex: MockExchanges, client: Client) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_fault_routes(mock: MockExchanges, client: Client) -> None:
     # A fault answers before the handler runs, so no code is needed to reach it.
-    bittrex.fault(SITE, "list", "http500")
+    mock.fault(SITE, "list", "http500")
     assert client.call("GET", "/api/allow-list")[0] == 500
-    bittrex.fault(SITE, "add", "rate_limited")
+    mock.fault(SITE, "add", "rate_limited")
     assert client.add("203.0.113.10", "")[0] == 429
-    bittrex.fault(SITE, "remove", "session_expired")
+    mock.fault(SITE, "remove", "session_expired")
     assert client.remove(SEEDED, "")[0] == 401
-    assert allow_list(bittrex) == [SEEDED]
+    assert allow_list(mock) == [SEEDED]
 
 
 # -- the pages, through a browser --------------------------------------------------------
@@ -142,15 +140,16 @@ def listed(page: Page) -> Locator:
 
 
 @pytest.fixture
-def allow_page(bittrex: MockExchanges, codes: Codes, page: Page) -> Page:
-    open_signed_in(page, bittrex.base_url(SITE) + API_PATH, log_in, codes)
+def allow_page(mock: MockExchanges, seeded: None, codes: Codes, page: Page) -> Page:
+    open_signed_in(page, mock.base_url(SITE) + API_PATH, log_in, codes)
     expect(listed(page)).to_have_text([SEEDED])
     return page
 
 
-def test_login_redirect_keeps_the_query(bittrex: MockExchanges, codes: Codes, page: Page) -> None:
-    bittrex.reset(SITE, fast_seed(cookie_banner=True))
-    page.goto(bittrex.base_url(SITE) + API_PATH)
+@pytest.mark.usefixtures("seeded")
+def test_login_redirect_keeps_the_query(mock: MockExchanges, codes: Codes, page: Page) -> None:
+    mock.reset(SITE, fast_seed(cookie_banner=True))
+    page.goto(mock.base_url(SITE) + API_PATH)
     expect(page).to_have_url(re.compile(r"/login\?next=/Manage%3Fview%3DipAllowList$"))
     page.get_by_role("button", name=re.compile("Accept")).click()
     log_in(page, codes)
@@ -161,8 +160,9 @@ def test_login_redirect_keeps_the_query(bittrex: MockExchanges, codes: Codes, pa
     expect(listed(page)).to_have_text([SEEDED])
 
 
+@pytest.mark.usefixtures("seeded")
 def test_add_form_stays_open_until_an_add_succeeds(
-    bittrex: MockExchanges, codes: Codes, allow_page: Page
+    mock: MockExchanges, codes: Codes, allow_page: Page
 ) -> None:
     allow_page.get_by_role("button", name="Add New IP Address").click()
     form = allow_page.get_by_role("dialog", name="Add New IP Address")
@@ -176,7 +176,7 @@ def test_add_form_stays_open_until_an_add_succeeds(
     expect(code_field).to_have_value("")
 
     ip_field.fill("203.0.113.10")
-    bittrex.fault(SITE, "add", "totp_refused_once")
+    mock.fault(SITE, "add", "totp_refused_once")
     code_field.fill(codes.next())
     add.click()
     expect(form.get_by_role("alert")).to_have_text("Invalid verification code")
@@ -187,10 +187,11 @@ def test_add_form_stays_open_until_an_add_succeeds(
     add.click()
     expect(form).to_be_hidden()
     expect(listed(allow_page)).to_have_text([SEEDED, "203.0.113.10"])
-    assert allow_list(bittrex) == [SEEDED, "203.0.113.10"]
+    assert allow_list(mock) == [SEEDED, "203.0.113.10"]
 
 
-def test_remove_asks_for_a_code(bittrex: MockExchanges, codes: Codes, allow_page: Page) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_remove_asks_for_a_code(mock: MockExchanges, codes: Codes, allow_page: Page) -> None:
     allow_page.get_by_role("button", name=f"Remove {SEEDED}").click()
     confirm = allow_page.get_by_role("dialog", name="Remove IP Address")
     confirm.get_by_label("2FA Code").fill(codes.next())
@@ -198,4 +199,4 @@ def test_remove_asks_for_a_code(bittrex: MockExchanges, codes: Codes, allow_page
     expect(confirm).to_be_hidden()
     expect(allow_page.get_by_text("No IP addresses yet")).to_be_visible()
     expect(listed(allow_page)).to_have_count(0)
-    assert allow_list(bittrex) == []
+    assert allow_list(mock) == []

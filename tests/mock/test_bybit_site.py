@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sitekit
 from sitekit import Codes, SiteClient, keys_by
 
@@ -27,11 +28,12 @@ class Client(SiteClient):
     site, user, password = SITE, USER, "demo-password-1"
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_key_is_created_bound_with_both_codes_and_its_secret_shown_once(
-    site_mock: MockExchanges, client: Client, codes: Codes
+    mock: MockExchanges, client: Client, codes: Codes
 ) -> None:
     assert client.call("POST", "/api/keys/email-code", FORM)[0] == 200
-    emailed = site_mock.control(SITE, "inbox")[-1]["code"]
+    emailed = mock.control(SITE, "inbox")[-1]["code"]
     assert (
         client.call("POST", "/api/keys/create", {**FORM, "email_code": "1", "code": codes.next()})[
             1
@@ -42,16 +44,15 @@ def test_a_key_is_created_bound_with_both_codes_and_its_secret_shown_once(
         "POST", "/api/keys/create", {**FORM, "email_code": emailed, "code": codes.next()}
     )
     assert status == 200
-    key = keys_by(site_mock, SITE, USER, "name")["Altrady"]
+    key = keys_by(mock, SITE, USER, "name")["Altrady"]
     assert key["app"] == "Altrady" and key["api_key"] == body["api_key"]
     assert key["permissions"] == {"access": "Read-Write", "scopes": ["Orders", "Trade"]}
     listed = client.call("GET", "/api/keys")[1]
     assert body["secret"] not in str(listed)  # the list never shows a secret
 
 
-def test_the_form_is_checked_before_a_code_is_sent(
-    site_mock: MockExchanges, client: Client
-) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_the_form_is_checked_before_a_code_is_sent(mock: MockExchanges, client: Client) -> None:
     for form, field in [
         ({**FORM, "name": " "}, "name"),
         ({**FORM, "name": "Personal bot"}, "name"),  # names are unique
@@ -59,7 +60,7 @@ def test_the_form_is_checked_before_a_code_is_sent(
         ({**FORM, "permissions": {"access": "Admin"}}, "permissions"),
     ]:
         assert client.call("POST", "/api/keys/email-code", form)[1]["field"] == field
-    assert site_mock.control(SITE, "inbox") == []
+    assert mock.control(SITE, "inbox") == []
 
 
 def test_an_existing_key_cannot_be_re_bound(client: Client) -> None:

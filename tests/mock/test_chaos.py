@@ -42,14 +42,13 @@ def log_in(page: Page, codes: Codes) -> None:
 
 
 @pytest.fixture
-def site(mock: MockExchanges) -> MockExchanges:
+def seeded(mock: MockExchanges) -> None:
     mock.reset(SITE, fast_seed(SITE))
-    return mock
 
 
 @pytest.fixture
-def codes(site: MockExchanges) -> Codes:
-    return Codes.of(site, SITE, USER)
+def codes(mock: MockExchanges, seeded: None) -> Codes:
+    return Codes.of(mock, SITE, USER)
 
 
 def test_a_seed_replays_the_same_markup_and_another_seed_changes_it(
@@ -99,12 +98,13 @@ def test_a_div_button_works_by_keyboard(mock: MockExchanges, page: Page, codes: 
     assert mock.state(SITE)["sign_ins"][0]["username"] == USER
 
 
+@pytest.mark.usefixtures("seeded")
 def test_the_list_arrives_after_the_page_from_its_own_request(
-    site: MockExchanges, page: Page, codes: Codes
+    mock: MockExchanges, page: Page, codes: Codes
 ) -> None:
-    open_signed_in(page, site.base_url(SITE) + API_PATH, log_in, codes)
+    open_signed_in(page, mock.base_url(SITE) + API_PATH, log_in, codes)
     expect(page.get_by_text("198.51.100.90", exact=True)).to_be_visible()
-    site.fault(SITE, "list", "slow", seconds=1.5)
+    mock.fault(SITE, "list", "slow", seconds=1.5)
     page.reload()
     # The frame, with its "Add New IP Address" button, first; no entry yet.
     expect(page.get_by_role("button", name="Add New IP Address")).to_be_visible()

@@ -42,15 +42,16 @@ def notes(mock: MockExchanges) -> dict[str, dict[str, Any]]:
     return keys_by(mock, SITE, USER, "note")
 
 
+@pytest.mark.usefixtures("seeded")
 def test_the_field_is_saved_whole_with_both_codes(
-    site_mock: MockExchanges, client: Client, codes: Codes
+    mock: MockExchanges, client: Client, codes: Codes
 ) -> None:
     emailed = client.send_code()
     status, _ = client.save(
         "192.0.2.10, 192.0.2.11 203.0.113.0/24,2001:db8::1", emailed, codes.next()
     )
     assert status == 200
-    assert notes(site_mock)["Altrady main"]["ips"] == [
+    assert notes(mock)["Altrady main"]["ips"] == [
         "192.0.2.10",
         "192.0.2.11",
         "203.0.113.0/24",
@@ -69,15 +70,16 @@ def test_the_field_is_saved_whole_with_both_codes(
         (", ".join(f"203.0.113.{n}" for n in range(21)), "At most 20"),
     ],
 )
+@pytest.mark.usefixtures("seeded")
 def test_a_refused_list_stores_nothing_and_uses_no_code(
-    site_mock: MockExchanges, client: Client, codes: Codes, ips: str, error: str
+    mock: MockExchanges, client: Client, codes: Codes, ips: str, error: str
 ) -> None:
-    before = site_mock.state(SITE)["accounts"]
+    before = mock.state(SITE)["accounts"]
     emailed = client.send_code()
     code = codes.next()
     status, body = client.save(ips, emailed, code)
     assert status == 400 and error in body["error"]
-    assert site_mock.state(SITE)["accounts"] == before
+    assert mock.state(SITE)["accounts"] == before
     assert client.save("192.0.2.10", emailed, code)[0] == 200  # both codes still good
 
 

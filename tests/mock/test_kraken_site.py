@@ -41,11 +41,6 @@ class Client(SiteClient):
         return self.call("POST", "/api/keys/whitelist", body)
 
 
-@pytest.fixture
-def kraken(site_mock: MockExchanges) -> MockExchanges:
-    return site_mock
-
-
 def keys(mock: MockExchanges) -> dict[str, dict[str, Any]]:
     return keys_by(mock, SITE, USER, "name")
 
@@ -66,21 +61,23 @@ def test_state_is_the_seed(mock: MockExchanges) -> None:
     }
 
 
-def test_api_needs_a_logged_in_session(kraken: MockExchanges) -> None:
-    anonymous = Client(kraken)
+@pytest.mark.usefixtures("seeded")
+def test_api_needs_a_logged_in_session(mock: MockExchanges) -> None:
+    anonymous = Client(mock)
     assert anonymous.call("GET", "/api/keys")[0] == 401
     assert anonymous.save(MAIN, ["203.0.113.10"])[0] == 401
 
 
-def test_save_stores_addresses_and_ranges(kraken: MockExchanges, client: Client) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_save_stores_addresses_and_ranges(mock: MockExchanges, client: Client) -> None:
     status, body = client.save(
         MAIN, ["203.0.113.10", "192.0.2.0/24", "2001:DB8::1", "2001:db8:1::/48"]
     )
     saved = ["203.0.113.10", "192.0.2.0/24", "2001:db8::1", "2001:db8:1::/48"]
     assert (status, body) == (200, {"name": MAIN, "ip_whitelisting": True, "ips": saved})
-    assert keys(kraken)[MAIN]["ips"] == saved
-    assert keys(kraken)[OLD_MAIN]["ips"] == []  # keys are told apart by their exact name
-    assert changes(kraken, SITE) == [
+    assert keys(mock)[MAIN]["ips"] == saved
+    assert keys(mock)[OLD_MAIN]["ips"] == []  # keys are told apart by their exact name
+    assert changes(mock, SITE) == [
         {
             "action": "save_whitelist",
             "username": USER,
@@ -91,9 +88,10 @@ def test_save_stores_addresses_and_ranges(kraken: MockExchanges, client: Client)
     ]
 
 
-def test_switching_off_clears_the_list(kraken: MockExchanges, client: Client) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_switching_off_clears_the_list(mock: MockExchanges, client: Client) -> None:
     assert client.save(BOT, ["198.51.100.80"], on=False)[0] == 200
-    assert keys(kraken)[BOT] == {"name": BOT, "ip_whitelisting": False, "ips": []}
+    assert keys(mock)[BOT] == {"name": BOT, "ip_whitelisting": False, "ips": []}
 
 
 @pytest.mark.parametrize(
@@ -112,26 +110,29 @@ def test_switching_off_clears_the_list(kraken: MockExchanges, client: Client) ->
         ("Altrady", ["198.51.100.1"], 404, "API key not found."),
     ],
 )
+@pytest.mark.usefixtures("seeded")
 def test_refused_save_stores_nothing(
-    kraken: MockExchanges, client: Client, name: str, ips: Any, status: int, error: str
+    mock: MockExchanges, client: Client, name: str, ips: Any, status: int, error: str
 ) -> None:
-    before = kraken.state(SITE)["accounts"]
+    before = mock.state(SITE)["accounts"]
     got_status, body = client.save(name, ips)
     assert got_status == status
     assert error in body["error"]
-    assert kraken.state(SITE)["accounts"] == before
-    assert kraken.state(SITE)["log"] == []
+    assert mock.state(SITE)["accounts"] == before
+    assert mock.state(SITE)["log"] == []
 
 
-def test_thirty_entries_fit(kraken: MockExchanges, client: Client) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_thirty_entries_fit(mock: MockExchanges, client: Client) -> None:
     thirty = [f"203.0.113.{n}" for n in range(30)]
     assert client.save(EXTRA_2, thirty)[0] == 200
-    assert keys(kraken)[EXTRA_2]["ips"] == thirty
+    assert keys(mock)[EXTRA_2]["ips"] == thirty
 
 
-def test_2fa_for_api_changes_takes_each_code_once(kraken: MockExchanges, codes: Codes) -> None:
-    kraken.reset(SITE, fast_seed(api_2fa=True))
-    client = Client(kraken).log_in(codes)
+@pytest.mark.usefixtures("seeded")
+def test_2fa_for_api_changes_takes_each_code_once(mock: MockExchanges, codes: Codes) -> None:
+    mock.reset(SITE, fast_seed(api_2fa=True))
+    client = Client(mock).log_in(codes)
     status, body = client.save(MAIN, ["203.0.113.10"])
     assert (status, body["field"]) == (400, "totp")
     # The list is checked before the code, so a refused list does not use the code up.
@@ -140,16 +141,17 @@ def test_2fa_for_api_changes_takes_each_code_once(kraken: MockExchanges, codes: 
     assert client.save(MAIN, ["203.0.113.10"], code=code)[0] == 200
     status, body = client.save(EXTRA_1, ["203.0.113.10"], code=code)
     assert (status, body["error"]) == (400, "Code already used. Wait for a new code.")
-    assert keys(kraken)[EXTRA_1]["ips"] == []
+    assert keys(mock)[EXTRA_1]["ips"] == []
     assert client.save(EXTRA_1, ["203.0.113.10"], code=codes.next())[0] == 200
 
 
-def test_fault_routes(kraken: MockExchanges, client: Client) -> None:
-    kraken.fault(SITE, "keys", "rate_limited")
+@pytest.mark.usefixtures("seeded")
+def test_fault_routes(mock: MockExchanges, client: Client) -> None:
+    mock.fault(SITE, "keys", "rate_limited")
     assert client.call("GET", "/api/keys")[0] == 429
-    kraken.fault(SITE, "save", "http500")
+    mock.fault(SITE, "save", "http500")
     assert client.save(MAIN, ["203.0.113.10"])[0] == 500
-    assert keys(kraken)[MAIN]["ips"] == []
+    assert keys(mock)[MAIN]["ips"] == []
 
 
 # -- the pages, through a browser --------------------------------------------------------
@@ -184,15 +186,16 @@ def add_entry(page: Page, value: str) -> None:
 
 
 @pytest.fixture
-def api_page(kraken: MockExchanges, codes: Codes, page: Page) -> Page:
-    open_signed_in(page, kraken.base_url(SITE) + API_PATH, log_in, codes)
+def api_page(mock: MockExchanges, seeded: None, codes: Codes, page: Page) -> Page:
+    open_signed_in(page, mock.base_url(SITE) + API_PATH, log_in, codes)
     expect(key_card(page, MAIN)).to_be_visible()
     return page
 
 
-def test_login_redirects_and_comes_back(kraken: MockExchanges, codes: Codes, page: Page) -> None:
-    kraken.reset(SITE, fast_seed(cookie_banner=True))
-    page.goto(kraken.base_url(SITE) + API_PATH)
+@pytest.mark.usefixtures("seeded")
+def test_login_redirects_and_comes_back(mock: MockExchanges, codes: Codes, page: Page) -> None:
+    mock.reset(SITE, fast_seed(cookie_banner=True))
+    page.goto(mock.base_url(SITE) + API_PATH)
     expect(page).to_have_url(re.compile(r"/sign-in\?next=/app/settings/api$"))
     page.get_by_role("button", name=re.compile("Accept")).click()
     log_in(page, codes)
@@ -203,11 +206,12 @@ def test_login_redirects_and_comes_back(kraken: MockExchanges, codes: Codes, pag
     expect(whitelist(page, BOT)).to_have_text(["198.51.100.80"])
 
 
+@pytest.mark.usefixtures("seeded")
 def test_entries_one_per_input_then_save_with_2fa(
-    kraken: MockExchanges, codes: Codes, page: Page
+    mock: MockExchanges, codes: Codes, page: Page
 ) -> None:
-    kraken.reset(SITE, fast_seed(api_2fa=True))
-    page.goto(kraken.base_url(SITE) + API_PATH)
+    mock.reset(SITE, fast_seed(api_2fa=True))
+    page.goto(mock.base_url(SITE) + API_PATH)
     log_in(page, codes)
     edit(page, MAIN)
     expect(page).to_have_url(re.compile(f"{API_PATH}/edit/Altrady%20main$"))
@@ -217,7 +221,7 @@ def test_entries_one_per_input_then_save_with_2fa(
     for value in ("203.0.113.10", "192.0.2.0/24", "2001:db8::1"):
         add_entry(page, value)
     expect(page.get_by_role("button", name="Remove 192.0.2.0/24")).to_be_visible()
-    kraken.fault(SITE, "save", "totp_refused_once")
+    mock.fault(SITE, "save", "totp_refused_once")
     page.get_by_role("button", name="Save").click()
     verify = page.get_by_role("dialog", name="Verify it's you")
     code_field = verify.get_by_label("Two-factor authentication")
@@ -230,11 +234,12 @@ def test_entries_one_per_input_then_save_with_2fa(
     expect(page).to_have_url(re.compile(f"{API_PATH}$"))
     saved = ["203.0.113.10", "192.0.2.0/24", "2001:db8::1"]
     expect(whitelist(page, MAIN)).to_have_text(saved)
-    assert keys(kraken)[MAIN] == {"name": MAIN, "ip_whitelisting": True, "ips": saved}
-    assert keys(kraken)[OLD_MAIN]["ips"] == []
+    assert keys(mock)[MAIN] == {"name": MAIN, "ip_whitelisting": True, "ips": saved}
+    assert keys(mock)[OLD_MAIN]["ips"] == []
 
 
-def test_refused_entries_show_on_the_edit_page(kraken: MockExchanges, api_page: Page) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_refused_entries_show_on_the_edit_page(mock: MockExchanges, api_page: Page) -> None:
     edit(api_page, BOT)
     expect(api_page.get_by_label("IP address or range")).to_have_value("198.51.100.80")
     add_entry(api_page, "198.51.100.80/32")
@@ -244,15 +249,16 @@ def test_refused_entries_show_on_the_edit_page(kraken: MockExchanges, api_page: 
     api_page.get_by_label("IP address or range").last.fill("203.0.113.5, 203.0.113.6")
     api_page.get_by_role("button", name="Save").click()
     expect(alert).to_contain_text('"203.0.113.5, 203.0.113.6" holds more than one entry.')
-    assert keys(kraken)[BOT]["ips"] == ["198.51.100.80"]
+    assert keys(mock)[BOT]["ips"] == ["198.51.100.80"]
     api_page.get_by_label("IP address or range").last.fill("203.0.113.5")
     api_page.get_by_role("button", name="Remove 198.51.100.80").click()
     api_page.get_by_role("button", name="Save").click()
     expect(whitelist(api_page, BOT)).to_have_text(["203.0.113.5"])
-    assert keys(kraken)[BOT]["ips"] == ["203.0.113.5"]
+    assert keys(mock)[BOT]["ips"] == ["203.0.113.5"]
 
 
-def test_switching_off_on_the_page_clears_the_list(kraken: MockExchanges, api_page: Page) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_switching_off_on_the_page_clears_the_list(mock: MockExchanges, api_page: Page) -> None:
     edit(api_page, BOT)
     switch = api_page.get_by_role("switch", name="IP whitelisting")
     expect(switch).to_be_checked()
@@ -260,17 +266,18 @@ def test_switching_off_on_the_page_clears_the_list(kraken: MockExchanges, api_pa
     expect(api_page.get_by_label("IP address or range")).to_be_hidden()
     api_page.get_by_role("button", name="Save").click()
     expect(key_card(api_page, BOT)).to_contain_text("IP whitelisting: Off")
-    assert keys(kraken)[BOT] == {"name": BOT, "ip_whitelisting": False, "ips": []}
+    assert keys(mock)[BOT] == {"name": BOT, "ip_whitelisting": False, "ips": []}
 
 
-def test_page_faults(kraken: MockExchanges, api_page: Page) -> None:
-    kraken.fault(SITE, "keys", "http500")
+@pytest.mark.usefixtures("seeded")
+def test_page_faults(mock: MockExchanges, api_page: Page) -> None:
+    mock.fault(SITE, "keys", "http500")
     api_page.reload()
     expect(api_page.get_by_role("alert")).to_have_text(re.compile("Something went wrong"))
     api_page.get_by_role("button", name="Try again").click()
     expect(key_card(api_page, MAIN)).to_be_visible()
 
-    kraken.fault(SITE, "page", "label_changed", label="Add an IP address or range", to="Add IP")
+    mock.fault(SITE, "page", "label_changed", label="Add an IP address or range", to="Add IP")
     api_page.reload()
     edit(api_page, MAIN)
     api_page.get_by_role("switch", name="IP whitelisting").check()

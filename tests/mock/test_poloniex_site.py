@@ -48,17 +48,18 @@ def main_key(mock: MockExchanges) -> dict[str, Any]:
     return keys_by(mock, SITE, USER, "label")["Altrady main"]
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_save_is_pending_until_the_e_mailed_link_is_opened(
-    site_mock: MockExchanges, client: Client, codes: Codes
+    mock: MockExchanges, client: Client, codes: Codes
 ) -> None:
     assert client.save("192.0.2.10, 192.0.2.11", codes.next()) == (200, {"pending": True})
-    key = main_key(site_mock)
+    key = main_key(mock)
     assert key["ips"] == ["192.0.2.10"]  # the old list, until the link is opened
     assert key["pending"] == {"restricted": True, "ips": ["192.0.2.10", "192.0.2.11"]}
-    link = site_mock.control(SITE, "inbox")[-1]["link"]
+    link = mock.control(SITE, "inbox")[-1]["link"]
 
     assert open_link(link) == 200
-    key = main_key(site_mock)
+    key = main_key(mock)
     assert key["ips"] == ["192.0.2.10", "192.0.2.11"] and key["pending"] is None
     assert open_link(link) == 404  # once
 
@@ -73,14 +74,15 @@ def test_a_save_is_pending_until_the_e_mailed_link_is_opened(
         (", ".join(f"203.0.113.{n}" for n in range(21)), "At most 20"),
     ],
 )
+@pytest.mark.usefixtures("seeded")
 def test_a_refused_list_stores_nothing_and_sends_no_link(
-    site_mock: MockExchanges, client: Client, codes: Codes, ips: str, error: str
+    mock: MockExchanges, client: Client, codes: Codes, ips: str, error: str
 ) -> None:
-    before = site_mock.state(SITE)["accounts"]
+    before = mock.state(SITE)["accounts"]
     status, body = client.save(ips, codes.next())
     assert status == 400 and error in body["error"]
-    assert site_mock.state(SITE)["accounts"] == before
-    assert site_mock.control(SITE, "inbox") == []
+    assert mock.state(SITE)["accounts"] == before
+    assert mock.control(SITE, "inbox") == []
 
 
 def test_a_replayed_code_is_refused(client: Client, codes: Codes) -> None:
