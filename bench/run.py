@@ -36,8 +36,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fixtures.mockex import MockExchanges  # noqa: E402
+from fixtures.mockex.mailbox import Mailbox  # noqa: E402
+from fixtures.mockex.sites import SITES  # noqa: E402
 from flows import FLOWS  # noqa: E402
 from flows.base import Flow  # noqa: E402
 
@@ -57,9 +57,7 @@ COUNT = 20  # Altrady's addresses per key
 RATIO_TARGET = 1.3
 FLOOR_SLACK = 3.0  # seconds over Bittrex's floor (19 steps for 20 adds) a whole run may take
 RUN_TIMEOUT = 180
-# The seeded key each flow works on, where "Altrady main" will not do (it holds addresses
-# already, and 20 more would go over the exchange's limit); Bybit's is a new key's name.
-KEYS = {"huobi": "Altrady main 2", "poloniex": "Altrady extra 1", "bybit": "Altrady bench"}
+KEY = "Altrady bench"  # the key each job works on: its site's sample, with no address yet
 EMAILED_CODE = re.compile(r"has e-mailed a code")
 EMAILED_LINK = re.compile(r"has e-mailed you a confirmation link")
 
@@ -76,6 +74,7 @@ class Job:
     key: str
     ips: list[str]
     conf: dict[str, str]  # the site's settings: username, password, …, base_url
+    seed: dict[str, Any]  # the site's sample (its registry's): one account, the key
     times: dict[str, list[float]] = field(default_factory=lambda: {"ipbind": [], "script": []})
     adds: list[float] = field(default_factory=list)  # Bittrex: first to last add (server)
     failed: str | None = None
@@ -104,19 +103,21 @@ def jobs(mock: MockExchanges, only: set[str] | None) -> list[Job]:
     for flow in FLOWS.values():
         if flow.mode == "assisted" or (only and flow.id not in only):
             continue
-        account = next(iter(mock.site(flow.id).accounts.values()))
+        site = SITES[flow.id]
+        account = site.default_seed()["accounts"][0]  # its sign-in, from the site's own seed
         conf = {
-            "username": account.username,
-            "password": account.password,
-            "totp_secret": account.totp_secret,
+            "username": account["username"],
+            "password": account["password"],
+            "totp_secret": account["totp_secret"],
             "totp_period": str(PERIOD),
             "base_url": mock.base_url(flow.id),
         }
         for name in flow.secrets:  # a fund or trading password: the mock keeps one per account
-            conf[name] = account.data["fund_password"]
+            conf[name] = account["fund_password"]
+        seed = site.sample(KEY, [], **{k: v for k, v in account.items() if k != "keys"})
         count = 0 if flow.mode == "third-party app" else min(COUNT, flow.max_ips)
         ips = [f"203.0.113.{10 + i}" for i in range(count)]
-        found.append(Job(flow, KEYS.get(flow.id, "Altrady main"), ips, conf))
+        found.append(Job(flow, KEY, ips, conf, seed))
     return found
 
 
@@ -147,11 +148,12 @@ def run_ipbind(job: Job, mock: MockExchanges, folder: Path) -> float:
         str(ipbind), args, env=child_env(folder, job.env()), cwd=folder, encoding="utf-8",
         timeout=RUN_TIMEOUT, dimensions=(50, 250),
     )  # fmt: skip
+    mailbox = Mailbox(mock, job.id)  # the person's, as `ipbind demo` plays them
     while child.expect([EMAILED_CODE, EMAILED_LINK, pexpect.EOF]) != 2:
         if child.match.re is EMAILED_CODE:
-            child.sendline(newest_mail(mock, job.id, "code"))
+            child.sendline(mailbox.code() or "")
         else:
-            open_link(newest_mail(mock, job.id, "link"))
+            mailbox.open_link()
             child.sendline("")
     took = finish(child, started)
     if child.exitstatus != 0:
@@ -186,30 +188,12 @@ def last_lines(text: str, n: int = 8) -> str:
     return "\n".join(text.strip().splitlines()[-n:])
 
 
-def newest_mail(mock: MockExchanges, site: str, what: str) -> str:
-    return str([m[what] for m in mock.state(site)["inbox"] if m[what]][-1])
-
-
-def open_link(link: str) -> None:
-    """As a mail client opens it: a plain GET, no browser session."""
-    url = urllib.parse.urlsplit(link)  # `<site>.localhost` need not resolve outside Chromium
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{url.port}{url.path}?{url.query}", headers={"Host": url.netloc}
-    )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-
-
 def done(mock: MockExchanges, job: Job) -> bool:
     """Whether the server holds the job done: every address on the key (or on the account's
     allow list), or the key bound to Altrady."""
     account = next(iter(mock.state(job.id)["accounts"].values()))
-    if "allow_list" in account:
-        return set(job.ips) <= set(account["allow_list"])
-    for key in account["keys"]:
-        if job.key in (key.get("name"), key.get("label"), key.get("note")):
-            return set(job.ips) <= set(key["ips"]) if job.ips else key.get("app") == "Altrady"
-    return False
+    saved = SITES[job.id].saved(account, job.key)  # its list; on Bybit, the key's application
+    return set(job.ips) <= set(saved) if job.ips else saved == [job.flow.app]
 
 
 def adds_span(mock: MockExchanges, site: str) -> float:
@@ -222,7 +206,7 @@ def measure(job: Job, mock: MockExchanges, runs: int, tmp: Path, loads: list[flo
     sides = {"ipbind": run_ipbind, "script": run_script}
     for n in range(runs):
         for side, runner in sides.items():
-            mock.reset(job.id)
+            mock.reset(job.id, job.seed)
             folder = tmp / f"{job.id}-{side}-{n + 1}"
             folder.mkdir()
             loads.append(os.getloadavg()[0])

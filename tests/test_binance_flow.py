@@ -380,7 +380,7 @@ class SignsInThemselves:
 def test_without_a_password_the_person_signs_in_and_the_run_goes_on(
     mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
-    account = next(iter(mock.mock("binance").accounts.values()))
+    account = next(iter(mock.site("binance").accounts.values()))
     settings = settings_for(mock, "binance", tmp_path, username=None, password=None)
     person = SignsInThemselves(account.username, account.password)
     headed = settings.model_copy(update={"headless": False})

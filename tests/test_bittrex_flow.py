@@ -144,7 +144,7 @@ def test_typed_codes_a_repeated_one_is_refused_before_it_is_sent(
     mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
     """Without a TOTP secret the user types each code; typing one twice is caught here."""
-    totp = pyotp.TOTP(SECRET, interval=mock.mock("bittrex").totp_period)
+    totp = pyotp.TOTP(SECRET, interval=mock.site("bittrex").totp_period)
     typed: list[str] = []
     prompts: list[str] = []
 

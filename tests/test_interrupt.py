@@ -170,7 +170,7 @@ def test_at_a_code_prompt_the_summary_tells_what_the_server_holds(
 ) -> None:
     """Without a TOTP secret the person types each code; Ctrl-C at the third prompt (the
     sign-in's code, the first address's, then this one)."""
-    totp = pyotp.TOTP(SECRET, interval=mock.mock("bittrex").totp_period)
+    totp = pyotp.TOTP(SECRET, interval=mock.site("bittrex").totp_period)
     child = start(mock, tmp_path, "--yes", secret=False)
     for _ in range(2):
         child.expect("authenticator code for")

@@ -47,7 +47,7 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
 ) -> None:
     """The person types good codes for the sign-in and the first address, then two that the
     site refuses: the run stops. The summary must count the one address the site took."""
-    totp = pyotp.TOTP(SECRET, interval=mock.mock("bittrex").totp_period)
+    totp = pyotp.TOTP(SECRET, interval=mock.site("bittrex").totp_period)
     asked: list[str] = []
 
     def person(prompt: str, wait: float) -> str:
