@@ -4,16 +4,23 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench readme clean
+.PHONY: demo test test-all lint bench readme clean
 
 demo: $(STAMP)
 	@sh scripts/system-deps.sh browser
 	$(VENV)/bin/ipbind demo
 
+# The fast tier: every flow end to end, every decision and command (see the README).
 test: $(STAMP)
 	@sh scripts/system-deps.sh test
 	$(PY) -m ruff check .
-	sh scripts/pytest.sh
+	sh scripts/pytest.sh --durations=25
+
+# Everything: the fast tier and the matrices, slow cases and chaos at full timing (CI).
+test-all: $(STAMP)
+	@sh scripts/system-deps.sh test
+	$(PY) -m ruff check .
+	sh scripts/pytest.sh --all --durations=25
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Playwright
 
-from assistant import browser, engine
+from assistant import browser, worker
 from fixtures.mockex import MockExchanges
 
 TEST_PERIOD = 1  # seconds per TOTP step on the mock sites in tests
@@ -35,6 +35,11 @@ SEEDS = pytest.StashKey[list[int]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all",
+        action="store_true",
+        help="the full tier (`make test-all`, CI): also the tests marked `full`",
+    )
     parser.addoption(
         "--chaos-seed",
         type=int,
@@ -54,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["IPBIND_ARTIFACTS_DIR"] = str(home / "runs")
     # The pause before a second try after a server error is the server's business: tests
     # prove the second try, not the wait.
-    engine.RETRY_WAIT = 0.1
+    worker.RETRY_WAIT = 0.1
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller drew them
         config.stash[SEEDS] = config.workerinput["chaos_seeds"]
         return
@@ -64,10 +69,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SEEDS] = seeds
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long tests first (a stable sort: the rest keep their order). Handed out two at a
-    time (scripts/pytest.sh: --maxschedchunk 2), they spread over the workers at the start
-    instead of one worker ending the run alone with them."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast tier (`make test`) leaves out the tests marked `full` unless --all is given
+    (`make test-all`). Then the long tests first (a stable sort: the rest keep their order).
+    Handed out two at a time (scripts/pytest.sh: --maxschedchunk 2), they spread over the
+    workers at the start instead of one worker ending the run alone with them."""
+    if not config.getoption("--all"):
+        full = [item for item in items if item.get_closest_marker("full")]
+        if full:
+            config.hook.pytest_deselected(items=full)
+            items[:] = [item for item in items if not item.get_closest_marker("full")]
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 

@@ -46,6 +46,6 @@ with sync_playwright() as pw:
     if v.link:
         open_emailed_link(j["base_url"])
 
-    page.reload()
-    saved = page.get_by_role("list", name=f"{p.ip_field} of {j['key']}").get_by_role("listitem")
-    expect(saved).to_have_text(j["ips"])
+    page.reload()  # the key's card shows its list: "IP restriction: 203.0.113.10, …"
+    card = page.get_by_role("region", name=j["key"], exact=True)
+    expect(card).to_contain_text(", ".join(j["ips"]))
