@@ -1,6 +1,8 @@
 """Bybit by hand: Create New Key bound to Altrady (name, third-party app, permissions),
 Submit, the e-mailed code and the authenticator code, Confirm, Understood; read back."""
 
+import re
+
 from common import Codes, browser, emailed_code, job, new_page
 from playwright.sync_api import expect, sync_playwright
 
@@ -36,4 +38,4 @@ with sync_playwright() as pw:
     page.reload()
     card = page.get_by_role("region", name=j["key"], exact=True)
     expect(card).to_contain_text("Permissions: Read-Write, Orders, Positions, Spot Trade")
-    expect(card).to_contain_text("Third-Party Application: Altrady")
+    expect(card).to_contain_text(re.compile("Third-Party Application: Altrady", re.I))
