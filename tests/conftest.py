@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Playwright
 
 from assistant import browser, worker
+from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
 
 TEST_PERIOD = 1  # seconds per TOTP step on the mock sites in tests
@@ -60,6 +61,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # The pause before a second try after a server error is the server's business: tests
     # prove the second try, not the wait.
     worker.RETRY_WAIT = 0.1
+    # Waits for a TOTP step move a clock that ipbind's code sources and the mock sites share
+    # (in this process): a test proves what the wait leads to. Tests marked `wallclock`
+    # (one per entry mode), the children of CLI tests, the demo and the bench keep real time.
+    CLOCK.virtual = True
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller drew them
         config.stash[SEEDS] = config.workerinput["chaos_seeds"]
         return
@@ -106,7 +111,9 @@ def browser_type_launch_args(
 
 @pytest.fixture(scope="session")
 def mock_server() -> Iterator[MockExchanges]:
-    with MockExchanges(totp_period=TEST_PERIOD, totp_window=TEST_WINDOW) as server:
+    with MockExchanges(
+        totp_period=TEST_PERIOD, totp_window=TEST_WINDOW, clock=CLOCK.time
+    ) as server:
         yield server
 
 
@@ -121,6 +128,10 @@ def mock(mock_server: MockExchanges, request: pytest.FixtureRequest) -> Iterator
     seed."""
     seed = chaos_seed_of(request.node)
     request.node.user_properties.append(("chaos_seed", seed))
+    # Each test from the wall clock's time (a child process, as in the CLI tests, keeps it);
+    # every site is reset with it, so no code of a test before is remembered.
+    CLOCK.offset = 0.0
+    CLOCK.virtual = request.node.get_closest_marker("wallclock") is None
     mock_server.chaos(seed)
     yield mock_server
 

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 import zipfile
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
+import pytest
 from playwright.sync_api import Browser
 
 from assistant.engine import Engine
@@ -29,6 +29,7 @@ from assistant.outcome import KeyResult
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import BaseIpbindSettings, load_settings
+from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.mailbox import Mailbox
 from flows import FLOWS
@@ -43,6 +44,16 @@ def altrady_ips(count: int = 20, base: str = "203.0.113", start: int = 10) -> li
 
 def api_key(n: int) -> str:
     return (f"K{n}" + "x9Qw" * 20)[:64]
+
+
+def tiered(values: list[Any], fast: set[Any], ids: list[str] | None = None) -> list[Any]:
+    """`values` as parameters, those not in `fast` in the full tier only (`make test-all`):
+    a matrix whose every row proves the same behaviour on another exchange or shape."""
+    names = ids or [str(v) for v in values]
+    return [
+        pytest.param(v, id=n, marks=() if v in fast or n in fast else pytest.mark.full)
+        for v, n in zip(values, names, strict=True)
+    ]
 
 
 def seeded_account(username: str, **fields: Any) -> dict[str, Any]:
@@ -262,15 +273,15 @@ def ipbind(
 
 
 def current_code(secret: str, period: int) -> str:
-    return pyotp.TOTP(secret, interval=period).now()
+    """The code an authenticator app shows now (on the clock the mock sites check by)."""
+    return pyotp.TOTP(secret, interval=period).at(CLOCK.time())
 
 
 def code_after(secret: str, period: int, used: str) -> str:
     """The current code once it is not `used`: a person who has just typed a code waits for
     the next one, as a site that takes each code once asks (a clock's wait, not a page's)."""
-    totp = pyotp.TOTP(secret, interval=period)
-    while (code := totp.now()) == used:
-        time.sleep(period - time.time() % period + 0.01)  # until the next step begins
+    while (code := current_code(secret, period)) == used:
+        CLOCK.sleep(period - CLOCK.time() % period + 0.01)  # until the next step begins
     return code
 
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from support import (
@@ -18,6 +17,7 @@ from support import (
     altrady_ips,
     api_key,
     binance_seed,
+    current_code,
     keys_of,
     run_cli,
     run_engine,
@@ -82,6 +82,7 @@ def allocation(tmp_path: Path, key: str = "Altrady main", ips: list[str] = IPS, 
 
 
 @pytest.mark.usefixtures("seeded")
+@pytest.mark.wallclock  # real TOTP waits: one test per entry mode
 def test_apply_adds_exactly_the_twenty_to_the_right_key(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -370,7 +371,7 @@ class SignsInThemselves:
         page.get_by_label("Email/Phone number").fill(self.username)
         page.get_by_label("Password").fill(self.password)
         page.get_by_role("button", name="Log In").click()
-        code = pyotp.TOTP(SECRET, interval=1).now()
+        code = current_code(SECRET, 1)
         page.get_by_label("Authenticator App Code").fill(code)
         page.get_by_role("button", name="Submit").click()
         expect(done).to_be_visible()

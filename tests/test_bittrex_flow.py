@@ -47,6 +47,7 @@ def allow_list(mock: MockExchanges) -> list[str]:
 
 
 @pytest.mark.usefixtures("seeded")
+@pytest.mark.wallclock  # real TOTP waits: one test per entry mode
 def test_five_addresses_unattended_one_fresh_code_each(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -67,6 +68,7 @@ def test_five_addresses_unattended_one_fresh_code_each(
 
 @pytest.mark.long
 @pytest.mark.usefixtures("seeded")
+@pytest.mark.full  # 17 TOTP steps; five addresses prove one code each
 def test_only_the_missing_seventeen_are_added(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:

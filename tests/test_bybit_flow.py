@@ -70,6 +70,7 @@ def files_written(root: Path) -> list[Path]:
 
 
 @pytest.mark.usefixtures("seeded")
+@pytest.mark.wallclock  # real TOTP waits: one test per entry mode
 def test_creates_one_key_bound_to_altrady_and_a_second_apply_changes_nothing(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -233,8 +234,11 @@ def test_exchanges_lists_the_new_exchanges_with_how_each_is_done() -> None:
 
 @pytest.mark.parametrize(
     ("title", "shown"),
-    [("Your new API key", "caption"), (None, "dl"), ("Success", "line")],
-    ids=["titled-caption", "untitled-dl", "success-line"],
+    [
+        pytest.param("Your new API key", "caption", id="titled-caption", marks=pytest.mark.full),
+        pytest.param(None, "dl", id="untitled-dl"),
+        pytest.param("Success", "line", id="success-line", marks=pytest.mark.full),
+    ],
 )
 def test_the_new_key_is_read_whatever_its_dialog_is_called_and_however_it_shows_it(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, title: str | None, shown: str

@@ -119,12 +119,29 @@ def subjects() -> dict[str, Subject]:
 
 SUBJECTS = subjects()
 RECOVERS = {ex: f"{s.trouble},slow,modal,totp_refused_once" for ex, s in SUBJECTS.items()}
+# The fast tier: recovery on one flow per entry mode, a changed page on the flows with
+# e-mailed steps and on one profile; the full tier, every flow both ways.
+FAST_RECOVERS = {"binance", "kraken", "bittrex", "bybit"}
+FAST_CHANGED = {"huobi", "poloniex", "binanceus"}
 CASES = [
     *[
-        pytest.param(ex, faults, id=f"{ex}-{faults}", marks=pytest.mark.long)
+        pytest.param(
+            ex,
+            faults,
+            id=f"{ex}-{faults}",
+            marks=[pytest.mark.long] + ([] if ex in FAST_RECOVERS else [pytest.mark.full]),
+        )
         for ex, faults in RECOVERS.items()
     ],
-    *[pytest.param(ex, "label_changed", id=f"{ex}-label_changed") for ex in SUBJECTS],
+    *[
+        pytest.param(
+            ex,
+            "label_changed",
+            id=f"{ex}-label_changed",
+            marks=() if ex in FAST_CHANGED else pytest.mark.full,
+        )
+        for ex in SUBJECTS
+    ],
 ]
 
 

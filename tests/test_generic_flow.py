@@ -20,6 +20,7 @@ from support import (
     run_engine,
     seeded_account,
     settings_for,
+    tiered,
     write_allocation,
 )
 
@@ -144,7 +145,7 @@ def test_plan_and_verify_warn_about_keys_still_unrestricted(
 EMAILED_CODE = [p for p in PROFILES if p.verification.email_code]
 
 
-@pytest.mark.parametrize("profile", EMAILED_CODE, ids=[p.id for p in EMAILED_CODE])
+@pytest.mark.parametrize("profile", tiered(EMAILED_CODE, {"okx"}, ids=[p.id for p in EMAILED_CODE]))
 def test_an_emailed_code_is_asked_for_with_no_code_sent_text_anywhere(
     profile: Any, mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
@@ -166,7 +167,7 @@ def test_an_emailed_code_is_asked_for_with_no_code_sent_text_anywhere(
 SHAPES = ["cards", "table", "grid", "regions", "dl"]
 
 
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", tiered(SHAPES, {"table"}))
 def test_gate_reads_each_keys_name_beside_its_api_key_remarks_label(
     shape: str, mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:

@@ -187,6 +187,7 @@ def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
 
 
 @pytest.mark.long
+@pytest.mark.full  # the fault matrix's ended sessions prove the sign-in again
 def test_an_expired_session_is_signed_in_again(mock: MockExchanges, tmp_path: Path) -> None:
     binance_keys(mock, "Altrady main")
     env = env_for(mock, "binance", tmp_path)

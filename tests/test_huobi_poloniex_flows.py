@@ -18,6 +18,7 @@ from support import (
     run_engine,
     seeded_account,
     settings_for,
+    tiered,
     write_allocation,
 )
 
@@ -72,6 +73,7 @@ def lists(mock: MockExchanges, site: str, by: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.long
+@pytest.mark.full  # 20 addresses; the shape test is Huobi end to end
 def test_huobi_main_key_and_two_extra_keys_get_the_20_addresses(
     mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
@@ -96,6 +98,7 @@ def test_huobi_main_key_and_two_extra_keys_get_the_20_addresses(
     assert actions(mock, "huobi", "create") == []  # the page's other form was never used
 
 
+@pytest.mark.full  # 20 addresses; the shape test is Poloniex end to end
 def test_poloniex_main_key_and_two_extra_keys_get_the_20_addresses(
     mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
@@ -138,7 +141,7 @@ def test_poloniex_link_never_opened_is_not_verified(
     assert key["ips"] == [] and key["pending"]["ips"] == IPS  # saved, not in effect
 
 
-@pytest.mark.parametrize("shape", ["cards", "table", "grid", "regions", "dl"])
+@pytest.mark.parametrize("shape", tiered(["cards", "table", "grid", "regions", "dl"], {"cards"}))
 def test_huobi_whatever_the_list_shape_and_with_no_code_sent_text(
     shape: str, mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
@@ -161,7 +164,7 @@ def test_huobi_whatever_the_list_shape_and_with_no_code_sent_text(
     assert [a["key"] for a in actions(mock, "huobi", "save_ips")] == ["Altrady extra 2"]
 
 
-@pytest.mark.parametrize("shape", ["table", "grid", "cards", "regions", "dl"])
+@pytest.mark.parametrize("shape", tiered(["table", "grid", "cards", "regions", "dl"], {"grid"}))
 def test_poloniex_finds_each_key_and_its_controls_in_each_shape_of_list(
     mock: MockExchanges, browser: Browser, tmp_path: Path, shape: str
 ) -> None:

@@ -213,6 +213,7 @@ def test_killed_mid_save_the_next_apply_finishes_without_repeating_anything(
 
 
 @pytest.mark.long
+@pytest.mark.full  # Bittrex's kill test proves the resume
 def test_killed_during_a_kraken_save_the_list_is_old_or_new_and_the_next_apply_finishes(
     mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: Any
 ) -> None:

@@ -24,7 +24,8 @@ IPS = altrady_ips()
 NAMES = ["Altrady main", "Altrady main (old)", "Altrady extra 1", "Altrady extra 2"]
 
 
-@pytest.fixture(params=["older", "newer"])
+# Every test on both key forms; the older (one input per entry) in the full tier only.
+@pytest.fixture(params=[pytest.param("older", marks=pytest.mark.full), "newer"])
 def seeded(mock: MockExchanges, request: pytest.FixtureRequest) -> None:
     """The mock Kraken, on its older key form (one input per entry) and its newer one
     (a switch "Enable IP address restriction" and one field for the list)."""
@@ -49,6 +50,7 @@ def whitelists(mock: MockExchanges) -> dict[str, list[str]]:
 
 @pytest.mark.long
 @pytest.mark.usefixtures("seeded")
+@pytest.mark.wallclock  # real TOTP waits: one test per entry mode
 def test_twenty_addresses_on_the_main_key_and_two_extra_keys(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:

@@ -61,6 +61,7 @@ def test_bittrex_list_that_arrives_late_is_read_whole(
 
 
 @pytest.mark.long
+@pytest.mark.full  # Bittrex's late list is in the fast tier
 def test_kraken_lists_that_arrive_late_are_read_whole(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -105,6 +106,7 @@ def test_kraken_lists_that_arrive_late_are_read_whole(
 
 
 @pytest.mark.long
+@pytest.mark.full  # 20 one-by-one entries; the rerun test proves the loads
 def test_kraken_loads_a_page_only_to_sign_in_and_to_read_back_what_it_saved(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:

@@ -18,6 +18,10 @@ from fixtures.mockex import MockExchanges
 from flows import FLOWS
 
 SHAPES = ["table", "grid", "cards", "regions", "dl"]
+# In the full tier only: every listed flow on every shape. The fast tier proves the shapes on
+# Binance, Huobi, Poloniex and Gate in their own files, and chaos varies them everywhere.
+pytestmark = pytest.mark.full
+
 # Every flow that lists keys (not an account-wide list).
 LISTED = [exchange for exchange in SUBJECTS if FLOWS[exchange].scope == "key"]
 
