@@ -280,7 +280,8 @@ function build() {
   panel.append(title);
   for (const account of DATA.accounts) {
     const head = document.createElement('p');
-    head.textContent = account.name + ' \\u2014 key(s): ' + account.keys.join(', ');
+    const keys = account.keys.length === 1 ? ' \\u2014 key: ' : ' \\u2014 keys: ';
+    head.textContent = account.name + keys + account.keys.join(', ');
     panel.append(head);
     for (const [sep, sepName] of DATA.separators) {
       panel.append(button('Copy all (' + sepName + ')', 'Copy all of ' + account.name +

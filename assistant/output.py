@@ -461,8 +461,9 @@ def new_keys_text(results: list[KeyResult]) -> str | None:
     if not created:
         return None
     lines = [
-        "New API key(s): shown this once. Add each in Altrady now (Settings > Exchange API "
-        "Keys > add the exchange's key), then keep the secret nowhere else:"
+        f"New {'API keys' if len(created) > 1 else 'API key'}: shown this once. Add each in "
+        "Altrady now (Settings > Exchange API Keys > add the exchange's key), then keep the "
+        "secret nowhere else:"
     ]
     for r in created:
         assert r.created is not None

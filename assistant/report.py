@@ -21,6 +21,7 @@ from playwright.sync_api import Page
 
 from assistant.logs import redactor
 from assistant.outcome import KeyResult, Mode
+from assistant.words import count
 
 REPORT_DIR = "report"
 # Marks the fields that hold addresses only (left visible); every other field is masked.
@@ -103,7 +104,7 @@ code {{ font-size: 13px; }}
 img {{ max-width: 100%; border: 1px solid #ccc; margin-top: .5rem; }}
 </style></head><body>
 <h1>ipbind {esc(mode)}: {esc(verdict)}</h1>
-<p>{when} · {len(results)} key(s). Pictures: each key's whitelist as read back from the
+<p>{when} · {count(len(results), "key")}. Pictures: each key's whitelist as read back from the
 exchange after the run (password and code fields masked).</p>
 {resumed}
 {error}

@@ -244,6 +244,8 @@ def hand_over_new_keys(
     text = new_keys_text(results)
     if text is None:
         return None
+    several = sum(r.created is not None for r in results) > 1
+    new = "New API keys and secrets" if several else "New API key and secret"
     if options.secret_file is not None:
         try:
             fd = os.open(options.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -253,8 +255,8 @@ def hand_over_new_keys(
             reporter.say(f"Could not write --secret-file ({err.strerror}); here it is:", "red")
             return text
         reporter.say(
-            f"New API key(s) and secret(s) written to {options.secret_file} (readable by you "
-            "only). Add each in Altrady: Settings > Exchange API Keys; then delete the file.",
+            f"{new} written to {options.secret_file} (readable by you only). Add each in "
+            "Altrady: Settings > Exchange API Keys; then delete the file.",
             "bold",
         )
         return None

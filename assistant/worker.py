@@ -47,6 +47,7 @@ from assistant.outcome import (
 from assistant.settings import BaseIpbindSettings
 from assistant.stops import Stops
 from assistant.targets import free_name, match_key
+from assistant.words import count
 from flows import FLOWS
 from flows.base import Flow, Human, KeyInfo, NewKey, Progress
 
@@ -104,8 +105,8 @@ class Worker:
         run = self.run
         run.reporter.status(
             self.exchange,
-            f"{FLOWS[self.exchange].name}: signing in and reading {len(self.targets)} key(s) "
-            f"at {run.origins[self.exchange]} …",
+            f"{FLOWS[self.exchange].name}: signing in and reading "
+            f"{count(len(self.targets), 'key')} at {run.origins[self.exchange]} …",
         )
         try:
             self.flow = self._open(chromium)
