@@ -72,4 +72,11 @@ def dismiss_cookie_banner(page: Page) -> None:
     banner = page.get_by_role("region", name=COOKIE).or_(page.get_by_role("dialog", name=COOKIE))
     both = re.compile(rf"^(?=.*(?:{CONSENT.pattern}))(?=.*(?:{COOKIE.pattern}))", re.I)
     consent = page.get_by_role("button", name=both).or_(banner.get_by_role("button", name=CONSENT))
-    page.add_locator_handler(consent.first, lambda button: button.click())
+
+    def accept(button: Locator) -> None:
+        # The run may be closing the page meanwhile (its end, a Ctrl-C): then there is no
+        # banner left to clear, and the run, not the handler, says how it ended.
+        with suppress(PlaywrightError):
+            button.click()
+
+    page.add_locator_handler(consent.first, accept)
