@@ -1,6 +1,6 @@
 #!/usr/bin/env sh
 # The flows' end-to-end tests on N random chaos seeds in a row (not part of `make test`):
-# each seed varies every page load of the mock sites differently. Prints each seed and how
+# each seed varies every page load of the mock sites differently (the full tier of those tests). Prints each seed and how
 # it went; a failing seed replays with `pytest --chaos-seed SEED <test>`.
 #   scripts/chaos-seeds.sh [N] [pytest args…]     (default: 20 seeds, every flow's tests)
 set -u
@@ -13,7 +13,7 @@ while [ "$i" -le "$runs" ]; do
   seed=$(od -An -N3 -tu4 /dev/urandom | tr -d ' ')
   started=$(date +%s)
   # shellcheck disable=SC2086
-  if sh scripts/pytest.sh -q -p no:cacheprovider --chaos-seed "$seed" $tests > "/tmp/chaos-seed-$seed.log" 2>&1; then
+  if sh scripts/pytest.sh -q --all -p no:cacheprovider --chaos-seed "$seed" $tests > "/tmp/chaos-seed-$seed.log" 2>&1; then
     echo "seed $seed: passed ($(tail -n 1 "/tmp/chaos-seed-$seed.log" | tr -d '=')) in $(( $(date +%s) - started )) s"
   else
     failed=$((failed + 1))
