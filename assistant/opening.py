@@ -21,7 +21,7 @@ from assistant import trace as traces
 from assistant.errors import BadInput
 from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, site_origin
-from assistant.twofa import Codes, PromptedCodes, StepMemory, TotpCodes
+from assistant.twofa import CLOCK, Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import FLOWS
 from flows.base import Credentials, Flow, Human
 
@@ -63,9 +63,8 @@ def codes_for(
     totp = conf.totp()
     if totp is not None:
         secret = totp.secret.get_secret_value()
-        if nap is None:
-            return TotpCodes(secret, totp.period, totp.digits, memory=memory)
-        return TotpCodes(secret, totp.period, totp.digits, sleep=nap, memory=memory)
+        sleep = nap or CLOCK.sleep
+        return TotpCodes(secret, totp.period, totp.digits, sleep=sleep, memory=memory)
     if ask is None:
         raise BadInput(
             f"{FLOWS[exchange].name} needs an authenticator code and there is no terminal to "
