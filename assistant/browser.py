@@ -205,7 +205,10 @@ def opened(
     settings: BaseIpbindSettings, *, headless: bool | None = None, window: str = HEADED
 ) -> Iterator[Browser]:
     """The one way a command opens a browser: Playwright's driver kept out of Ctrl-C's way
-    (`driver`), the browser `settings` name (`launch_for`), closed afterwards."""
+    (`driver`), the browser `settings` name (`launch_for`), closed afterwards. A window
+    with no display to show it is said before Playwright's driver starts."""
+    if not (settings.headless if headless is None else headless):
+        require_display(window)
     with driver() as pw:
         browser = launch_for(pw, settings, headless=headless, window=window)
         try:

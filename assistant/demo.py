@@ -8,12 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Browser, Locator, Page
 from rich.console import Console
 
 from assistant.errors import ExitCode, UserActionNeeded
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import load_settings
+from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.mailbox import Mailbox
 from flows import FLOWS
@@ -72,11 +73,17 @@ class DemoPerson:
         raise UserActionNeeded(f"demo: {message} — the demo cannot do that for you")
 
 
-def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
+def run_demo(
+    options: Options, allocation: Path = DEMO_ALLOCATION, chromium: Browser | None = None
+) -> ExitCode:
+    """`chromium`: a browser already open (tests), else the run launches its own."""
     exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
-    # The mock pages vary their markup and timing on every load, as real sites do.
+    # The mock pages vary their markup and timing on every load, as real sites do. They
+    # check codes on the clock ipbind makes them on (the wall clock, but in tests).
     chaos = secrets.randbelow(10**6)
-    with MockExchanges(totp_period=DEMO_PERIOD, chaos_seed=chaos, totp_window=DEMO_WINDOW) as mock:
+    with MockExchanges(
+        totp_period=DEMO_PERIOD, chaos_seed=chaos, totp_window=DEMO_WINDOW, clock=CLOCK.time
+    ) as mock:
         Console(stderr=True, highlight=False).print(
             "[bold]ipbind demo[/]: a real `ipbind apply` against mock exchange sites on this "
             f"machine ({', '.join(mock.base_url(s) for s in sorted(exchanges))}), with demo "
@@ -86,5 +93,10 @@ def run_demo(options: Options, allocation: Path = DEMO_ALLOCATION) -> ExitCode:
         settings = load_settings(**options.overrides, **demo_settings(mock, exchanges))
         person = DemoPerson(mock, Console(stderr=True, highlight=False))
         return run(
-            "apply", allocation, replace(options, demo=True), settings=settings, person=person
+            "apply",
+            allocation,
+            replace(options, demo=True),
+            settings=settings,
+            chromium=chromium,
+            person=person,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -54,6 +55,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # The developer's own ipbind settings (environment, config file) must not leak in.
     for name in [n for n in os.environ if n.startswith("IPBIND_")]:
         del os.environ[name]
+    # A shell's background job (`make test &`) starts with Ctrl-C ignored, and the CLI tests'
+    # children would inherit that: their Ctrl-C tests need it delivered, as at a terminal.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     home = Path(tempfile.mkdtemp(prefix="ipbind-tests-"))
     os.environ["IPBIND_CONFIG"] = str(home / "none.toml")
     # Run folders and what runs remember go there too, unless a test says where.

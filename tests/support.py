@@ -3,13 +3,16 @@ settings pointed at the mock, and an in-process run of the real CLI code path.""
 
 from __future__ import annotations
 
+import contextlib
 import html
+import io
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import unittest.mock
 import urllib.parse
 import urllib.request
 import zipfile
@@ -20,8 +23,10 @@ from typing import Any
 
 import pyotp
 import pytest
+from loguru import logger
 from playwright.sync_api import Browser
 
+from assistant import cli
 from assistant.engine import Engine
 from assistant.errors import ExitCode
 from assistant.logs import redactor
@@ -270,6 +275,37 @@ def ipbind(
         timeout=timeout,
         cwd=tempfile.gettempdir(),  # away from any .env in the checkout
     )
+
+
+def ipbind_here(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as `ipbind()` runs it (its environment, its folder, no terminal), in this
+    process: for commands that stop before a browser starts (bad input, listings), where a
+    child process would cost more than the test."""
+    saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    for name in [n for n in os.environ if n.startswith("IPBIND_")]:
+        del os.environ[name]
+    os.environ.update(env or {})
+    sys.argv = ["ipbind", *args]
+    os.chdir(tempfile.gettempdir())  # away from any .env in the checkout
+    code = 0
+    try:
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            unittest.mock.patch("sys.stdin", io.StringIO()),
+        ):
+            try:
+                cli.main()
+            except SystemExit as exit:
+                code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        logger.remove()  # no sink left writing to this call's streams or run folder
+    return subprocess.CompletedProcess(["ipbind", *args], code, out.getvalue(), err.getvalue())
 
 
 def current_code(secret: str, period: int) -> str:

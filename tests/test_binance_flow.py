@@ -280,6 +280,7 @@ def test_changed_label_fails_loudly_as_a_site_change(
     assert actions(mock, "binance", "save") == []
 
 
+@pytest.mark.full  # fast: test_secrets' binance run, and every run_cli's scan
 @pytest.mark.usefixtures("seeded")
 def test_secrets_stay_out_of_output_and_debug_log(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
@@ -405,12 +406,14 @@ def test_a_single_key_is_found_by_its_label(
     assert keys_of(mock, "binance")[0]["ips"] == IPS
 
 
+# The fast tier: the shapes no other flow's fast test reads (huobi: cards, poloniex: grid,
+# gate: table); the full tier, every shape.
 @pytest.mark.parametrize(
     ("shape", "site_layout"),
     [
-        ("table", "cards"),
-        ("grid", "table"),
-        ("cards", "table"),
+        pytest.param("table", "cards", marks=pytest.mark.full),
+        pytest.param("grid", "table", marks=pytest.mark.full),
+        pytest.param("cards", "table", marks=pytest.mark.full),
         ("regions", "cards"),
         ("dl", "table"),
     ],

@@ -21,7 +21,7 @@ from support import (
     MailboxHuman,
     account_state,
     actions,
-    ipbind,
+    ipbind_here,
     run_cli,
     seeded_account,
     settings_for,
@@ -225,7 +225,7 @@ def test_with_json_the_secret_is_only_inside_the_json(
 
 
 def test_exchanges_lists_the_new_exchanges_with_how_each_is_done() -> None:
-    listing = ipbind("exchanges").stdout
+    listing = ipbind_here("exchanges").stdout
     for fid in ("bybit", "bybit-futures", "huobi", "poloniex"):
         assert f"id: {fid} ·" in listing or f"│ {fid} " in listing, listing
     assert "bound to Altrady" in listing

@@ -1,16 +1,30 @@
 """The installed command as a user runs it: a child process, real arguments, real exit
-codes. Bad input stops before any browser starts and changes nothing."""
+codes (and the demo's code in this process too). Bad input stops before any browser starts
+and changes nothing."""
 
 from __future__ import annotations
 
 import json
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
-from support import PASSWORD, SECRET, altrady_ips, binance_seed, ipbind, keys_of, write_allocation
+from playwright.sync_api import Browser
+from support import (
+    PASSWORD,
+    SECRET,
+    altrady_ips,
+    binance_seed,
+    ipbind,
+    ipbind_here,
+    keys_of,
+    write_allocation,
+)
 
+from assistant.demo import DEMO_ALLOCATION, run_demo
 from assistant.errors import ExitCode
+from assistant.runner import Options, load_allocation
 from fixtures.mockex import MockExchanges
 
 IPS = altrady_ips()
@@ -62,7 +76,7 @@ def test_bad_allocation_exits_2_naming_account_field_and_value(
     mock: MockExchanges, tmp_path: Path, fields: dict, expected: str
 ) -> None:
     before = mock.state("binance")["accounts"]
-    result = ipbind(
+    result = ipbind_here(
         "apply", "--yes", str(one_account(tmp_path, **fields)), env=env_for(mock, tmp_path)
     )
 
@@ -87,7 +101,7 @@ def test_a_base_url_that_is_not_the_exchange_nor_loopback_is_refused(
     mock: MockExchanges, tmp_path: Path
 ) -> None:
     env = env_for(mock, tmp_path, IPBIND_BINANCE__BASE_URL="https://binance.com.example.org")
-    result = ipbind("plan", str(one_account(tmp_path)), env=env)
+    result = ipbind_here("plan", str(one_account(tmp_path)), env=env)
 
     assert result.returncode == ExitCode.BAD_INPUT
     assert "IPBIND_BINANCE__BASE_URL" in result.stdout + result.stderr
@@ -99,7 +113,7 @@ def test_documentation_addresses_are_refused_against_the_real_site(
 ) -> None:
     env = env_for(mock, tmp_path)
     del env["IPBIND_BINANCE__BASE_URL"]
-    result = ipbind("plan", str(one_account(tmp_path)), env=env)
+    result = ipbind_here("plan", str(one_account(tmp_path)), env=env)
 
     assert result.returncode == ExitCode.BAD_INPUT
     assert "documentation addresses (TEST-NET)" in result.stdout + result.stderr
@@ -109,7 +123,7 @@ def test_invalid_totp_secret_is_refused_without_echoing_it(
     mock: MockExchanges, tmp_path: Path
 ) -> None:
     env = env_for(mock, tmp_path, IPBIND_BINANCE__TOTP_SECRET="not base32 at all!")
-    result = ipbind("plan", str(one_account(tmp_path)), env=env)
+    result = ipbind_here("plan", str(one_account(tmp_path)), env=env)
 
     assert result.returncode == ExitCode.BAD_INPUT
     assert "IPBIND_BINANCE__TOTP_SECRET" in result.stdout + result.stderr
@@ -117,7 +131,7 @@ def test_invalid_totp_secret_is_refused_without_echoing_it(
 
 
 def test_apply_without_a_terminal_needs_yes(mock: MockExchanges, tmp_path: Path) -> None:
-    result = ipbind("apply", str(one_account(tmp_path)), env=env_for(mock, tmp_path))
+    result = ipbind_here("apply", str(one_account(tmp_path)), env=env_for(mock, tmp_path))
 
     assert result.returncode == ExitCode.BAD_INPUT
     assert "--yes" in result.stdout + result.stderr
@@ -148,7 +162,7 @@ def test_apply_json_reports_a_verified_key_in_a_stable_shape(
 
 
 def test_exchanges_lists_the_supported_exchanges() -> None:
-    result = ipbind("exchanges")
+    result = ipbind_here("exchanges")
     assert result.returncode == 0
     assert "binance" in result.stdout and "paste all" in result.stdout
     lines = {line.split(" · ")[0]: line for line in result.stdout.splitlines()}
@@ -159,7 +173,17 @@ def test_exchanges_lists_the_supported_exchanges() -> None:
     assert "mode: assisted" in lines["id: bitget"] and "status: by hand" in lines["id: bitget"]
 
 
+def demo_said_so(out: str) -> None:
+    assert "Summary" in out
+    assert out.count("verified") >= 2
+    assert "failed" not in out
+    # It says it was a demo and points to real use, not to a step in Altrady.
+    assert "That was a demo" in out and "ipbind apply FILE" in out
+    assert "click Update" not in out
+
+
 @pytest.mark.long
+@pytest.mark.full  # `make demo` as it runs, in real time; the test below is its fast twin
 def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:
     result = ipbind(
         "demo",
@@ -171,12 +195,31 @@ def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Summary" in result.stdout
-    assert result.stdout.count("verified") >= 2
-    assert "failed" not in result.stdout
-    # It says it was a demo and points to real use, not to a step in Altrady.
-    assert "That was a demo" in result.stdout and "ipbind apply FILE" in result.stdout
-    assert "click Update" not in result.stdout
+    demo_said_so(result.stdout)
+
+
+@pytest.mark.long
+def test_the_demo_in_this_process_verifies_every_exchange_of_its_file(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The demo's own code (its mock sites, its stand-in for the person reading the e-mailed
+    code) in this process: in the session's browser, on the tests' clock, on one key of two
+    of the demo file's exchanges (the test above runs them all)."""
+    monkeypatch.setenv("IPBIND_ARTIFACTS_DIR", str(tmp_path / "runs"))
+    accounts = tomllib.loads(DEMO_ALLOCATION.read_text())["accounts"]
+    first = {a["exchange"]: a for a in reversed(accounts)}  # each exchange's first account
+    two = [{**first[ex], "extra_keys": []} for ex in ("binance", "huobi")]
+    allocation = write_allocation(tmp_path / "demo.toml", two)
+    exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
+    assert exchanges == {"binance", "huobi"}
+
+    code = run_demo(Options(yes=True), allocation, chromium=browser)
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK, out
+    demo_said_so(out)
+    summary = out[out.index("Summary") :]
+    assert all(exchange in summary for exchange in exchanges)
 
 
 def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
@@ -202,6 +245,7 @@ def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
     assert result.returncode != 0  # no exchange is reachable from the tests
 
 
+@pytest.mark.full  # a headed run; fast: the walkthrough
 @pytest.mark.headed
 @pytest.mark.skipif(
     not os.environ.get("DISPLAY"),
@@ -232,7 +276,7 @@ def test_an_error_goes_to_stderr_once_and_stdout_stays_clean(
         [{"exchange": "binance", "name": "Mine", "key": "k", "ips": [*IPS[:19], IPS[0]]}],
     )
     env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
-    result = ipbind(*verbose, "plan", str(dup), env=env)
+    result = ipbind_here(*verbose, "plan", str(dup), env=env)
 
     assert result.returncode == ExitCode.BAD_INPUT
     assert result.stdout == "", result.stdout  # `plan dup.toml 2>/dev/null` shows nothing
@@ -243,7 +287,7 @@ def test_an_error_goes_to_stderr_once_and_stdout_stays_clean(
 def test_a_message_in_square_brackets_is_shown_as_written(tmp_path: Path) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text("", encoding="utf-8")
-    result = ipbind("plan", str(empty), env={"IPBIND_CONFIG": str(tmp_path / "c")})
+    result = ipbind_here("plan", str(empty), env={"IPBIND_CONFIG": str(tmp_path / "c")})
 
     assert result.returncode == ExitCode.BAD_INPUT
     assert "an [[accounts]] entry" in result.stderr, result.stderr  # not taken for markup
@@ -271,7 +315,7 @@ def test_a_command_that_always_opens_a_window_says_it_needs_a_display(
         "DISPLAY": "",
         "WAYLAND_DISPLAY": "",
     }
-    result = ipbind(*[a.format(file=file) for a in args], env=env)
+    result = ipbind_here(*[a.format(file=file) for a in args], env=env)
     out = result.stdout + result.stderr
 
     assert result.returncode == ExitCode.BROWSER, out

@@ -26,6 +26,7 @@ from support import (
     binance_seed,
     bittrex_seed,
     ipbind,
+    ipbind_here,
     keys_of,
     leaks,
     run_cli,
@@ -179,7 +180,7 @@ def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
     assert len(mock.state("binance")["sign_ins"]) == 1  # the kept session: no sign-in
     assert keys_of(mock, "binance")[0]["ips"] == IPS
 
-    logout = ipbind("logout", "binance", env=env)
+    logout = ipbind_here("logout", "binance", env=env)
     assert logout.returncode == ExitCode.OK
     assert not kept.exists()
     assert ipbind("verify", str(file), env=env).returncode == ExitCode.OK
@@ -208,10 +209,10 @@ def test_login_and_logout_name_a_bad_exchange_and_logout_without_session_is_fine
     tmp_path: Path,
 ) -> None:
     env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
-    bad = ipbind("login", "binanse", env=env)
+    bad = ipbind_here("login", "binanse", env=env)
     assert bad.returncode == ExitCode.BAD_INPUT
     assert "unknown exchange 'binanse'" in bad.stdout + bad.stderr
-    none = ipbind("logout", "kraken", env=env)
+    none = ipbind_here("logout", "kraken", env=env)
     assert none.returncode == ExitCode.OK
     assert "No saved session for Kraken" in none.stdout
 
@@ -219,7 +220,7 @@ def test_login_and_logout_name_a_bad_exchange_and_logout_without_session_is_fine
 def test_login_by_hand_without_a_display_says_how_to_get_one(tmp_path: Path) -> None:
     env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "DISPLAY": "", "WAYLAND_DISPLAY": ""}
     env["IPBIND_CONFIG"] = str(tmp_path / "c")
-    result = ipbind("login", "binance", env=env)
+    result = ipbind_here("login", "binance", env=env)
     assert result.returncode == ExitCode.BROWSER
     assert "xvfb-run" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -302,6 +303,7 @@ def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path:
     assert PASSWORD not in saved.read_text(encoding="utf-8")
 
 
+@pytest.mark.full  # a real Ctrl-C; fast: test_interrupt's while signing in
 @pytest.mark.long
 def test_ctrl_c_in_the_middle_stops_cleanly_and_says_per_key_what_was_saved(
     mock: MockExchanges, tmp_path: Path
@@ -338,11 +340,12 @@ def test_ctrl_c_in_the_middle_stops_cleanly_and_says_per_key_what_was_saved(
 
 
 def test_the_wizard_without_a_terminal_asks_for_a_file(tmp_path: Path) -> None:
-    result = ipbind("run", env={"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs")})
+    result = ipbind_here("run", env={"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs")})
     assert result.returncode == ExitCode.BAD_INPUT
     assert "pass an allocation file" in result.stdout + result.stderr
 
 
+@pytest.mark.full  # a real Ctrl-C at a question
 def test_ctrl_c_while_the_wizard_asks_changes_nothing(mock: MockExchanges, tmp_path: Path) -> None:
     child = spawn(env_for(mock, "binance", tmp_path))
     child.expect("Exchange \\(number or name\\)")
@@ -409,6 +412,7 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     assert len({re.search(r"\) +(\S)", row).start(1) for row in rows}) == 1, menu  # type: ignore[union-attr]
 
 
+@pytest.mark.full  # a real Ctrl-C
 def test_an_interrupted_wizard_with_json_still_writes_its_json(tmp_path: Path) -> None:
     """stdout to a file (a script's pipe), the questions at the terminal."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}

@@ -128,6 +128,7 @@ def added_in_summary(text: str) -> int:
     return int(row.group(1))
 
 
+@pytest.mark.full  # a real Ctrl-C; fast: test_terminal's, in this process
 @pytest.mark.usefixtures("seeded")
 def test_at_the_confirmation_nothing_is_changed(mock: MockExchanges, tmp_path: Path) -> None:
     child = start(mock, tmp_path)
@@ -149,6 +150,7 @@ def test_while_signing_in_nothing_is_changed(mock: MockExchanges, tmp_path: Path
     assert actions(mock, "bittrex", "add") == []
 
 
+@pytest.mark.full  # fast: test_summary_truth stops mid-save in this process
 @pytest.mark.usefixtures("seeded")
 def test_mid_save_the_summary_tells_what_the_server_holds(
     mock: MockExchanges, tmp_path: Path
@@ -164,6 +166,7 @@ def test_mid_save_the_summary_tells_what_the_server_holds(
     assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *added]
 
 
+@pytest.mark.full  # fast: test_summary_truth (a stop at a code prompt)
 @pytest.mark.usefixtures("seeded")
 def test_at_a_code_prompt_the_summary_tells_what_the_server_holds(
     mock: MockExchanges, tmp_path: Path
@@ -184,6 +187,7 @@ def test_at_a_code_prompt_the_summary_tells_what_the_server_holds(
     assert added_in_summary(text) == 1
 
 
+@pytest.mark.full  # a kill; fast: test_journal
 @pytest.mark.long
 @pytest.mark.usefixtures("seeded")
 def test_killed_mid_save_the_next_apply_finishes_without_repeating_anything(

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.full  # builds and installs a wheel
 @pytest.mark.long
 def test_the_wheel_installs_only_the_ipbind_package(tmp_path: Path) -> None:
     subprocess.run(

@@ -184,6 +184,7 @@ def test_an_exchange_that_cannot_be_planned_leaves_every_other_untouched(
         assert held(mock, site) == []
 
 
+@pytest.mark.full  # a real Ctrl-C; fast: the lanes' stop in this process
 @pytest.mark.usefixtures("seeded")
 def test_ctrl_c_stops_every_exchange_and_the_summary_tells_what_each_server_holds(
     mock: MockExchanges, tmp_path: Path

@@ -133,7 +133,7 @@ def codes_between(known: Known, start: float, end: float, period: int) -> dict[s
 
 
 # The fast tier scans one flow per entry mode; the full tier every flow.
-@pytest.mark.parametrize("exchange", tiered(FLOW_IDS, {"binance", "kraken", "bittrex", "bybit"}))
+@pytest.mark.parametrize("exchange", tiered(FLOW_IDS, {"binance", "bittrex", "bybit"}))
 def test_no_secret_in_anything_a_verbose_apply_writes_or_prints(
     exchange: str,
     mock: MockExchanges,

@@ -30,7 +30,7 @@ from support import (
     actions,
     altrady_ips,
     binance_seed,
-    ipbind,
+    ipbind_here,
     keys_of,
     run_cli,
     run_engine,
@@ -469,7 +469,7 @@ def test_a_missing_file_is_refused_before_a_run_folder_or_log_exists(
 
 
 def test_exchanges_in_a_pipe_is_plain_lines() -> None:
-    result = ipbind("exchanges")
+    result = ipbind_here("exchanges")
     assert result.returncode == 0
     [binance] = [line for line in result.stdout.splitlines() if line.startswith("id: binance ·")]
     assert "how: paste all, Confirm, Save, 2FA" in binance and "max IPs: 30" in binance

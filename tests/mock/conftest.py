@@ -4,6 +4,8 @@ seed its tests start from) and `Client` (its `sitekit.SiteClient`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sitekit import Codes, SiteClient
 
@@ -32,3 +34,14 @@ def client(
 ) -> SiteClient:
     """The module's `Client`, logged in."""
     return request.module.Client(mock).log_in(codes)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The mock pages' own tests (those that drive a browser) are in the full tier: the fast
+    tier's flow tests run on every one of these pages; the sites' server rules, over HTTP,
+    are in both."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.full)

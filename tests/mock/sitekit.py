@@ -5,7 +5,6 @@ them are in `tests/mock/conftest.py`."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,12 +14,15 @@ from typing import Any, ClassVar, Self
 import pyotp
 from playwright.sync_api import Locator, Page
 
+from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.core import load_seed
 
 
 class Codes:
-    """TOTP codes, each of a time step no earlier one had: the server takes a step only once."""
+    """TOTP codes, each of a time step no earlier one had: the server takes a step only once.
+    On the clock the mock sites check codes on (`CLOCK`: virtual in tests, so a wait for
+    the next step costs no real time)."""
 
     def __init__(self, secret: str, period: int):
         self.totp = pyotp.TOTP(secret, interval=period)
@@ -37,12 +39,12 @@ class Codes:
         """A code with at least half a step left in it (the server also takes the step
         before its current one): under load, typing it and the page's request can take a
         while."""
-        now = time.time()
+        now = CLOCK.time()
         step = int(now // self.period)
         if (step + 1) * self.period - now < self.period / 2:
             step += 1
         step = max(step, self.last_step + 1)
-        time.sleep(max(0.0, step * self.period - time.time()))  # the TOTP clock, at most 1 step
+        CLOCK.sleep(max(0.0, step * self.period - CLOCK.time()))  # the TOTP clock, at most 1 step
         self.last_step = step
         return self.totp.at(step * self.period)
 
