@@ -24,6 +24,7 @@ from playwright.sync_api import Playwright
 from assistant import browser, worker
 from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
+from flows import settle
 
 TEST_PERIOD = 1  # seconds per TOTP step on the mock sites in tests
 # Steps before the current one whose code the mock still takes (each step once, as ever).
@@ -32,6 +33,10 @@ TEST_PERIOD = 1  # seconds per TOTP step on the mock sites in tests
 # 2-core machine. Three steps keep the test's time from code to check under 3 to 4 s, still
 # far tighter than any real site, and a code is still taken once per step.
 TEST_WINDOW = 3
+# The fast tier (`make test`) runs the mock sites' delays and a settle's quiet window at this
+# share of their length, together (one in four lists still loads for longer than the window);
+# the full tier at full length. Markup still varies as much.
+FAST_PACE = 0.4
 FIXED_SEEDS = [101, 202, 303]
 SEEDS = pytest.StashKey[list[int]]()
 
@@ -70,6 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # (in this process): a test proves what the wait leads to. Tests marked `wallclock`
     # (one per entry mode), the children of CLI tests, the demo and the bench keep real time.
     CLOCK.virtual = True
+    if not config.getoption("--all"):
+        settle.QUIET_MS = round(settle.QUIET_MS * FAST_PACE)
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller drew them
         config.stash[SEEDS] = config.workerinput["chaos_seeds"]
         return
@@ -115,9 +122,12 @@ def browser_type_launch_args(
 
 
 @pytest.fixture(scope="session")
-def mock_server() -> Iterator[MockExchanges]:
+def mock_server(pytestconfig: pytest.Config) -> Iterator[MockExchanges]:
     with MockExchanges(
-        totp_period=TEST_PERIOD, totp_window=TEST_WINDOW, clock=CLOCK.time
+        totp_period=TEST_PERIOD,
+        totp_window=TEST_WINDOW,
+        clock=CLOCK.time,
+        pace=1.0 if pytestconfig.getoption("--all") else FAST_PACE,
     ) as server:
         yield server
 
