@@ -153,8 +153,10 @@ def test_a_picture_masks_password_fields_but_shows_addresses(page: Page, tmp_pat
 
 @pytest.mark.long
 def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
-    mock: MockExchanges, tmp_path: Path
+    mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`login` as the person runs it; the runs after it in this process, on the same state
+    folder (`settings_for` puts it beside the same runs folder as `env_for`)."""
     binance_keys(mock, "Altrady main")
     env = env_for(mock, "binance", tmp_path)
     file = write_allocation(
@@ -174,16 +176,17 @@ def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
         assert leaks(path.read_bytes(), {"password": PASSWORD, "TOTP secret": SECRET}) == []
     assert str(kept) in login.stdout
 
-    applied = ipbind("apply", "--yes", str(file), env=env)
+    settings = settings_for(mock, "binance", tmp_path)
+    applied = run_cli("apply", file, settings, browser, capsys)
 
-    assert applied.returncode == ExitCode.OK, applied.stdout + applied.stderr
+    assert applied.code == ExitCode.OK, applied.out
     assert len(mock.state("binance")["sign_ins"]) == 1  # the kept session: no sign-in
     assert keys_of(mock, "binance")[0]["ips"] == IPS
 
     logout = ipbind_here("logout", "binance", env=env)
     assert logout.returncode == ExitCode.OK
     assert not kept.exists()
-    assert ipbind("verify", str(file), env=env).returncode == ExitCode.OK
+    assert run_cli("verify", file, settings, browser, capsys).code == ExitCode.OK
     assert len(mock.state("binance")["sign_ins"]) == 2  # signed in again
 
 

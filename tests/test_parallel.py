@@ -101,6 +101,7 @@ def held(mock: MockExchanges, site: str) -> list[str]:
     raise AssertionError(f"{site}: no key 'Altrady main'")
 
 
+@pytest.mark.full  # fast: the demo's twin runs two exchanges in one lane, every test one
 @pytest.mark.usefixtures("seeded")
 def test_one_lane_runs_every_exchange_in_the_sessions_browser(
     mock: MockExchanges,
