@@ -35,7 +35,8 @@ Seed = Callable[..., dict[str, Any]]
 
 
 LAYOUTS = ["cards", "table"]
-BOTH = {"test_apply_adds_exactly_the_twenty_to_the_right_key"}  # on both layouts, always
+# On both layouts (the one its name does not draw in the full tier only).
+BOTH = {"test_apply_adds_exactly_the_twenty_to_the_right_key"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -46,7 +47,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "layout" not in metafunc.fixturenames:
         return
     name = metafunc.function.__name__
-    layouts = LAYOUTS if name in BOTH else [LAYOUTS[zlib.crc32(name.encode()) % 2]]
+    own = LAYOUTS[zlib.crc32(name.encode()) % 2]
+    layouts = [
+        layout if layout == own else pytest.param(layout, marks=pytest.mark.full)
+        for layout in (LAYOUTS if name in BOTH else [own])
+    ]
     metafunc.parametrize("layout", layouts)
 
 

@@ -423,7 +423,7 @@ def test_ctrl_c_at_the_confirmation_changes_nothing_and_says_so(
     assert actions(mock, "binance", "save") == []
 
 
-@pytest.mark.parametrize("mode", ["plan", "verify"])
+@pytest.mark.parametrize("mode", ["plan", pytest.param("verify", marks=pytest.mark.full)])
 @pytest.mark.usefixtures("seeded")
 def test_ctrl_c_during_plan_or_verify_says_nothing_was_changed(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, mode: str
