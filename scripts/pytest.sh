@@ -1,7 +1,9 @@
 #!/usr/bin/env sh
 # Runs the test suite; headed tests get a virtual display when there is no real one.
-# Four workers (pytest-xdist): the end-to-end tests mostly wait on pages and TOTP steps, so
-# four share two cores well (six were no faster and made the machine too busy for 1-s TOTP steps); each worker has its own mock server and browser.
+# Four workers (pytest-xdist), each with its own mock server and browser. With TOTP waits on a
+# virtual clock and the fast tier's shorter page delays, four keep two cores busy all the way
+# through; five or six were no faster (2026-12-05: 94 s with four, 115 and 110 s with five
+# and six), every Chromium and Playwright driver more costing the kernel time.
 set -eu
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null 2>&1; then
   exec xvfb-run -a .venv/bin/python -m pytest -n 4 --maxschedchunk 2 "$@"

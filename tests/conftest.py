@@ -1,5 +1,10 @@
-"""Shared test fixtures: the mock exchanges (started once, reset before every test) and the
-browser, launched through `assistant.browser` like the CLI does.
+"""Shared test fixtures: the mock exchanges (started once; before every test, each site a
+test reached is reset) and the browser, launched through `assistant.browser` like the CLI
+does.
+
+Two tiers: `make test` leaves out the tests marked `full` and runs the sites' delays and a
+settle's quiet window at FAST_PACE of their length; `make test-all` (--all) runs everything
+at full length.
 
 Every test runs on unruly mock sites (chaos: markup and timing that vary per page load, see
 fixtures/mockex/static/common.js), each under one seed of a pool: three fixed seeds, and on
