@@ -75,6 +75,10 @@ class Totp(pyotp.TOTP):
 
 
 class Codes(Protocol):
+    # Whether the provider tells the person of a refusal itself (the next prompt says it):
+    # then the flow's own warning goes to the debug file alone, not twice to the terminal.
+    tells_refusals: bool
+
     def next(self, purpose: str) -> str:
         """A code whose time step has not been used in this run. May block until one exists."""
         ...
@@ -146,6 +150,8 @@ def safe_margin(period: float) -> float:
 
 
 class TotpCodes:
+    tells_refusals = False  # nobody is asked: the flow's warning is what the person sees
+
     def __init__(
         self,
         secret: str,
@@ -212,6 +218,8 @@ class TotpCodes:
 class PromptedCodes:
     """Codes typed by a person. `ask(prompt, wait)` shows the prompt (after a countdown of
     `wait` seconds, when the last code's step is still current) and returns the answer."""
+
+    tells_refusals = True  # "Kraken refused that code (…). Code for …"
 
     def __init__(
         self,

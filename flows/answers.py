@@ -16,7 +16,7 @@ from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant.errors import SiteTrouble, UserActionNeeded
-from assistant.logs import redactor
+from assistant.logs import file_only, redactor
 from assistant.twofa import Codes
 from flows.settle import Traffic
 from flows.types import Human
@@ -62,7 +62,8 @@ class Answers:
             if not CODE_REFUSAL.search(refusal):  # e.g. a validation error: no code will help
                 raise UserActionNeeded(f"{self.name}: {purpose}: the site said: {refusal}")
             self.codes.refused(refusal)
-            logger.warning(
+            # Typed codes: the next prompt tells the person why; once is enough.
+            (file_only() if self.codes.tells_refusals else logger).warning(
                 "{}: {}: the code was refused ({}){}",
                 self.name,
                 purpose,

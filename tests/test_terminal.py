@@ -161,9 +161,11 @@ class Person:
         self.totp = pyotp.TOTP(SECRET, interval=period)
         self.answers = list(answers)
         self.waits: list[float] = []
+        self.prompts: list[str] = []
 
     def __call__(self, prompt: str, wait: float) -> str:
         self.waits.append(wait)
+        self.prompts.append(prompt)
         time.sleep(wait)  # stands in for the terminal's countdown
         answer = self.answers.pop(0) if self.answers else None
         return answer or self.totp.now()
@@ -181,11 +183,20 @@ def test_a_typo_is_asked_again_at_once_and_the_run_completes(
     period = mock.site("binance").totp_period
     person = Person(period, wrong_code(period))
     settings = settings_for(mock, "binance", tmp_path, secret="")
-    [result] = run_engine(settings, one_key(tmp_path), browser, ask_code=person)
+    warnings: list[Any] = []
+    sink = logger.add(warnings.append, level="WARNING")
+    try:
+        [result] = run_engine(settings, one_key(tmp_path), browser, ask_code=person)
+    finally:
+        logger.remove(sink)
 
     assert result.status == "verified", result.error
     assert person.waits[:2] == [0, 0]  # the typo cost no time step
     assert keys_of(mock, "binance")[0]["ips"] == altrady_ips(start=0)
+    # Told once, by the next prompt; the flow's own warning is for the debug file alone.
+    assert person.prompts[1].startswith("Binance refused that code (")
+    refusals = [m.record for m in warnings if "was refused" in m.record["message"]]
+    assert refusals and all(r["extra"].get("file_only") for r in refusals)
 
 
 @pytest.mark.usefixtures("seeded")
