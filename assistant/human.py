@@ -146,8 +146,9 @@ class TerminalHuman:
                 "What was typed during the countdown was ignored: type the new code now.",
                 style="yellow",
             )
-        try:
-            return Prompt.ask(prompt, console=self.console, password=True)
+        try:  # shown as typed, so that a typo can be seen: a code is spent once sent
+            # (it stays masked in every log line, trace and report)
+            return Prompt.ask(prompt, console=self.console)
         except (EOFError, KeyboardInterrupt):
             raise Interrupted("cancelled while asking for a code") from None
 
@@ -160,10 +161,9 @@ class TerminalHuman:
             )
         with self.reporter.paused():
             try:
-                code = Prompt.ask(
+                code = Prompt.ask(  # shown as typed, as the authenticator's codes are
                     f"{exchange} has e-mailed a code to your address for {purpose}: type it",
                     console=self.console,
-                    password=True,
                 )
             except (EOFError, KeyboardInterrupt):
                 raise Interrupted("cancelled while asking for an e-mailed code") from None

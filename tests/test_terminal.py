@@ -529,3 +529,30 @@ def test_exchanges_json_has_a_stable_shape() -> None:
     assert entries["binance"]["origins"][0] == "https://www.binance.com"
     assert entries["bybit-futures"]["max_ips"] is None  # bound to Altrady's pool, no list
     assert entries["bitget"]["status"] == "by hand"
+
+
+# --- what the person types at a code prompt ----------------------------------------------
+
+ASK_CODES = """
+from assistant.human import TerminalHuman
+from assistant.output import ConsoleReporter
+human = TerminalHuman(ConsoleReporter(), headless=True)
+typed = human.ask_code("Kraken: authenticator code for saving", 0)
+print("got", typed)
+human.emailed_code("Huobi (HTX)", "linking the IPs")
+"""
+
+
+def test_a_typed_code_is_shown_as_typed_so_a_typo_can_be_seen() -> None:
+    """A code is spent once sent: the terminal echoes it (the debug log still masks it)."""
+    child = pexpect.spawn(
+        sys.executable, ["-c", ASK_CODES], encoding="utf-8", timeout=30, dimensions=(24, 120)
+    )
+    child.expect("authenticator code for saving")
+    child.sendline("123465")
+    child.expect("got 123465")
+    assert child.before.count("123465") == 1  # the echo, before the program's own line
+    child.expect("type it")
+    child.sendline("884211")
+    child.expect("884211")  # echoed too
+    child.expect(pexpect.EOF)
