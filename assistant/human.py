@@ -28,6 +28,8 @@ from assistant.logs import redactor
 from assistant.output import ConsoleReporter
 
 HAND_OFF_MINUTES = 10
+# After Enter, how long the page may take to show the step done (the sign-in redirecting).
+NOT_YET_SECONDS = 3
 
 
 def interactive() -> bool:
@@ -113,6 +115,16 @@ def wait_for_person(
             stdin.readline()
             return "enter"
     return None
+
+
+def shows(done: Locator, seconds: float) -> bool:
+    """Whether `done` shows within `seconds` (a page still loading after the person's last
+    click gets that long)."""
+    try:
+        done.first.wait_for(state="visible", timeout=seconds * 1000)
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 class TerminalHuman:
@@ -203,13 +215,24 @@ class TerminalHuman:
             "is done (or press Enter in the terminal).",
             kind="hand-off",
         )
+        deadline = time.monotonic() + HAND_OFF_MINUTES * 60
         with self.reporter.paused():
             self.console.print(
                 f"[bold yellow]Your turn:[/] {message}, in the browser window. ipbind goes on "
                 "as soon as the page shows it is done (or press Enter here when you are)."
             )
             attention(self.console, f"ipbind: your turn — {message}")
-            how = wait_for_person(done, HAND_OFF_MINUTES * 60, stopped=self.stopped)
+            how = wait_for_person(done, deadline - time.monotonic(), stopped=self.stopped)
+            if how == "enter" and not shows(done, NOT_YET_SECONDS):
+                # Enter before the page shows it done (e.g. still the sign-in form): say so
+                # and wait on; a second Enter carries on all the same (the page may show
+                # "done" in a way ipbind does not know).
+                self.console.print(
+                    f"[yellow]The page does not show that yet:[/] {message} in the browser "
+                    "window; ipbind goes on as soon as it does (press Enter again to carry "
+                    "on anyway)."
+                )
+                how = wait_for_person(done, deadline - time.monotonic(), stopped=self.stopped)
         if how is None:
             raise UserActionNeeded(
                 f"{message}: not done within {HAND_OFF_MINUTES} minutes",

@@ -530,3 +530,29 @@ def test_every_step_of_every_flow_gets_the_articles_words() -> None:
     assert walkthrough.why("'k': Save").startswith("Finally, click Save")
     assert "Trusted IPs" in walkthrough.why("'k': Edit restrictions")
     assert walkthrough.why("something new") == walkthrough.ABOUT
+
+
+def test_enter_before_the_page_shows_the_step_done_is_told_and_waited_on(
+    page: Page, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The person presses Enter while the page still shows the sign-in form: ipbind says the
+    page does not show it yet and waits on, until the person has signed in."""
+    page.set_content("<form><label>Username <input></label><button>Sign in</button></form>")
+    done = page.get_by_role("button", name="Edit")
+    presses = iter(["enter", "signed in"])
+    real_wait = humans.wait_for_person
+
+    def person(done: Locator, seconds: float, stdin=None, stopped=None) -> str | None:
+        if next(presses) == "enter":
+            return "enter"  # too early: still the sign-in form
+        page.set_content("<h1>API</h1><button>Edit</button>")  # they sign in, then
+        return real_wait(done, seconds, stdin, stopped)
+
+    monkeypatch.setattr(humans, "NOT_YET_SECONDS", 0.3)
+    monkeypatch.setattr(humans, "wait_for_person", person)
+    TerminalHuman(ConsoleReporter(), headless=False).hand_off(page, "sign in to Kraken", done)
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert "The page does not show that yet: sign in to Kraken in the browser window" in out
+    assert out.index("does not show that yet") < out.index("Thanks, carrying on")
+    assert next(presses, None) is None  # it waited a second time
