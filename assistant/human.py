@@ -106,11 +106,8 @@ def wait_for_person(
     while time.monotonic() < deadline:
         if stopped is not None and stopped.is_set():
             raise Interrupted("stopped with Ctrl-C while it was your turn")
-        try:
-            done.first.wait_for(state="visible", timeout=250)
+        if shows(done, 0.25):
             return "page"
-        except PlaywrightTimeout:
-            pass
         if tty and select.select([stdin.fileno()], [], [], 0)[0]:
             stdin.readline()
             return "enter"

@@ -265,16 +265,23 @@ def ipbind(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """The installed command in a child process, as a user runs it."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
-    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "assistant", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=command_env(env),
         timeout=timeout,
         cwd=tempfile.gettempdir(),  # away from any .env in the checkout
     )
+
+
+def command_env(env: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment without ipbind's settings, plus `env`: what a command run
+    by a test sees."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")},
+        **(env or {}),
+    }
 
 
 def ipbind_here(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -283,9 +290,9 @@ def ipbind_here(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     child process would cost more than the test."""
     saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, os.getcwd()
     out, err = io.StringIO(), io.StringIO()
-    for name in [n for n in os.environ if n.startswith("IPBIND_")]:
-        del os.environ[name]
-    os.environ.update(env or {})
+    wanted = command_env(env)
+    os.environ.clear()
+    os.environ.update(wanted)
     sys.argv = ["ipbind", *args]
     os.chdir(tempfile.gettempdir())  # away from any .env in the checkout
     code = 0
