@@ -131,10 +131,9 @@ class Reporter(Protocol):
     def progress(
         self,
         exchange: str,
-        key: str,
+        text: str,  # e.g. "Adding 20 addresses to 'Altrady main' on Kraken (7/20)"
         done: int,
         total: int,
-        note: str,
         next_code_in: Callable[[], float],
     ) -> None: ...
     def result(self, result: KeyResult) -> None: ...

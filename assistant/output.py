@@ -157,13 +157,12 @@ class ConsoleReporter(Reporter):
     def progress(
         self,
         exchange: str,
-        key: str,
+        text: str,
         done: int,
         total: int,
-        note: str,
         next_code_in: Callable[[], float],
     ) -> None:
-        line = ProgressLine(f"{exchange}: {key}: {done}/{total} {note}", next_code_in)
+        line = ProgressLine(text, next_code_in)
         line.done = done == total
         self.show(exchange, line)
 

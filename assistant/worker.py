@@ -49,7 +49,7 @@ from assistant.stops import Stops
 from assistant.targets import free_name, match_key
 from assistant.words import count
 from flows import FLOWS
-from flows.base import Flow, Human, KeyInfo, NewKey, Progress
+from flows.base import Flow, Human, KeyInfo, NewKey, Progress, Step
 
 RETRY_WAIT = 2.0  # seconds before the second try after a server error with no Retry-After
 MAX_RETRY_WAIT = 60.0  # at most this long, whatever a Retry-After asks
@@ -72,6 +72,14 @@ class Run:
     run_dir: Path | None = None
     trace: bool = False  # a Playwright trace per exchange (-v), scrubbed when saved
     walkthrough: Callable[[Flow], None] | None = None  # narrates a headed run
+
+
+def doing(step: Step, key: str, exchange: str, done: int, total: int) -> str:
+    """A change under way, in the one form every progress line takes."""
+    if step == "create":
+        return f"Creating {key!r} on {exchange} ({done}/{total})"
+    verb = "Adding {} to" if step == "add" else "Removing {} from"
+    return f"{verb.format(count(total, 'address'))} {key!r} on {exchange} ({done}/{total})"
 
 
 def not_in_effect(flow: Flow, plan: KeyPlan, pending: str) -> UserActionNeeded:
@@ -105,8 +113,8 @@ class Worker:
         run = self.run
         run.reporter.status(
             self.exchange,
-            f"{FLOWS[self.exchange].name}: signing in and reading "
-            f"{count(len(self.targets), 'key')} at {run.origins[self.exchange]} …",
+            f"Signing in to {FLOWS[self.exchange].name} at {run.origins[self.exchange]}"
+            f" to read {count(len(self.targets), 'key')} …",
         )
         try:
             self.flow = self._open(chromium)
@@ -274,9 +282,13 @@ class Worker:
     def _apply_key(self, flow: Flow, plan: KeyPlan) -> KeyResult:
         target = plan.target
 
-        def progress(done: int, total: int, note: str) -> None:
+        def progress(done: int, total: int, step: Step) -> None:
             self.run.reporter.progress(
-                target.exchange, target.key, done, total, note, flow.codes.seconds_until_next
+                target.exchange,
+                doing(step, target.key, flow.name, done, total),
+                done,
+                total,
+                flow.codes.seconds_until_next,
             )
 
         if not plan.changes:  # read on a settled page while planning: nothing to redo
@@ -404,6 +416,7 @@ class Worker:
         was typed. A list that lacks what was just saved is read once more after the page
         has settled again, before the key is called "not verified"."""
         assert plan.key is not None
+        self.run.reporter.status(self.exchange, f"Reading back {plan.target.key!r} on {flow.name}")
         flow.open()
         after = flow.read(plan.key)
         if not once and any(ip not in after for ip in plan.target.ips):

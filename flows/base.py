@@ -75,13 +75,16 @@ __all__ = [  # what flows and the engine take from here
     "NewKey",
     "Progress",
     "SignIn",
+    "Step",
     "expected_of",
     "ips_in",
     "origin_of",
     "words",
 ]
 
-Progress = Callable[[int, int, str], None]
+# A change under way: (done, total, step), the step one of "add", "remove", "create".
+Step = Literal["add", "remove", "create"]
+Progress = Callable[[int, int, Step], None]
 # How an exchange takes the list: pasted whole; one entry at a time; one entry and one fresh
 # 2FA code at a time (account-wide); no list but a key bound to a third-party app; or no
 # flow at all, the person entering it with ipbind's help.

@@ -78,7 +78,7 @@ class Binance(Flow):
                 # Text not turned into entries would be ignored on Save: check every one.
                 for ip in add:
                     self.appear(page.get_by_text(ip, exact=True).first)
-            progress(len(add), len(add), "addresses entered")
+            progress(len(add), len(add), "add")
         # The dialog is the one asking for the code, whatever its title (or none).
         dialog = page.get_by_role("dialog").filter(has=page.get_by_label(CODE))
         save = page.get_by_role("button", name=SAVE)

@@ -67,12 +67,12 @@ class Bittrex(Flow):
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
         for done, ip in enumerate(remove, start=1):
             self.remove(ip)
-            progress(done, len(remove), "removed")
+            progress(done, len(remove), "remove")
         for done, ip in enumerate(add, start=1):
-            progress(done - 1, len(add), "added")
+            progress(done - 1, len(add), "add")
             self.add(ip)
         if add:
-            progress(len(add), len(add), "added")
+            progress(len(add), len(add), "add")
 
     def add(self, ip: str) -> None:
         page = self.page

@@ -158,7 +158,7 @@ class Bybit(Flow):
 
         with shield:
             self.submit_code(f"creating {name!r}", attempt)
-            progress(1, 1, "key created")
+            progress(1, 1, "create")
             return self.new_key(name)
 
     def new_key(self, name: str) -> NewKey:

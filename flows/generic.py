@@ -144,7 +144,7 @@ class ProfileFlow(Flow):
             text = profile.separators[0].join(whole)
             field.fill(text)
             expect(field).to_have_value(text)
-        progress(len(add), len(add), "addresses entered")
+        progress(len(add), len(add), "add")
         self.save(key)
 
     def restrict_on(self) -> None:

@@ -81,7 +81,7 @@ class Huobi(Flow):
             field = self.edit(key)
             current = [ip for ip in ips_in(field.input_value()) if ip not in remove]
             field.fill(", ".join(current + [ip for ip in add if ip not in current]))
-            progress(len(add), len(add), "addresses entered")
+            progress(len(add), len(add), "add")
         # "Security Authentication", whatever its title: the dialog holding the e-mailed
         # code's field.
         auth = page.get_by_role("dialog").filter(has=page.get_by_label(EMAIL_CODE))

@@ -110,7 +110,7 @@ class Kraken(Flow):
             text = "\n".join(whole + [ip for ip in add if ip not in whole])
             field.fill(text)
             expect(field).to_have_value(text)  # not wiped by a re-render before Save
-        progress(len(add), len(add), "entered")
+        progress(len(add), len(add), "add")
 
     def enter_one_by_one(
         self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress
@@ -127,7 +127,7 @@ class Kraken(Flow):
                 page.get_by_role("button", name=ADD).click()
                 self.entries().nth(count).fill(ip)  # the new input, once it shows
                 count += 1
-            progress(done, len(add), "entered")
+            progress(done, len(add), "add")
         with self.step(f"{key.name!r}: {count} entries"):
             expect(self.entries()).to_have_count(count)  # none lost to a re-render
 

@@ -88,7 +88,7 @@ class Poloniex(Flow):
             text = ", ".join(current + [ip for ip in add if ip not in current])
             field.fill(text)
             expect(field).to_have_value(text)  # not wiped by a re-render before Save
-            progress(len(add), len(add), "addresses entered")
+            progress(len(add), len(add), "add")
         # The dialog is the one asking for the 2FA code, whatever its title (or none).
         dialog = page.get_by_role("dialog").filter(has=page.get_by_label(CODE))
         code_field = dialog.get_by_label(CODE)

@@ -63,7 +63,7 @@ def test_five_addresses_unattended_one_fresh_code_each(
     assert result.code == ExitCode.OK, result.out
     assert allow_list(mock) == IPS[:5]
     assert [a["ip"] for a in actions(mock, "bittrex", "add")] == IPS[:5]
-    assert "5/5 added" in result.out
+    assert "Adding 5 addresses to 'account allow list' on Bittrex Global (5/5)" in result.out
 
 
 @pytest.mark.long

@@ -143,7 +143,7 @@ def test_at_the_confirmation_nothing_is_changed(mock: MockExchanges, tmp_path: P
 def test_while_signing_in_nothing_is_changed(mock: MockExchanges, tmp_path: Path) -> None:
     mock.fault("bittrex", "login-2fa", "slow", seconds=3)  # a sign-in that takes a moment
     child = start(mock, tmp_path, "--yes")
-    child.expect("signing in")
+    child.expect("Signing in")
     text = stop(child)
 
     assert "nothing was changed" in text
@@ -156,7 +156,7 @@ def test_mid_save_the_summary_tells_what_the_server_holds(
     mock: MockExchanges, tmp_path: Path
 ) -> None:
     child = start(mock, tmp_path, "--yes")
-    child.expect("2/6 added")
+    child.expect(r"\(2/6\)")
     text = stop(child)
 
     added = [a["ip"] for a in actions(mock, "bittrex", "add")]
@@ -197,7 +197,7 @@ def test_killed_mid_save_the_next_apply_finishes_without_repeating_anything(
     nothing twice, and says that it finishes what the last run left. (The same with 7 of 20:
     bench/bittrex_resume.py, as it takes a TOTP step per address.)"""
     child = start(mock, tmp_path, "--yes")
-    child.expect("2/6 added")
+    child.expect(r"\(2/6\)")
     crash(child)
     assert 2 <= len(actions(mock, "bittrex", "add")) < 6
 

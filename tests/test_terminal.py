@@ -307,9 +307,9 @@ def test_a_warning_during_progress_gets_its_own_lines_and_whole_words() -> None:
     logs.setup()
     warning = "Binance: saving: the code was refused (Invalid verification code); trying again"
     try:
-        reporter.progress("binance", "Altrady main", 1, 3, "added", lambda: 9.0)
+        reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 9.0)
         logger.warning(warning)
-        reporter.progress("binance", "Altrady main", 2, 3, "added", lambda: 9.0)
+        reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (2/3)", 2, 3, lambda: 9.0)
     finally:
         reporter.end_progress()
     lines = screen_lines(out.getvalue())
@@ -322,17 +322,17 @@ def test_a_warning_during_progress_gets_its_own_lines_and_whole_words() -> None:
 
 def test_the_line_left_above_a_question_has_no_frozen_countdown() -> None:
     reporter, out = terminal()
-    reporter.progress("binance", "Altrady main", 1, 3, "added", lambda: 9.0)
+    reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 9.0)
     with reporter.paused():  # what stays on screen above the question asked here
         above = screen_lines(out.getvalue())[-1]
     reporter.end_progress()
-    assert above == "binance: Altrady main: 1/3 added"
+    assert above == "Adding 3 addresses to 'Altrady main' on Binance (1/3)"
 
 
 def test_the_last_progress_line_of_a_step_has_no_countdown() -> None:
     reporter, out = pipe()
-    reporter.progress("binance", "Altrady main", 5, 5, "added", lambda: 10.0)
-    assert out.getvalue().strip() == "binance: Altrady main: 5/5 added"
+    reporter.progress("binance", "Adding 5 addresses to 'Altrady main' on Binance (5/5)", 5, 5, lambda: 10.0)
+    assert out.getvalue().strip() == "Adding 5 addresses to 'Altrady main' on Binance (5/5)"
 
 
 def test_a_pipe_gets_plain_lines_nothing_cut_or_wrapped() -> None:
