@@ -12,6 +12,8 @@ from playwright.sync_api import Browser, Locator, Page
 from rich.console import Console
 
 from assistant.errors import ExitCode, UserActionNeeded
+from assistant.human import TerminalHuman
+from assistant.output import ConsoleReporter
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import load_settings
 from assistant.twofa import CLOCK
@@ -46,14 +48,16 @@ class DemoPerson:
     mock exchanges "e-mailed" from their own inbox, and says so each time. A real run asks
     you at the terminal instead (assistant.human)."""
 
-    def __init__(self, mock: MockExchanges, console: Console):
-        self.console = console
+    def __init__(self, mock: MockExchanges, reporter: ConsoleReporter):
+        self.reporter = reporter  # says so among the run's own lines, never across them
         self.mailboxes = {flow.name: Mailbox(mock, flow.id) for flow in FLOWS.values()}
 
     def emailed_code(self, exchange: str, purpose: str) -> str:
-        self.console.print(
-            f"[bold magenta]demo, playing you:[/] reading the code {exchange} e-mailed for "
-            f"{purpose} from the mock's inbox"
+        self.reporter.say(
+            f"demo, playing you: reading the code {exchange} e-mailed for {purpose} from "
+            "the mock's inbox",
+            "magenta",
+            error=True,
         )
         code = self.mailboxes[exchange].code()
         if code is None:
@@ -61,9 +65,11 @@ class DemoPerson:
         return code
 
     def open_emailed_link(self, exchange: str, purpose: str) -> bool:
-        self.console.print(
-            f"[bold magenta]demo, playing you:[/] opening the link {exchange} e-mailed for "
-            f"{purpose}, from the mock's inbox"
+        self.reporter.say(
+            f"demo, playing you: opening the link {exchange} e-mailed for {purpose}, from "
+            "the mock's inbox",
+            "magenta",
+            error=True,
         )
         if not self.mailboxes[exchange].open_link():
             raise UserActionNeeded(f"demo: {exchange} sent no link to open")
@@ -91,12 +97,13 @@ def run_demo(
             f"change their markup and timing on every load (chaos seed {chaos}).\n"
         )
         settings = load_settings(**options.overrides, **demo_settings(mock, exchanges))
-        person = DemoPerson(mock, Console(stderr=True, highlight=False))
+        reporter = ConsoleReporter(json_mode=options.json_out)
         return run(
             "apply",
             allocation,
             replace(options, demo=True),
             settings=settings,
             chromium=chromium,
-            person=person,
+            human=TerminalHuman(reporter, headless=settings.headless),
+            person=DemoPerson(mock, reporter),
         )

@@ -119,10 +119,19 @@ class ConsoleReporter(Reporter):
                 self._held.append((text, style, error))  # not across the question being asked
                 return
             console = self.errors if error else self.console
+            # The live lines are drawn on one console; a line another console writes to the
+            # same screen meanwhile would land inside them, and leave stale copies behind as
+            # they redraw. So they come off the screen for it, and a new set is drawn under
+            # it (a restarted Live would move up over the line as if its lines were there).
+            around_live = self._live is not None and console is not self.console
+            if around_live:
+                self._stop_live()
             # On a terminal rich wraps at word boundaries; a log line is never broken.
             console.print(
                 redactor(text), style=style, soft_wrap=not console.is_terminal, markup=False
             )
+            if around_live:
+                self._start_live()
 
     def notice(self, text: str) -> None:
         self.say(f"Note: {text}", "yellow", error=True)
@@ -183,28 +192,33 @@ class ConsoleReporter(Reporter):
             self._board.lines = {**self._board.lines, exchange: line}
             if self._asker is None:  # else the lines come back once the answer is in
                 self._start_live()
+                assert self._live is not None
+                self._live.refresh()  # now, not at the next tick of the countdown
 
     def _start_live(self) -> None:
         if self._live is None:
-            # Whatever else is written meanwhile (a warning, a message) goes on its own
-            # lines above the live lines: Live redirects stdout and stderr while it runs.
+            # What this console prints meanwhile goes on its own lines above the live lines
+            # (and what the errors console prints, see `say`; a log line reaches stderr
+            # through the proxy Live puts there while it runs).
             self._live = Live(
                 self._board, console=self.console, refresh_per_second=4, transient=True
             )
             self._live.start()
 
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()  # transient: its lines come off the screen
+            self._live = None
+
     def _drop(self, exchange: str) -> None:
         with self._lock:
             self._board.lines = {k: v for k, v in self._board.lines.items() if k != exchange}
-            if not self._board.lines and self._live is not None:
-                self._live.stop()
-                self._live = None
+            if not self._board.lines:
+                self._stop_live()
 
     def end_progress(self) -> None:
         with self._lock:
-            if self._live is not None:
-                self._live.stop()
-                self._live = None
+            self._stop_live()
             self._board.lines = {}
 
     @contextmanager

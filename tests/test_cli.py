@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tomllib
 from pathlib import Path
 
+import pexpect
+import pyte
 import pytest
 from playwright.sync_api import Browser
 from support import (
@@ -184,18 +187,39 @@ def demo_said_so(out: str) -> None:
 
 @pytest.mark.long
 @pytest.mark.full  # `make demo` as it runs, in real time; the test below is its fast twin
-def test_demo_ends_with_a_verified_summary(tmp_path: Path) -> None:
-    result = ipbind(
-        "demo",
-        env={
-            "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
-            "IPBIND_CONFIG": str(tmp_path / "none.toml"),
-        },
-        timeout=300,
+def test_demo_at_a_terminal_ends_verified_with_a_clean_screen(tmp_path: Path) -> None:
+    """At a 120-column terminal, its lanes working at once: each notice on lines of its
+    own, no progress line left behind (a terminal emulator reads the screen)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    env.update(
+        COLUMNS="120",
+        LINES="50",
+        TERM="xterm-256color",
+        IPBIND_ARTIFACTS_DIR=str(tmp_path / "runs"),
+        IPBIND_CONFIG=str(tmp_path / "none.toml"),
     )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "demo"],
+        env=env,
+        encoding="utf-8",
+        dimensions=(50, 120),
+        timeout=300,
+        cwd=str(tmp_path),
+    )
+    raw = child.read()
+    child.close()
+    screen = pyte.HistoryScreen(120, 50, history=5000)
+    pyte.Stream(screen).feed(raw)
+    rows = [*screen.history.top, *(screen.buffer[y] for y in range(screen.lines))]
+    lines = ["".join(row[x].data for x in range(120)).rstrip() for row in rows]
 
-    assert result.returncode == 0, result.stdout + result.stderr
-    demo_said_so(result.stdout)
+    assert child.exitstatus == 0, "\n".join(lines)
+    demo_said_so("\n".join(lines))
+    notices = [line for line in lines if "playing you" in line]
+    assert len(notices) == 3, lines  # huobi's two keys and bybit's new key: each one said
+    assert all(line.startswith("demo, playing you:") for line in notices), notices
+    assert not [line for line in lines if line.startswith(("Adding", "Signing", "Reading"))]
 
 
 @pytest.mark.long

@@ -323,7 +323,9 @@ def test_ctrl_c_in_the_middle_stops_cleanly_and_says_per_key_what_was_saved(
     child.sendline("n")
     child.expect("on 1 key\\?")
     child.sendline("y")
-    child.expect(r"Adding 20 addresses to 'account allow list' on Bittrex Global \(([3-9]|1[0-5])/20\)")
+    child.expect(
+        r"Adding 20 addresses to 'account allow list' on Bittrex Global \(([3-9]|1[0-5])/20\)"
+    )
 
     child.sendintr()
     child.expect(pexpect.EOF, timeout=60)

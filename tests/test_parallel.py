@@ -262,9 +262,15 @@ def terminal() -> tuple[ConsoleReporter, io.StringIO]:
 
 def test_one_progress_line_per_exchange_under_way() -> None:
     reporter, out = terminal()
-    reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 0.0)
-    reporter.progress("kraken", "Adding 20 addresses to 'Altrady main' on Kraken (2/20)", 2, 20, lambda: 0.0)
-    reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (2/3)", 2, 3, lambda: 0.0)
+    reporter.progress(
+        "binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 0.0
+    )
+    reporter.progress(
+        "kraken", "Adding 20 addresses to 'Altrady main' on Kraken (2/20)", 2, 20, lambda: 0.0
+    )
+    reporter.progress(
+        "binance", "Adding 3 addresses to 'Altrady main' on Binance (2/3)", 2, 3, lambda: 0.0
+    )
     reporter.end_progress()  # the last frame is drawn before the lines are taken away
     frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", out.getvalue())
 
@@ -274,7 +280,9 @@ def test_one_progress_line_per_exchange_under_way() -> None:
 
 def test_what_another_thread_says_waits_until_the_question_is_answered() -> None:
     reporter, out = terminal()
-    reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 0.0)
+    reporter.progress(
+        "binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 0.0
+    )
     with reporter.paused():
         other = threading.Thread(target=reporter.say, args=("kraken: Altrady main: verified",))
         other.start()
@@ -283,7 +291,9 @@ def test_what_another_thread_says_waits_until_the_question_is_answered() -> None
     reporter.end_progress()
 
     assert "kraken" not in during
-    assert "Adding 3 addresses to 'Altrady main' on Binance (1/3)" in during  # where binance was, above the question
+    assert (
+        "Adding 3 addresses to 'Altrady main' on Binance (1/3)" in during
+    )  # where binance was, above the question
     assert "kraken: Altrady main: verified" in out.getvalue()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pexpect
 import pyotp
+import pyte
 import pytest
 from loguru import logger
 from playwright.sync_api import Browser, Page
@@ -48,6 +49,7 @@ from assistant.outcome import KeyPlan, KeyResult, Target, not_started
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, run
 from assistant.settings import BaseIpbindSettings
+from assistant.worker import doing
 from fixtures.mockex import MockExchanges
 from flows.base import Flow, expected_of
 from flows.base import words as words_of
@@ -294,6 +296,13 @@ def screen_lines(raw: str) -> list[str]:
     return [line for line in ANSI.sub("", raw).split("\n") if line.strip()]
 
 
+def painted(raw: str, width: int) -> list[str]:
+    """The lines a terminal `width` columns wide shows after `raw`, cursor moves and all."""
+    shown = pyte.Screen(width, 200)
+    pyte.Stream(shown).feed(raw.replace("\n", "\r\n"))
+    return [line.rstrip() for line in shown.display if line.strip()]
+
+
 def a_plan(key: str = "Altrady main", present: int = 0, kept: list[str] | None = None) -> KeyPlan:
     ips = altrady_ips()
     plan = KeyPlan(Target("binance", key, ["My Binance"], ips))
@@ -307,12 +316,16 @@ def test_a_warning_during_progress_gets_its_own_lines_and_whole_words() -> None:
     logs.setup()
     warning = "Binance: saving: the code was refused (Invalid verification code); trying again"
     try:
-        reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 9.0)
+        reporter.progress(
+            "binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 9.0
+        )
         logger.warning(warning)
-        reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (2/3)", 2, 3, lambda: 9.0)
+        reporter.progress(
+            "binance", "Adding 3 addresses to 'Altrady main' on Binance (2/3)", 2, 3, lambda: 9.0
+        )
     finally:
         reporter.end_progress()
-    lines = screen_lines(out.getvalue())
+    lines = painted(out.getvalue(), 60)
     warned = [i for i, line in enumerate(lines) if "WARNING" in line]
     assert warned and lines[warned[0]].startswith("WARNING"), lines
     shown = " ".join(lines[warned[0] :])
@@ -322,7 +335,9 @@ def test_a_warning_during_progress_gets_its_own_lines_and_whole_words() -> None:
 
 def test_the_line_left_above_a_question_has_no_frozen_countdown() -> None:
     reporter, out = terminal()
-    reporter.progress("binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 9.0)
+    reporter.progress(
+        "binance", "Adding 3 addresses to 'Altrady main' on Binance (1/3)", 1, 3, lambda: 9.0
+    )
     with reporter.paused():  # what stays on screen above the question asked here
         above = screen_lines(out.getvalue())[-1]
     reporter.end_progress()
@@ -331,7 +346,9 @@ def test_the_line_left_above_a_question_has_no_frozen_countdown() -> None:
 
 def test_the_last_progress_line_of_a_step_has_no_countdown() -> None:
     reporter, out = pipe()
-    reporter.progress("binance", "Adding 5 addresses to 'Altrady main' on Binance (5/5)", 5, 5, lambda: 10.0)
+    reporter.progress(
+        "binance", "Adding 5 addresses to 'Altrady main' on Binance (5/5)", 5, 5, lambda: 10.0
+    )
     assert out.getvalue().strip() == "Adding 5 addresses to 'Altrady main' on Binance (5/5)"
 
 
@@ -556,3 +573,26 @@ def test_a_typed_code_is_shown_as_typed_so_a_typo_can_be_seen() -> None:
     child.sendline("884211")
     child.expect("884211")  # echoed too
     child.expect(pexpect.EOF)
+
+
+def test_lines_from_both_consoles_go_above_the_live_lines_and_leave_none_behind() -> None:
+    # The parallel demo's screen: live lines per exchange on stdout while the demo's notices
+    # and warnings go to stderr, both the same terminal.
+    out = io.StringIO()
+    results, errors = (
+        Console(file=out, force_terminal=True, width=120, highlight=False) for _ in range(2)
+    )
+    reporter = ConsoleReporter(results, errors=errors)
+    for step in (1, 2, 3):
+        for exchange, name in (("binance", "Binance"), ("kraken", "Kraken")):
+            text = doing("add", "Altrady main", name, step, 3)
+            reporter.progress(exchange, text, step, 3, lambda: 0.0)
+        reporter.say(f"demo, playing you: reading code {step}", error=True)
+    reporter.say("binance: Altrady main: verified (3/3 read back)")
+    reporter.end_progress()
+    assert painted(out.getvalue(), 120) == [
+        "demo, playing you: reading code 1",
+        "demo, playing you: reading code 2",
+        "demo, playing you: reading code 3",
+        "binance: Altrady main: verified (3/3 read back)",
+    ]
