@@ -4,6 +4,7 @@ and the per-run debug file alike — has each of them replaced before it is writ
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import threading
@@ -90,8 +91,22 @@ def to_stderr(line: str) -> None:
     sys.stderr.write(line)
 
 
+class FromPlaywright(logging.Handler):
+    """Playwright's own log records (an error in an event listener, which the next API call
+    raises anyway) go to the debug file, not to the terminal through logging's last-resort
+    handler: a Ctrl-C that lands in a listener would otherwise print a traceback there."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        said = f": {type(error).__name__}" if error is not None else ""
+        file_only().debug("playwright: {}{}", record.getMessage(), said)
+
+
 def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = False) -> Path | None:
     """stderr at WARNING (-v: INFO, -vv: DEBUG), plus a DEBUG file in `run_dir`."""
+    playwright_log = logging.getLogger("playwright")
+    playwright_log.handlers = [FromPlaywright()]
+    playwright_log.propagate = False
     logger.remove()
     logger.configure(patcher=_patch)  # type: ignore[arg-type]
     level = {0: "WARNING", 1: "INFO"}.get(verbosity, "DEBUG")

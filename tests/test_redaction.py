@@ -3,6 +3,7 @@ inside an exception's message."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,3 +160,19 @@ def test_quiet_writes_only_the_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     logger.error("only in the file")
     assert capsys.readouterr().err == ""
     assert "only in the file" in read_log(path)
+
+
+def test_an_error_in_a_playwright_listener_goes_to_the_debug_file_not_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Playwright logs an exception raised in one of its event listeners (a Ctrl-C that lands
+    # there, say) and raises it at the next API call; logging's last resort would print it.
+    path = logs.setup(run_dir=tmp_path)
+    assert path is not None
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as err:
+        logging.getLogger("playwright").error("Error occurred in event listener", exc_info=err)
+
+    assert capsys.readouterr().err == ""
+    assert "playwright: Error occurred in event listener: KeyboardInterrupt" in read_log(path)
