@@ -186,9 +186,10 @@ class Account(BaseModel):
             if limit < ALTRADY_IPS_PER_KEY:  # the exchange's cap, not the user's list
                 problems.append(
                     f"{exchange} takes fewer addresses per key than the {ALTRADY_IPS_PER_KEY} "
-                    "Altrady allocates, so no key there can hold the whole list: ask Altrady "
-                    f"support which {limit} of them to use and list only those (with "
-                    "--allow-count), or leave this key out of the file"
+                    "Altrady allocates, so no key there can hold the whole list. Altrady's "
+                    "advice: leave this key unrestricted (take it out of the file) and use "
+                    f"extra keys; or ask Altrady support which {limit} of them to use and list "
+                    "only those (with --allow-count)"
                 )
         if problems:
             raise ValueError("\n".join(problems))

@@ -37,6 +37,7 @@ from playwright.sync_api import Browser, Playwright
 
 from assistant import browser as browsers
 from assistant.allocation import Allocation
+from assistant.errors import CannotRestrict
 from assistant.journal import Journal, allocation_id
 from assistant.logs import redactor
 from assistant.opening import origin_of
@@ -179,7 +180,9 @@ class Engine:
                 plan.target.key, plan.key, plan.create = plan.fresh or "", None, True
         if mode != "apply":
             self._warn_unrestricted(plans)
-        failed = [p for p in plans if p.error]
+        # A key that cannot be restricted at all is said so, and stops no other; any other
+        # key that cannot be planned stops the run before anything changes.
+        failed = [p for p in plans if p.error and not isinstance(p.error, CannotRestrict)]
         if failed and mode == "apply":
             outcome.results = [
                 planned(p, mode) if p.error else not_started(p, failed) for p in plans

@@ -46,6 +46,11 @@ class UserActionNeeded(IpbindError):
     exit_code = ExitCode.USER_ACTION
 
 
+class CannotRestrict(UserActionNeeded):
+    """A key whose IP list nobody can edit (one made through a third-party login): it needs
+    recreating in Altrady. Said for that key; the run goes on with the others."""
+
+
 class SiteTrouble(UserActionNeeded):
     """The exchange's server failed a request of the page (an HTTP 5xx), limited it (429), or
     ended the session (401): not the user's doing, and worth one more try."""

@@ -43,6 +43,7 @@ from assistant.outcome import (
     Outcome,
     Reporter,
     Target,
+    planned,
 )
 from assistant.settings import BaseIpbindSettings
 from assistant.stops import Stops
@@ -130,7 +131,8 @@ class Worker:
             if self.run.stops.stopping:
                 break
             try:
-                result = self._apply(self.flow, plan)
+                # a key that cannot be restricted: as planned (failed, saying why), untouched
+                result = planned(plan, "apply") if plan.error else self._apply(self.flow, plan)
             except (KeyboardInterrupt, Interrupted):  # between two steps
                 self.run.stops.interrupted(self.exchange)
                 result = KeyResult(plan, "interrupted", note=INTERRUPTED)

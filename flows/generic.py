@@ -25,7 +25,7 @@ from loguru import logger
 from playwright.sync_api import Locator, Page, expect
 from pydantic import SecretStr
 
-from assistant.errors import UserActionNeeded
+from assistant.errors import CannotRestrict, UserActionNeeded
 from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
 from flows.profiles import Assisted, Profile
 from flows.vocabulary import Vocabulary, What
@@ -118,9 +118,10 @@ class ProfileFlow(Flow):
             text = self.key_text(key.name, "button", self.words.edit)
         third_party = self.words.third_party
         if third_party is not None and third_party.search(text):
-            raise UserActionNeeded(
-                f"{self.name}: {key.name!r} is a third-party key ({self.profile.third_party!r}): "
-                "its IP list cannot be edited, so ipbind left it untouched",
+            raise CannotRestrict(
+                f"{self.name}: {key.name!r} cannot be restricted: recreate it in Altrady. It is "
+                f"a third-party key ({self.profile.third_party!r}), whose IP list cannot be "
+                "edited; ipbind left it untouched",
                 hint=f"Create a normal API key on {self.name}, replace this one with it in "
                 "Altrady (Settings > Exchange API Keys, edit the trading account), then run "
                 "ipbind again with the new key's name.",

@@ -99,10 +99,11 @@ def test_a_cap_below_altradys_twenty_is_refused_when_the_file_loads(
     assert result.code == ExitCode.BAD_INPUT, result.out
     assert "cryptocom allows at most 6 per key" in result.out
     assert "ask Altrady support which 6" in result.out  # what to do instead
+    assert "Altrady's advice: leave this key unrestricted" in result.out  # or else
     assert mock.state("cryptocom")["page_loads"] == []  # no page was ever opened
 
 
-def test_a_third_party_key_is_stopped_untouched_with_advice(
+def test_a_third_party_key_is_left_untouched_with_advice_and_the_others_go_on(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     mock.reset(
@@ -113,15 +114,19 @@ def test_a_third_party_key_is_stopped_untouched_with_advice(
         ),
     )
     path = allocation(tmp_path, "okx", extra_keys=["Fast Connect"])
-    result = run_cli(
-        "apply", path, settings(mock, "okx", tmp_path), browser, capsys, allow_count=True
-    )
+    conf = settings(mock, "okx", tmp_path)
+    person = MailboxHuman(mock, "okx")  # reads the code OKX e-mails for the other key's save
+    result = run_cli("apply", path, conf, browser, capsys, person, allow_count=True)
 
-    assert result.code == ExitCode.USER_ACTION, result.out
-    assert "'Fast Connect' is a third-party key ('Linking third-party app')" in result.out
+    assert result.code == ExitCode.USER_ACTION, result.out  # one key still needs the person
+    assert "'Fast Connect' cannot be restricted: recreate it in Altrady" in result.out
+    assert "third-party key ('Linking third-party app')" in result.out
     assert "Create a normal API key on OKX" in result.out
-    assert actions(mock, "okx", "save_whitelist") == []  # nothing changed on any key
-    assert lists(mock, "okx")["Fast Connect"] == ["198.51.100.7"]
+    assert lists(mock, "okx")["Fast Connect"] == ["198.51.100.7"]  # untouched
+    assert sorted(lists(mock, "okx")["Altrady main"]) == sorted(IPS)  # the other went on
+    assert len(actions(mock, "okx", "save_whitelist")) == 1
+    assert "okx: Altrady main: verified" in result.out
+    assert "okx: Fast Connect: failed" in result.out
 
 
 def test_plan_and_verify_warn_about_keys_still_unrestricted(
