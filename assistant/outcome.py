@@ -56,6 +56,9 @@ class KeyPlan:
     # run that made it. The first name free for a fresh key, should the person need one.
     fresh: str | None = None
     error: IpbindError | None = None
+    # verify: a change saved but not in effect yet, in the page's words ("Pending email
+    # confirmation": an e-mailed link not opened yet), when the list read lacks addresses.
+    pending: str | None = None
 
     @property
     def present(self) -> list[str]:
@@ -170,6 +173,12 @@ def planned(plan: KeyPlan, mode: Mode) -> KeyResult:
     planning): verify's verdict is the plan's read."""
     if plan.error:
         return KeyResult(plan, "failed", error=plan.error)
+    if mode == "verify" and plan.pending and plan.changes:
+        note = (
+            f"saved, but not in effect until you open the confirmation link the exchange "
+            f"e-mailed you (the page says {plan.pending!r}); then run `ipbind verify` again"
+        )
+        return KeyResult(plan, "not verified", list(plan.current), note=note)
     if mode == "verify":
         complete = not plan.changes
         status: Status = "verified" if complete else "not verified"

@@ -365,6 +365,16 @@ def missing_of(r: KeyResult) -> list[str]:
     return [] if r.status in ("planned", "not started", "declined") else r.missing
 
 
+PENDING = "pending e-mail confirmation"  # what a key saved but not yet confirmed lacks
+
+
+def missing_cell(r: KeyResult) -> str:
+    missing = missing_of(r)
+    if missing and r.plan.pending:
+        return f"{len(missing)} {PENDING}"
+    return short(missing) + unknown_of(r)
+
+
 def unknown_of(r: KeyResult) -> str:
     """ " · N unknown" for addresses nobody could read back, else nothing."""
     return f" · {len(r.unknown)} unknown" if r.unknown else ""
@@ -385,7 +395,7 @@ def summary_table(results: list[KeyResult], mode: Mode) -> Table:
             t.key,
             f"[{STATUS_STYLE[r.status]}]{r.status}[/]",
             *numbers,
-            short(missing_of(r)) + unknown_of(r),
+            missing_cell(r),
         )
     return table
 
@@ -396,7 +406,10 @@ def summary_line(r: KeyResult, mode: Mode) -> str:
         return f"{t.exchange} · {t.key}: {r.status} · {binding_done(r)}"
     numbers = " · ".join(f"{name} {value}" for name, value in counts(r, mode))
     missing = missing_of(r)
-    text = f"{t.exchange} · {t.key}: {r.status} · {numbers} · missing {len(missing)}"
+    text = f"{t.exchange} · {t.key}: {r.status} · {numbers}"
+    if missing and r.plan.pending:
+        return f"{text} · {PENDING} {len(missing)}"
+    text += f" · missing {len(missing)}"
     return text + (f" ({', '.join(missing)})" if missing else "") + unknown_of(r)
 
 

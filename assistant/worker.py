@@ -202,6 +202,8 @@ class Worker:
             try:
                 with self._failure_capture(flow, f"plan-{plan.target.key}"):
                     self._read_plan(flow, plan, keys)
+                    if self.run.mode == "verify" and plan.to_add and plan.key is not None:
+                        plan.pending = flow.pending(plan.key)  # short, as it was saved?
                 if self.run.mode == "verify" or (self.run.mode == "apply" and not plan.changes):
                     self._picture(flow, plan)  # else: no report, or one after the read-back
             except Interrupted:

@@ -15,6 +15,7 @@ from support import (
     account_state,
     actions,
     altrady_ips,
+    run_cli,
     run_engine,
     seeded_account,
     settings_for,
@@ -22,6 +23,7 @@ from support import (
     write_allocation,
 )
 
+from assistant.errors import ExitCode
 from fixtures.mockex import MockExchanges
 
 IPS = altrady_ips()
@@ -122,8 +124,8 @@ def test_poloniex_main_key_and_two_extra_keys_get_the_20_addresses(
     assert actions(mock, "poloniex", "create") == []
 
 
-def test_poloniex_link_never_opened_is_not_verified(
-    mock: MockExchanges, browser: Browser, tmp_path: Path
+def test_poloniex_link_never_opened_is_not_verified_and_verify_says_it_is_pending(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mock.reset("poloniex", poloniex_seed())
     path = write_allocation(
@@ -139,6 +141,13 @@ def test_poloniex_link_never_opened_is_not_verified(
     assert "confirmation link" in (results[0].error.hint or "")
     key = {k["label"]: k for k in account_state(mock, "poloniex")["keys"]}["Altrady extra 1"]
     assert key["ips"] == [] and key["pending"]["ips"] == IPS  # saved, not in effect
+
+    verified = run_cli("verify", path, settings_for(mock, "poloniex", tmp_path), browser, capsys)
+    assert verified.code != ExitCode.OK
+    assert "poloniex · Altrady extra 1: not verified" in verified.out
+    assert f"pending e-mail confirmation {len(IPS)}" in verified.out  # not "missing"
+    assert "missing" not in verified.out
+    assert "open the confirmation link" in verified.out
 
 
 @pytest.mark.parametrize("shape", tiered(["cards", "table", "grid", "regions", "dl"], {"cards"}))
