@@ -37,7 +37,7 @@ from playwright.sync_api import Browser, Playwright
 
 from assistant import browser as browsers
 from assistant.allocation import Allocation
-from assistant.errors import CannotRestrict
+from assistant.errors import CannotRestrict, UserActionNeeded
 from assistant.journal import Journal, allocation_id
 from assistant.logs import redactor
 from assistant.opening import origin_of
@@ -79,12 +79,15 @@ class Engine:
         stops: Stops | None = None,
         walkthrough: Callable[[Flow], None] | None = None,
         fresh_key: Callable[[KeyPlan], bool] | None = None,
+        reads_mail: bool = True,
     ):
         """`ask_code`: a terminal to ask for codes at (None: TOTP secrets only). `trace`: a
         Playwright trace per exchange (-v): it holds what was typed, so only when asked, and
         scrubbed of every secret before it is written. `walkthrough` narrates a headed run.
         `fresh_key` is asked, before the confirmation, about each key bound as asked
-        (`KeyPlan.fresh`): True creates a fresh key under the free name; unset: never."""
+        (`KeyPlan.fresh`): True creates a fresh key under the free name; unset: never.
+        `reads_mail`: whether the person can be asked for what an exchange e-mails (a
+        terminal, or the demo's stand-in); if not, an apply that would need it refuses."""
         self.settings = settings
         self.reporter = reporter
         self.human = human
@@ -95,6 +98,7 @@ class Engine:
         self.stops = stops or Stops()
         self.walkthrough = walkthrough
         self.fresh_key = fresh_key
+        self.reads_mail = reads_mail
         self.outcome = Outcome()
         for exchange in FLOWS:  # every secret known to the run is masked in every log line
             redactor.add(*settings.exchange(exchange).secret_values())
@@ -173,6 +177,8 @@ class Engine:
         outcome = self.outcome
         plans = [plan for worker in workers for plan in worker.plans]
         self.reporter.end_progress()
+        if mode == "apply" and not self.reads_mail:
+            self._refuse_unreadable_mail(plans)
         self.reporter.plans(plans, mode)
         for plan in plans:  # a key bound as asked: a fresh one, if the person says so
             wanted = plan.fresh and not plan.error and self.fresh_key and self.fresh_key(plan)
@@ -195,6 +201,20 @@ class Engine:
             outcome.changing = True
             self.journal.planned(plans)
         return outcome.changing
+
+    @staticmethod
+    def _refuse_unreadable_mail(plans: list[KeyPlan]) -> None:
+        """With no one to ask for an e-mailed code or link, a key whose change needs one
+        cannot be planned: the run stops before anything changes, naming the exchanges."""
+        for plan in plans:
+            flow = FLOWS[plan.target.exchange]
+            if flow.mail and plan.changes and not plan.error:
+                plan.error = UserActionNeeded(
+                    f"{flow.name}: changing {plan.target.key!r} needs {flow.mail}, and there is "
+                    "no terminal to ask for it; nothing was changed",
+                    hint="Run ipbind in a terminal, to type the code (or open the link) when "
+                    f"{flow.name} e-mails it.",
+                )
 
     def _warn_unrestricted(self, plans: list[KeyPlan]) -> None:
         """Keys with no IP restriction, on exchanges that expire or strip such keys."""

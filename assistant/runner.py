@@ -125,6 +125,7 @@ def run(
             stops=stops,
             walkthrough=walkthrough.narrate if options.walkthrough else None,
             fresh_key=partial(offer_fresh_key, reporter, human, file, mode, options),
+            reads_mail=person is not None or interactive(),
         )
         log_path = logs.setup(options.verbose, run_dir)
         logger.info("ipbind {} {}", mode, file)

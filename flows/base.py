@@ -113,6 +113,9 @@ class Flow(Answers, Cards):
     scope: ClassVar[Literal["key", "account"]] = "key"  # whitelists per key, or account-wide
     keys_by: ClassVar[str] = "label or API key"  # what `key` in the allocation matches
     how: ClassVar[str]  # one line: how the whitelist is entered
+    # What each change needs from the person's mailbox ("an e-mailed code"), if anything: a
+    # run that cannot ask for it refuses before changing anything.
+    mail: ClassVar[str | None] = None
     mode: ClassVar[ExchangeMode]  # the pattern, as `ipbind exchanges` groups them
     notice: ClassVar[str | None] = None  # shown before a run against the real site
     also: ClassVar[dict[str, str]] = {}  # other ids the flow serves (an alias), with names

@@ -66,6 +66,7 @@ class Bybit(Flow):
     max_ips = 0  # no list: Bybit admits Altrady's shared pool to keys bound to Altrady
     keys_by = "name (exact); a new key is created"
     how = "creates a key bound to Altrady (its shared IP pool), e-mailed code + 2FA"
+    mail = "an e-mailed code"
     mode = "third-party app"
     also: ClassVar[dict[str, str]] = {"bybit-futures": "Bybit Futures"}  # one key serves both
     vocabulary = WORDS

@@ -257,6 +257,15 @@ def flow_of(profile: Profile) -> type[ProfileFlow]:
             + " + ".join(s for s in steps if s),
             "mode": "bulk",
             "unrestricted": profile.unrestricted,
+            "mail": " and ".join(
+                need
+                for need, asked in (
+                    ("an e-mailed code", verification.email_code),
+                    ("an e-mailed confirmation link", verification.link),
+                )
+                if asked
+            )
+            or None,
             "secrets": tuple(
                 s.setting
                 for s in [verification.secret]

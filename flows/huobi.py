@@ -43,6 +43,7 @@ class Huobi(Flow):
     cidr = True
     keys_by = "Note, or access key"
     how = "comma-separated list, Confirm, e-mailed code + 2FA; extra keys get the same list"
+    mail = "an e-mailed code"
     mode = "bulk"
     unrestricted = "90 days"
     vocabulary = WORDS

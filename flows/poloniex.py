@@ -41,6 +41,7 @@ class Poloniex(Flow):
     max_ips = 20
     keys_by = "label, or API key (prefix)"
     how = "comma-separated list, Save, 2FA, then the e-mailed link; extra keys get the same list"
+    mail = "an e-mailed confirmation link"
     mode = "bulk"
     vocabulary = WORDS
     sign_in = SignIn(

@@ -212,3 +212,23 @@ def test_poloniex_finds_each_key_and_its_controls_in_each_shape_of_list(
         "Altrady extra 1": IPS[:2],
     }
     assert actions(mock, "poloniex", "create") == []
+
+
+def test_with_no_one_to_read_the_mail_apply_refuses_at_the_plan_naming_the_exchange(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No terminal (pytest's stdin) and no stand-in reading the mock's inbox.
+    mock.reset("huobi", huobi_seed())
+    path = write_allocation(
+        tmp_path / "allocation.toml",
+        [{"exchange": "huobi", "name": "H", "key": "Altrady extra 2", "ips": IPS}],
+    )
+    result = run_cli("apply", path, settings_for(mock, "huobi", tmp_path), browser, capsys)
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    assert (
+        "Huobi (HTX): changing 'Altrady extra 2' needs an e-mailed code, and there is no "
+        "terminal to ask for it; nothing was changed"
+    ) in result.out
+    assert actions(mock, "huobi", "save_ips") == []
+    assert mock.state("huobi")["inbox"] == []  # not even a code asked for
