@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page
+from loguru import logger
+from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant import browser as browsers
+from assistant import trace as traces
 from assistant.allocation import Account, load
-from assistant.errors import BadInput, BrowserMissing, ExitCode, UserActionNeeded
+from assistant.errors import BadInput, BrowserMissing, ExitCode, UserActionNeeded, first_line
 from assistant.human import interactive
 from assistant.net import unreachable_hint
 from assistant.opening import origin_of
@@ -66,10 +68,12 @@ def assist(
     person: Person | None = None,
     reporter: ConsoleReporter | None = None,
     chromium: Browser | None = None,
+    run_dir: Path | None = None,
 ) -> ExitCode:
     """Opens each exchange of `file` (or only `exchanges`) in turn, in `chromium` when given
     (a visible one: the tests launch theirs), else in a visible browser of its own; exit 0
-    when every address shows on the pages, 1 when some do not."""
+    when every address shows on the pages, 1 when some do not. With `run_dir` (-v), a trace
+    per exchange goes there, scrubbed as apply's are."""
     reporter = reporter or ConsoleReporter()
     try:
         settings = settings or load_settings()
@@ -82,7 +86,9 @@ def assist(
         def each(browser: Browser) -> None:
             for exchange, address in pages.items():
                 mine = [a for a in accounts if a.exchange == exchange]
-                results.extend(assist_exchange(browser, exchange, address, mine, reporter, person))
+                results.extend(
+                    assist_exchange(browser, exchange, address, mine, reporter, person, run_dir)
+                )
 
         if chromium is not None:
             each(chromium)
@@ -134,8 +140,11 @@ def assist_exchange(
     accounts: list[Account],
     reporter: ConsoleReporter,
     person: Person | None,
+    run_dir: Path | None = None,
 ) -> list[Seen]:
     context = chromium.new_context(locale="en-US", no_viewport=True)
+    if run_dir is not None:
+        traces.start(context, f"ipbind assist {exchange}")
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(address))
     with suppress(PlaywrightError):  # without these permissions the panel falls back
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
@@ -166,8 +175,21 @@ def assist_exchange(
             ) from None
         raise
     finally:
+        if run_dir is not None:
+            save_trace(context, run_dir / f"trace-{exchange}.zip", reporter)
         context.close()
     return [Seen(a, [ip for ip in a.ips if ip in shown]) for a in accounts]
+
+
+def save_trace(context: BrowserContext, path: Path, reporter: ConsoleReporter) -> None:
+    """The trace, scrubbed: what the person typed by hand (a password, a code) is taken out
+    of every snapshot and request body, as in apply's."""
+    try:
+        traces.save(context, path)
+    except (PlaywrightError, OSError) as err:  # the browser closed by the person, a full disk
+        logger.info("no trace of {}: {}", path.name, first_line(err))
+        return
+    reporter.say(f"Trace (secrets scrubbed): {path}", "dim", error=True)
 
 
 def wait_for_done(page: Page) -> None:

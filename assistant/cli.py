@@ -253,9 +253,16 @@ def assist(
     your addresses beside it; when you are done, reads the page and says which it sees."""
     from assistant.assist import assist as run_assist
 
-    logs.setup(ctx.obj.verbose)
     settings = load_settings(**ctx.obj.overrides)
-    finish(run_assist(file, url=url, settings=settings, allow_count=allow_count))
+    # -v: a debug log and a scrubbed trace per exchange in a run folder, as apply's.
+    run_dir = logs.new_run_dir(settings.artifacts_dir) if ctx.obj.verbose else None
+    log_path = logs.setup(ctx.obj.verbose, run_dir)
+    code = run_assist(file, url=url, settings=settings, allow_count=allow_count, run_dir=run_dir)
+    if log_path is not None:
+        Console(stderr=True, highlight=False).print(
+            f"Debug log (no secrets): {log_path}", style="dim", markup=False
+        )
+    finish(code)
 
 
 @command

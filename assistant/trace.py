@@ -36,6 +36,10 @@ JSON_LINES = (".trace", ".network", ".stacks")
 # Fields of a request body that hold what a person typed to prove who they are.
 SECRET_FIELD = re.compile(r"pass|secret|code|otp|2fa|token", re.I)
 COOKIE_HEADERS = {"cookie", "set-cookie"}
+# A call that types its `value` into the field its selector names (a script playing the
+# person types a password this way, which no value scrub knows).
+TYPING = {"fill", "type", "pressSequentially"}
+TYPED = re.compile(r'\b(fill|type|pressSequentially)\("(?:[^"\\]|\\.)*"\)')  # its call log
 
 Scrub = Callable[[str], str]
 
@@ -115,16 +119,21 @@ def scrub_zip(source: Path, target: Path, secrets: Iterable[str]) -> None:
 
 
 def scrub_json_lines(data: bytes, scrub_text: Scrub) -> bytes:
-    lines = []
+    lines: list[str] = []
+    typed_secret: set[str] = set()  # the calls that typed into a secret's field
     for line in data.decode("utf-8", errors="replace").splitlines():
         try:
             event = json.loads(line)
         except ValueError:
             lines.append(scrub_text(line))
             continue
-        lines.append(
-            json.dumps(scrub_value(event, scrub_text), ensure_ascii=False, separators=(",", ":"))
-        )
+        event = scrub_value(event, scrub_text)
+        if isinstance(event, dict):
+            if event.get("params", {}).get("value") == MASK and event.get("method") in TYPING:
+                typed_secret.add(str(event.get("callId")))
+            if event.get("type") == "log" and str(event.get("callId")) in typed_secret:
+                event["message"] = TYPED.sub(rf'\1("{MASK}")', str(event.get("message", "")))
+        lines.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -146,6 +155,14 @@ def scrub_value(value: Any, scrub_text: Scrub) -> Any:
         ]
     if str(out.get("type", "")).lower() == "password" and "__playwright_value_" in out:
         out["__playwright_value_"] = MASK  # a snapshot's attributes of <input type=password>
+    params = out.get("params")
+    if (
+        out.get("method") in TYPING
+        and isinstance(params, dict)
+        and "value" in params
+        and SECRET_FIELD.search(str(params.get("selector", "")))
+    ):
+        out["params"] = {**params, "value": MASK}  # typed into a field a secret goes in
     post = out.get("postData")
     if isinstance(post, dict):  # a request body kept inline in the network log
         if isinstance(post.get("text"), str):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,10 +108,17 @@ def test_assist_on_an_exchange_with_no_flow_reports_what_the_page_shows(
             person=person,
             reporter=ConsoleReporter(),
             chromium=headed,
+            run_dir=tmp_path / "run",  # -v: a trace, scrubbed of what the person typed
         )
     finally:
         headed.close()
     out = capsys.readouterr().out
+    trace = tmp_path / "run" / "trace-bitget.zip"
+    with zipfile.ZipFile(trace) as archive:
+        recorded = b" ".join(archive.read(name) for name in archive.namelist())
+    assert b"Log In" in recorded  # it is the person's session, recorded
+    assert PASSWORD.encode() not in recorded
+    assert secret.encode() not in recorded
 
     assert code == ExitCode.NOT_VERIFIED, out
     assert "bitget: My Bitget: 2 of 3 addresses seen" in out
