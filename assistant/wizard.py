@@ -258,10 +258,10 @@ def run_wizard(options: Options) -> ExitCode:
         try:
             state = load_settings(**options.overrides).state_home
             last = saved_file(state)
-            if last is not None and wizard.yes(
-                f"Use the answers you saved last time, in {last}?", default=True
-            ):
-                return go(last, options, reporter)
+            if last is not None:
+                console.print(f"Last time you saved your answers in {last}.", markup=False)
+                if wizard.yes("Use them?", default=True):
+                    return go(last, options, reporter)
             account, path = wizard.allocation(options.allow_count, options.overrides)
             saved = wizard.offer_to_save(account)
             if saved is not None:
