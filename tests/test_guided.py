@@ -32,6 +32,7 @@ from support import (
     run_cli,
     settings_for,
     write_allocation,
+    written,
 )
 
 from assistant import browser as browsers
@@ -312,7 +313,9 @@ def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path:
         IPS,
     )
     assert PASSWORD not in saved.read_text(encoding="utf-8")
-    assert "Check IPBIND" not in out
+    assert "Check IPBIND" not in out and "not-the-password" not in out
+    for path, text in written(tmp_path / "runs"):  # the debug log, the report
+        assert leaks(text, {"password": PASSWORD, "wrong one": "not-the-password"}) == [], path
     assert json.loads((tmp_path / "state" / "wizard.json").read_text()) == {"file": str(saved)}
 
 

@@ -209,6 +209,19 @@ def test_plan_with_no_terminal_and_no_sign_in_exits_2_before_any_browser(tmp_pat
     assert not (tmp_path / "runs").exists()  # stopped before the run's folder
 
 
+def test_logout_forgets_the_keyrings_entries(tmp_path: Path, memory: MemoryKeyring) -> None:
+    memory.set_password("ipbind", "kraken.username", "me")
+    memory.set_password("ipbind", "kraken.password", "kept-pass")
+    memory.set_password("ipbind", "binance.password", "other")
+    env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
+
+    result = ipbind_here("logout", "kraken", env=env)
+
+    assert result.returncode == ExitCode.OK
+    assert "Forgot the Kraken sign-in kept in the system keyring" in result.stdout
+    assert memory.entries == {("ipbind", "binance.password"): "other"}
+
+
 def test_ctrl_c_at_the_question_is_an_interruption(tmp_path: Path) -> None:
     with pytest.raises(Interrupted):
         complete(settings(tmp_path), Person())  # end of input at the first question
