@@ -331,3 +331,27 @@ def test_three_refusals_stop_with_a_hint_naming_what_was_typed(
     assert result.error.hint is not None and "you typed" in result.error.hint
     assert "IPBIND" not in result.error.hint
     assert mock.state("bittrex")["sign_ins"] == []
+
+
+def test_in_a_parallel_run_the_question_goes_through_the_desk() -> None:
+    """A worker's refused sign-in is asked from the run's own thread, one question at a time."""
+    import threading
+
+    from assistant.parallel import Desk, OneAtATime
+
+    person = Retyping(PASSWORD)
+    desk = Desk(on_stop=lambda: None)
+    human = OneAtATime(person, desk)  # type: ignore[arg-type]
+    refused = Credentials("me", SecretStr("wrong"))
+    answers: list[Credentials | None] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(human.sign_in_again("kraken", refused, "refused", 2))
+    )
+    worker.start()
+    while not answers:
+        desk.serve(0.05)
+    worker.join()
+
+    [again] = answers
+    assert again is not None and again.password.get_secret_value() == PASSWORD
+    assert person.asked == [("refused", 2)]
