@@ -20,6 +20,7 @@ from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.mailbox import Mailbox
 from flows import FLOWS
+from flows.types import Credentials
 
 DEMO_ALLOCATION = Path(__file__).resolve().parents[1] / "fixtures" / "allocations" / "demo.toml"
 DEMO_PERIOD = 1  # seconds per TOTP step: the demo's codes come quickly
@@ -77,6 +78,11 @@ class DemoPerson:
 
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
         raise UserActionNeeded(f"demo: {message} — the demo cannot do that for you")
+
+    def sign_in_again(
+        self, exchange: str, refused: Credentials | None, why: str, tries_left: int
+    ) -> Credentials | None:
+        return None  # the demo's accounts sign in with what it set: nothing to ask
 
 
 def run_demo(

@@ -28,7 +28,7 @@ from pydantic import SecretStr, ValidationError, create_model
 from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource, TomlConfigSettingsSource
 from rich.console import Console
 
-from assistant import __version__
+from assistant import __version__, signin
 from assistant import browser as browsers
 from assistant.errors import BadInput, ExitCode, IpbindError, first_line
 from assistant.logs import redactor
@@ -46,10 +46,11 @@ from flows import FLOWS
 
 DEFAULT = "default"
 NONE_CONFIGURED = (
-    "No exchange is configured: plan, apply and verify sign in with the exchange's "
-    "IPBIND_<EXCHANGE>__USERNAME and IPBIND_<EXCHANGE>__PASSWORD (and __TOTP_SECRET for the "
-    "codes), in the environment, .env or the config file; e.g. IPBIND_KRAKEN__USERNAME. Or: "
-    "`ipbind run` asks for them, `ipbind login EXCHANGE` keeps a signed-in session."
+    "No exchange is configured: at a terminal, plan, apply, verify and run ask for the "
+    "exchange's sign-in (and offer to keep it in the system keyring); with no terminal they "
+    "need IPBIND_<EXCHANGE>__USERNAME and IPBIND_<EXCHANGE>__PASSWORD (and __TOTP_SECRET for "
+    "the codes), in the environment, .env or the config file; e.g. IPBIND_KRAKEN__USERNAME. "
+    "`ipbind login EXCHANGE` keeps a signed-in session instead."
 )
 
 
@@ -284,12 +285,12 @@ def check_exchange(
         problems.append(
             Problem(f"{prefix}USERNAME and {prefix}PASSWORD go together; only one is set")
         )
-    elif settings.headless and flow.mode != "assisted":
-        problems.append(
-            Problem(
-                f"{flow.name}: no {prefix}USERNAME / {prefix}PASSWORD: set them, or run with "
-                "--headed and sign in yourself"
-            )
+    elif signin.kept(exchange, "password") is not None:
+        lines.append("username and password: kept in the system keyring")
+    elif flow.mode != "assisted":  # not a problem at a terminal: the run asks (signin)
+        lines.append(
+            f"no {prefix}USERNAME / {prefix}PASSWORD: a run at a terminal asks for them (and "
+            "offers to keep them in the system keyring); a run with no terminal stops"
         )
     if "totp_secret" not in section and flow.mode != "assisted":
         lines.append("no TOTP secret: each code is asked for at the terminal")

@@ -51,6 +51,11 @@ class CannotRestrict(UserActionNeeded):
     recreating in Altrady. Said for that key; the run goes on with the others."""
 
 
+class SignInRefused(UserActionNeeded):
+    """The exchange refused the username and password (the hint says where they came from:
+    typed, the keyring, or the variables set). A person at the terminal is asked again."""
+
+
 class SiteTrouble(UserActionNeeded):
     """The exchange's server failed a request of the page (an HTTP 5xx), limited it (429), or
     ended the session (401): not the user's doing, and worth one more try."""

@@ -26,6 +26,7 @@ from assistant import walkthrough
 from assistant.errors import Interrupted, UserActionNeeded
 from assistant.logs import redactor
 from assistant.output import ConsoleReporter
+from flows.types import Credentials
 
 HAND_OFF_MINUTES = 10
 # After Enter, how long the page may take to show the step done (the sign-in redirecting).
@@ -195,6 +196,18 @@ class TerminalHuman:
             except (EOFError, KeyboardInterrupt):
                 raise Interrupted("cancelled while waiting for an e-mailed link") from None
         return True
+
+    def sign_in_again(
+        self, exchange: str, refused: Credentials | None, why: str, tries_left: int
+    ) -> Credentials | None:
+        """Asked at the terminal (None with no terminal; nor, in a visible browser, when
+        there is no sign-in at all: the person signs in in the window)."""
+        if not interactive() or (refused is None and not self.headless):
+            return None
+        from assistant import signin
+
+        with self.reporter.paused():
+            return signin.ask_again(self.console, exchange, refused, why, tries_left)
 
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
         """Let the person do a step in the visible browser: a banner on the page says what,

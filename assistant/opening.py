@@ -17,6 +17,7 @@ from collections.abc import Callable
 from playwright.sync_api import Browser
 
 from assistant import browser as browsers
+from assistant import signin
 from assistant import trace as traces
 from assistant.errors import BadInput
 from assistant.logs import redactor
@@ -44,7 +45,14 @@ def credentials_of(settings: BaseIpbindSettings, exchange: str) -> Credentials |
     if not (conf.username and conf.password):
         return None
     secrets = {name: getattr(conf, name, None) for name in FLOWS[exchange].secrets}
-    return Credentials(conf.username, conf.password, {k: v for k, v in secrets.items() if v})
+    source = signin.source_of(conf)
+    return Credentials(
+        conf.username,
+        conf.password,
+        {k: v for k, v in secrets.items() if v},
+        source=source,
+        check=signin.check_for(exchange, source),
+    )
 
 
 def codes_for(

@@ -26,7 +26,7 @@ from playwright.sync_api import Error as PlaywrightError
 from assistant import browser as browsers
 from assistant.errors import Interrupted
 from assistant.stops import Stops
-from flows.base import Human
+from flows.base import Credentials, Human
 
 # What a lane holds at its peak: its driver, its browser and an exchange's page. Measured
 # with bench/parallel.py (PSS; summed RSS counts a shared page in every process that maps
@@ -154,6 +154,11 @@ class OneAtATime:
 
     def open_emailed_link(self, exchange: str, purpose: str) -> bool:
         return self.desk.ask(lambda: self.human.open_emailed_link(exchange, purpose))
+
+    def sign_in_again(
+        self, exchange: str, refused: Credentials | None, why: str, tries_left: int
+    ) -> Credentials | None:
+        return self.desk.ask(lambda: self.human.sign_in_again(exchange, refused, why, tries_left))
 
 
 class Work(Protocol):

@@ -13,7 +13,7 @@ from loguru import logger
 from playwright.sync_api import Browser
 
 from assistant import browser as browsers
-from assistant import logs, report, walkthrough
+from assistant import logs, report, signin, walkthrough
 from assistant.allocation import Allocation, load
 from assistant.engine import Engine
 from assistant.errors import BadInput, BrowserMissing, ExitCode, Interrupted, IpbindError
@@ -108,6 +108,15 @@ def run(
             raise BadInput(
                 "apply asks before changing anything, and there is no terminal to ask: pass --yes"
             )
+        # Each exchange's sign-in: settings, the keyring, a kept session, else asked here.
+        settings = signin.complete(
+            settings,
+            [account.exchange for account in allocation.accounts],
+            reporter.console,
+            ask=interactive() and not (options.yes or options.json_out),
+            terminal=interactive(),
+            by_hand=not settings.headless,
+        )
         run_dir = logs.new_run_dir(settings.artifacts_dir)  # a name; made by logs.setup
         human = human or TerminalHuman(reporter, headless=settings.headless)
         human.headless = settings.headless

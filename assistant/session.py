@@ -6,7 +6,11 @@ password and code. The session (Playwright's storage state: the site's cookies a
 storage) is then written to `<state dir>/sessions/<exchange>.json`, mode 0600 in a 0700
 folder. Every later run starts its browser with it, so the API page opens without a
 sign-in until the exchange ends the session; then the run signs in as it would without
-one. `logout` deletes the file.
+one. `logout` deletes the file, and the sign-in kept in the system keyring.
+
+The sign-in comes from the settings, the keyring, else it is asked at the terminal
+(`assistant.signin`); Enter at the username, or no terminal, and the person signs in
+in the window.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 from pathlib import Path
 
 from assistant import browser as browsers
-from assistant import logs
+from assistant import logs, signin
 from assistant.errors import BadInput, ExitCode, IpbindError
 from assistant.human import TerminalHuman, interactive
 from assistant.opening import codes_for, credentials_of, open_exchange, origin_of
@@ -42,6 +46,16 @@ def login(
     try:
         exchange = flow_id(exchange)
         settings = settings or load_settings(**overrides)
+        # The settings, the keyring, else asked here; Enter (or no terminal): by hand.
+        settings = signin.complete(
+            settings,
+            [exchange],
+            reporter.console,
+            ask=interactive(),
+            terminal=interactive(),
+            by_hand=True,
+            sessions=False,
+        )
         flow_cls = FLOWS[exchange]
         origin = origin_of(settings, exchange)
         credentials = credentials_of(settings, exchange)
@@ -101,12 +115,13 @@ def logout(
     except IpbindError as err:
         reporter.error(err)
         return err.exit_code
+    name = FLOWS[exchange].name
     path = browsers.session_file(settings.state_home, exchange)
+    if signin.forget(exchange):
+        reporter.say(f"Forgot the {name} sign-in kept in the system keyring.")
     if not path.exists():
-        reporter.say(f"No saved session for {FLOWS[exchange].name}: nothing to delete.")
+        reporter.say(f"No saved session for {name}: nothing to delete.")
         return ExitCode.OK
     path.unlink()
-    reporter.say(
-        f"Deleted the saved {FLOWS[exchange].name} session ({path}); the next run signs in."
-    )
+    reporter.say(f"Deleted the saved {name} session ({path}); the next run signs in.")
     return ExitCode.OK

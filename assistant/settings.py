@@ -19,7 +19,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,6 +64,9 @@ class ExchangeSettings(BaseModel):
     totp_secret: SecretStr | None = None
     totp_period: int = Field(default=30, ge=1, le=300)
     base_url: str | None = None
+    # Where the password came from when not from the settings: "keyring" or "typed"
+    # (assistant.signin); a refused sign-in's hint names it.
+    _sign_in_from: str | None = PrivateAttr(default=None)
 
     @field_validator("totp_secret")
     @classmethod

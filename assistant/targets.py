@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from assistant import browser as browsers
 from assistant.allocation import Account, Allocation, documentation_ips
 from assistant.errors import BadInput, UserActionNeeded
 from assistant.outcome import ACCOUNT_LIST, Target
@@ -141,6 +142,8 @@ def credential_problems(settings: BaseIpbindSettings, account: Account) -> list[
         ]
     if conf.username or conf.password:
         return [f"{prefix}USERNAME and {prefix}PASSWORD go together; only one is set"]
+    if browsers.session_file(settings.state_home, account.exchange).is_file():
+        return []  # `ipbind login`'s session stands in for the sign-in
     if settings.headless:
         return [
             f"no {prefix}USERNAME / {prefix}PASSWORD set for {account.exchange}; set "

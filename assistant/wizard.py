@@ -3,9 +3,11 @@
 Asks, in order: the exchange, the Altrady trading account's name, the key (and any extra
 keys), the addresses as copied from Altrady (ended by an empty line; checked as an
 allocation file is, every problem named and the addresses asked again), whether to save
-the answers as an allocation file, and the exchange's sign-in when none is configured
-(the password hidden, kept in memory for this run only). Then the same plan → confirm →
-apply → verify as `ipbind apply`.
+the answers as an allocation file (remembered in `<state dir>/wizard.json`: the next
+`ipbind run` without a file offers it). Then the same plan → confirm → apply → verify as
+`ipbind apply`, which asks for the sign-in if none is set or kept (`assistant.signin`). On
+an exchange with no flow (assisted: Bitget, Bitfinex) it goes straight to `ipbind assist`,
+asking no password.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import difflib
 import json
 import os
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from assistant.runner import Options, load_allocation, run
 from assistant.settings import is_loopback_url, load_settings, site_origin
 from flows import ALIASES, FLOWS
 from flows.base import Flow
+
+WIZARD_FILE = "wizard.json"  # in the state folder: the allocation file saved last
 
 
 class Stop(Exception):
@@ -173,24 +176,6 @@ class Wizard:
             self.console.print(f"Saved: {target}  (next time: ipbind apply {target})")
             return target
 
-    def sign_in(self, exchange: str, overrides: dict[str, Any]) -> dict[str, Any]:
-        """The exchange's username and password when none are configured (kept in memory)."""
-        exchange = ALIASES.get(exchange, exchange)
-        settings = load_settings(**overrides)
-        conf = settings.exchange(exchange)
-        if conf.username and conf.password:
-            return {}
-        name = FLOWS[exchange].name
-        self.console.print(
-            f"No sign-in for {name} is configured (IPBIND_{exchange.upper()}__USERNAME / "
-            "__PASSWORD). Type it here: it is used for this run only and stored nowhere.",
-        )
-        username = self.required(f"{name} e-mail or username")
-        password = ""
-        while not password:
-            password = self.ask(f"{name} password (hidden)", password=True)
-        return {exchange: {"username": username, "password": password}}
-
 
 def menu(entries: list[dict[str, Any]]) -> Table:
     """The numbered exchanges, aligned past 9, each how wrapped under itself."""
@@ -251,16 +236,6 @@ def forget(path: Path) -> None:
     os.rmdir(path.parent)
 
 
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
-
-
 def run_wizard(options: Options) -> ExitCode:
     reporter = ConsoleReporter(json_mode=options.json_out)
     console = reporter.console  # with --json, stderr: stdout carries the JSON alone
@@ -281,18 +256,71 @@ def run_wizard(options: Options) -> ExitCode:
     path: Path | None = None
     try:
         try:
+            state = load_settings(**options.overrides).state_home
+            last = saved_file(state)
+            if last is not None:
+                console.print(f"Last time you saved your answers in {last}.", markup=False)
+                if wizard.yes("Use them?", default=True):
+                    return go(last, options, reporter)
             account, path = wizard.allocation(options.allow_count, options.overrides)
-            wizard.offer_to_save(account)
-            sign_in = wizard.sign_in(account["exchange"], options.overrides)
+            saved = wizard.offer_to_save(account)
+            if saved is not None:
+                remember(state, saved)
         except Stop:
             console.print()
             return stop(reporter, options, Interrupted("interrupted; nothing was changed"))
         except IpbindError as err:
             return stop(reporter, options, err)
-        return run("apply", path, replace(options, overrides=merge(options.overrides, sign_in)))
+        return go(saved or path, options, reporter)
     finally:
         if path is not None:
             forget(path)
+
+
+def go(path: Path, options: Options, reporter: ConsoleReporter) -> ExitCode:
+    """`ipbind apply` on the answers; on an exchange with no flow (assisted: Bitget,
+    Bitfinex), `ipbind assist`: no flow signs in there, so no password is asked."""
+    try:
+        exchanges = {a.exchange for a in load_allocation(path, options.allow_count).accounts}
+    except BadInput:
+        exchanges = set()  # the run says what is wrong with it
+    if not exchanges or any(FLOWS[e].mode != "assisted" for e in exchanges):
+        return run("apply", path, options)
+    from assistant.assist import assist
+
+    names = " and ".join(FLOWS[e].name for e in sorted(exchanges))
+    reporter.say(
+        f"ipbind has no flow for {names}: it opens the API page in a browser window with your "
+        "addresses beside it; you enter them there, and it checks what the page shows."
+    )
+    return assist(
+        path,
+        settings=load_settings(**options.overrides),
+        allow_count=options.allow_count,
+        reporter=reporter,
+    )
+
+
+def saved_file(state: Path) -> Path | None:
+    """The allocation file the wizard last saved (`<state dir>/wizard.json`), if it is
+    still there."""
+    try:
+        data = json.loads((state / WIZARD_FILE).read_text(encoding="utf-8"))
+        last = Path(data["file"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return last if last.is_file() else None
+
+
+def remember(state: Path, saved: Path) -> None:
+    """Notes where the answers were saved, for the next `ipbind run` without a file."""
+    try:
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (state / WIZARD_FILE).write_text(
+            json.dumps({"file": str(saved.resolve())}) + "\n", encoding="utf-8"
+        )
+    except OSError:
+        pass  # a courtesy: the file is saved all the same
 
 
 def stop(reporter: ConsoleReporter, options: Options, err: IpbindError) -> ExitCode:

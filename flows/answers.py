@@ -110,12 +110,13 @@ class Answers:
         *,
         hint: str | None = None,
         session: bool = True,
+        refused: type[UserActionNeeded] = UserActionNeeded,
     ) -> None:
         """Does `action`, then waits for `shows` (the next step: a dialog, a field). If the
         server refuses instead (an answer 4xx, or an alert that comes with none), the page's
         message about it, wherever it shows, stops the run in the site's words. An ended
         session (401) is the server's trouble, not a refusal, unless `session` is False (a
-        sign-in, where a wrong password may come with a 401)."""
+        sign-in, where a wrong password may come with a 401). A refusal raises `refused`."""
         messages = self.messages()
         self.mark_seen(messages)
         answered = len(self.traffic.answers)
@@ -131,7 +132,7 @@ class Answers:
             refusal = self._refusal(messages, answered)
             if refusal is not None:
                 self.check_trouble(what, session=session)
-                raise UserActionNeeded(f"{self.name} refused {what}: {refusal}", hint=hint)
+                raise refused(f"{self.name} refused {what}: {refusal}", hint=hint)
             if time.monotonic() >= deadline:
                 # raises, naming what it waited for
                 shows.first.wait_for(state="visible", timeout=1)

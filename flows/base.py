@@ -53,7 +53,7 @@ from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
-from assistant.errors import SiteChanged, UserActionNeeded, first_line
+from assistant.errors import SignInRefused, SiteChanged, UserActionNeeded, first_line
 from assistant.logs import redactor
 from assistant.net import unreachable_hint
 from assistant.twofa import Codes
@@ -100,6 +100,8 @@ NETWORK_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 # flow waits on the server for (a list, a dialog's body, the answer to a Save) it waits for
 # in turns this long, so as to see it about when it shows, not up to half a second later.
 WAIT_TURN_S = 2.0
+# A refused password is asked again (at a terminal) until this many tries in all.
+SIGN_IN_TRIES = 3
 
 
 class Flow(Answers, Cards):
@@ -175,8 +177,9 @@ class Flow(Answers, Cards):
                 page.get_by_role("button", name=sign_in.submit).click,
                 code_field.or_(puzzle),
                 "the sign-in",
-                hint=f"Check IPBIND_{self.id.upper()}__USERNAME and __PASSWORD.",
+                hint=self.credentials.check or f"Check the {self.name} username and password.",
                 session=False,
+                refused=SignInRefused,
             )
         if puzzle.first.is_visible():
             self.human.hand_off(page, f"{self.name} shows a puzzle: solve it", code_field)
@@ -260,16 +263,47 @@ class Flow(Answers, Cards):
             ready, login = self.api_page_ready(), self.login_page_ready()
             self.arrive(ready, login)
         if not ready.first.is_visible() and login.first.is_visible():
+            if self.credentials is None:  # none set (a kept session ended): asked, if it can be
+                self.credentials = self.human.sign_in_again(
+                    self.id, None, f"{self.name} asks to sign in again", SIGN_IN_TRIES
+                )
             if self.credentials is None:  # no password configured: the person signs in
                 self.human.hand_off(self.page, f"sign in to {self.name}", ready.first)
                 self.codes.used_elsewhere()  # their code's step is spent for us too
             else:
                 logger.info("{}: signing in", self.name)
-                self.login()
+                self.signed_in(ready, login)
             with self.step("returning to the API page after signing in"):
                 self.arrive(ready, None)
         self.settle()
         logger.info("{}: on the API page", self.name)
+
+    def signed_in(self, ready: Locator, login: Locator) -> None:
+        """`login`, and after a refused password, again with the one the person types
+        (`Human.sign_in_again`), up to SIGN_IN_TRIES tries in all, each on a freshly loaded
+        sign-in page; the last refusal (or the first, with nobody to ask) stops the run."""
+        for tries in range(1, SIGN_IN_TRIES + 1):
+            try:
+                self.login()
+                return
+            except SignInRefused as refusal:
+                logger.info("{}: the sign-in was refused (try {})", self.name, tries)
+                if tries == SIGN_IN_TRIES:
+                    raise
+                why = refusal.message.split(": ", 1)[-1].rstrip(".")
+                again = self.human.sign_in_again(
+                    self.id,
+                    self.credentials,
+                    f"{self.name} refused the sign-in ({why})",
+                    SIGN_IN_TRIES - tries,
+                )
+                if again is None:
+                    raise
+                self.credentials = again
+            with self.step("opening the sign-in page again"):
+                self.page.goto(self.api_url)
+                self.check_origin("the sign-in page")
+                self.arrive(ready, login)
 
     def arrive(self, ready: Locator, login: Locator | None) -> None:
         """Waits for the API page (`ready`: its keys' controls) or, given `login`, the login

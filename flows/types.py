@@ -66,6 +66,8 @@ class Credentials:
     username: str
     password: SecretStr
     secrets: dict[str, SecretStr] = field(default_factory=dict)  # a flow's `secrets`, by name
+    source: str = "settings"  # where they came from: "settings", "keyring" or "typed"
+    check: str | None = None  # what to check when the exchange refuses them (names the source)
 
 
 class Human(Protocol):
@@ -86,4 +88,12 @@ class Human(Protocol):
         """Asks the person to open the confirmation link `exchange` e-mailed them for
         `purpose`; True once they say they have, False when they cannot be asked (no
         terminal): the change then stays pending, and the read-back says so."""
+        ...
+
+    def sign_in_again(
+        self, exchange: str, refused: Credentials | None, why: str, tries_left: int
+    ) -> Credentials | None:
+        """The sign-in of `exchange` (a flow id), asked again: after `refused` was refused
+        (`why`, in the site's words), or with `refused` None when there is none to use (a
+        kept session the exchange has ended). None: nobody to ask; the run stops there."""
         ...

@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import keyring
 import pytest
+from keyrings import NoKeyring
 from playwright.sync_api import Playwright
 
 from assistant import browser, worker
@@ -69,6 +71,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # children would inherit that: their Ctrl-C tests need it delivered, as at a terminal.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # No keyring backend, here and in every command a test starts: a test never touches the
+    # developer's keyring (tests that keep a sign-in set tests/keyrings.py's MemoryKeyring).
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    keyring.set_keyring(NoKeyring())
     home = Path(tempfile.mkdtemp(prefix="ipbind-tests-"))
     os.environ["IPBIND_CONFIG"] = str(home / "none.toml")
     # Run folders and what runs remember go there too, unless a test says where.

@@ -403,3 +403,6 @@ class MailboxHuman:
 
     def hand_off(self, page: Any, message: str, done: Any) -> None:
         raise AssertionError(f"unexpected hand-off to the person: {message}")
+
+    def sign_in_again(self, exchange: str, refused: Any, why: str, tries_left: int) -> None:
+        return None  # a refused sign-in stops the run, as with no terminal

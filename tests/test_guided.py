@@ -32,6 +32,7 @@ from support import (
     run_cli,
     settings_for,
     write_allocation,
+    written,
 )
 
 from assistant import browser as browsers
@@ -283,9 +284,17 @@ def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path:
     child.expect("File")
     child.sendline(str(saved))
     child.expect("Saved:")
-    child.expect("e-mail or username")
+    # The run asks for the sign-in (none set, no keyring here); a wrong password is asked again.
+    child.expect("Binance e-mail or username: ")
     child.sendline(account.username)
-    child.expect("password \\(hidden\\)")
+    child.expect("Binance password \\(hidden\\): ")
+    child.sendline("not-the-password")
+    child.expect("No system keyring is available here")
+    child.expect(r"Binance refused the sign-in \(.*\)\.\s+Type the Binance")
+    child.expect(r"sign-in\s+again \(2 tries\s+left\)")
+    child.expect(f"Binance e-mail or username \\[{re.escape(account.username)}\\]: ")
+    child.sendline("")  # the one shown
+    child.expect("Binance password \\(hidden\\): ")
     child.sendline(PASSWORD)
     child.expect("Add 20 addresses on 1 key\\?")
     child.sendline("y")
@@ -304,6 +313,10 @@ def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path:
         IPS,
     )
     assert PASSWORD not in saved.read_text(encoding="utf-8")
+    assert "Check IPBIND" not in out and "not-the-password" not in out
+    for path, text in written(tmp_path / "runs"):  # the debug log, the report
+        assert leaks(text, {"password": PASSWORD, "wrong one": "not-the-password"}) == [], path
+    assert json.loads((tmp_path / "state" / "wizard.json").read_text()) == {"file": str(saved)}
 
 
 @pytest.mark.full  # a real Ctrl-C; fast: test_interrupt's while signing in
@@ -402,7 +415,7 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     child.expect("File \\[allocation.toml\\]: ")
     child.sendline("")
     child.expect("Saved: allocation.toml")
-    child.expect("e-mail or username")
+    child.expect("Binance e-mail or username: ")
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
@@ -410,11 +423,75 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     assert child.exitstatus == ExitCode.INTERRUPTED, child.before
     [saved] = load_allocation(tmp_path / "allocation.toml", allow_count=False).accounts
     assert saved.ips == public
+
+    # The next `ipbind run` without a file offers the file saved.
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "run"],
+        env=full,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
+    child.expect("Last time you saved your answers in")
+    child.expect("allocation.toml")
+    child.expect("Use them\\? \\[Y/n\\]: ")
+    child.sendline("")
+    child.expect("Binance e-mail or username: ")  # the run, on that file
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == ExitCode.INTERRUPTED, child.before
+    assert "Exchange (number or name)" not in (child.before or "")
     # The menu: every exchange an allocation may name, numbers aligned past 9.
     rows = [line for line in menu.splitlines() if re.match(r"\s*\d+\) ", line)]
     assert any(" bybit-futures " in row for row in rows), menu
     assert len({row.index(")") for row in rows}) == 1, menu
     assert len({re.search(r"\) +(\S)", row).start(1) for row in rows}) == 1, menu  # type: ignore[union-attr]
+
+
+def test_the_wizard_takes_an_assisted_exchange_straight_to_assist(tmp_path: Path) -> None:
+    """Bitget has no flow: no sign-in is asked; assist opens its page (here there is no
+    display, so it stops there, saying how to get one)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    env.update(
+        IPBIND_ARTIFACTS_DIR=str(tmp_path / "runs"),
+        IPBIND_CONFIG=str(tmp_path / "c"),
+        DISPLAY="",
+        WAYLAND_DISPLAY="",
+        COLUMNS="120",
+        TERM="xterm",
+    )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "run"],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
+    child.expect("Exchange \\(number or name\\)")
+    child.sendline("bitget")
+    child.expect("trading account's name")
+    child.sendline("")
+    child.expect("The key's name on Bitget: ")
+    child.sendline("Altrady main")
+    child.expect("Extra keys")
+    child.sendline("")
+    child.expect("then an empty line")
+    paste(child, [f"8.8.{n}.8" for n in range(20)])
+    child.expect("Save these answers")
+    child.sendline("n")
+    child.expect("ipbind has no flow for Bitget")
+    child.expect(pexpect.EOF)
+    child.close()
+    out = child.before or ""
+
+    assert child.exitstatus == ExitCode.BROWSER, out
+    assert "xvfb-run" in out and "Traceback" not in out
+    assert "password" not in out.lower() and "no flow …" not in out
 
 
 @pytest.mark.full  # a real Ctrl-C
