@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from loguru import logger
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant import browser as browsers
 from assistant import trace as traces
 from assistant.allocation import Account, load
-from assistant.errors import BadInput, BrowserMissing, ExitCode, UserActionNeeded, first_line
+from assistant.errors import BadInput, BrowserMissing, ExitCode, UserActionNeeded
 from assistant.human import interactive
 from assistant.net import unreachable_hint
 from assistant.opening import origin_of
@@ -175,21 +174,12 @@ def assist_exchange(
             ) from None
         raise
     finally:
-        if run_dir is not None:
-            save_trace(context, run_dir / f"trace-{exchange}.zip", reporter)
+        # scrubbed: what the person typed (a password, a code) is masked, as in apply's
+        trace = run_dir / f"trace-{exchange}.zip" if run_dir else None
+        if trace and traces.save_if_possible(context, trace):
+            reporter.say(f"Trace (secrets scrubbed): {trace}", "dim", error=True)
         context.close()
     return [Seen(a, [ip for ip in a.ips if ip in shown]) for a in accounts]
-
-
-def save_trace(context: BrowserContext, path: Path, reporter: ConsoleReporter) -> None:
-    """The trace, scrubbed: what the person typed by hand (a password, a code) is taken out
-    of every snapshot and request body, as in apply's."""
-    try:
-        traces.save(context, path)
-    except (PlaywrightError, OSError) as err:  # the browser closed by the person, a full disk
-        logger.info("no trace of {}: {}", path.name, first_line(err))
-        return
-    reporter.say(f"Trace (secrets scrubbed): {path}", "dim", error=True)
 
 
 def wait_for_done(page: Page) -> None:

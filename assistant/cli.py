@@ -209,7 +209,7 @@ def login(
     """Sign in once. Keeps the browser session: later runs skip the sign-in."""
     from assistant.session import login as sign_in
 
-    finish(sign_in(exchange, ctx.obj.overrides))
+    finish(sign_in(exchange, ctx.obj.overrides, verbose=ctx.obj.verbose))
 
 
 @command

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from assistant import browser as browsers
 from assistant import logs, signin
+from assistant import trace as traces
 from assistant.errors import BadInput, ExitCode, IpbindError
 from assistant.human import TerminalHuman, interactive
 from assistant.opening import codes_for, credentials_of, open_exchange, origin_of
@@ -39,13 +40,22 @@ def flow_id(exchange: str) -> str:
 
 
 def login(
-    exchange: str, overrides: dict[str, object], settings: BaseIpbindSettings | None = None
+    exchange: str,
+    overrides: dict[str, object],
+    settings: BaseIpbindSettings | None = None,
+    verbose: int = 0,
 ) -> ExitCode:
+    """With `verbose` (-v), a debug log and a scrubbed trace in a run folder, as apply's."""
     reporter = ConsoleReporter()
     logs.setup()
+    run_dir: Path | None = None
     try:
         exchange = flow_id(exchange)
         settings = settings or load_settings(**overrides)
+        if verbose:
+            run_dir = logs.new_run_dir(settings.artifacts_dir)
+            if log_path := logs.setup(verbose, run_dir):
+                reporter.say(f"Debug log (no secrets): {log_path}", "dim", error=True)
         # The settings, the keyring, else asked here; Enter (or no terminal): by hand.
         settings = signin.complete(
             settings,
@@ -74,10 +84,22 @@ def login(
         )
         with browsers.opened(settings, window=window) as chromium:
             flow = open_exchange(
-                chromium, settings, exchange, human, origin=origin, codes=codes, saved_session=False
+                chromium,
+                settings,
+                exchange,
+                human,
+                origin=origin,
+                codes=codes,
+                saved_session=False,
+                trace=run_dir is not None,
             )
-            flow.open()
-            keep(path, json.dumps(flow.page.context.storage_state()))
+            try:
+                flow.open()
+                keep(path, json.dumps(flow.page.context.storage_state()))
+            finally:
+                trace = run_dir / f"trace-{exchange}.zip" if run_dir else None
+                if trace and traces.save_if_possible(flow.page.context, trace):
+                    reporter.say(f"Trace (secrets scrubbed): {trace}", "dim", error=True)
     except IpbindError as err:
         reporter.error(err)
         return err.exit_code

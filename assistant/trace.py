@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode
 
+from loguru import logger
 from playwright.sync_api import BrowserContext
+from playwright.sync_api import Error as PlaywrightError
 
+from assistant.errors import first_line
 from assistant.logs import MASK, redactor
 
 # Entries written as JSON lines by Playwright: scrubbed value by value (a code that happens
@@ -57,6 +60,16 @@ def save(context: BrowserContext, path: Path) -> Path:
         context.tracing.stop(path=raw)
         scrub_zip(raw, path, redactor.values())
     return path
+
+
+def save_if_possible(context: BrowserContext, path: Path) -> Path | None:
+    """`save`; None (and a line in the debug log) when it cannot be: the browser closed
+    under it (a Ctrl-C, the person), a full disk."""
+    try:
+        return save(context, path)
+    except (PlaywrightError, OSError) as err:
+        logger.info("no trace {}: {}", path.name, first_line(err))
+        return None
 
 
 def forms_of(secret: str) -> set[str]:

@@ -11,6 +11,7 @@ import re
 import stat
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pexpect
@@ -165,10 +166,16 @@ def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
         [{"exchange": "binance", "name": "B", "key": "Altrady main", "ips": IPS}],
     )
 
-    login = ipbind("login", "binance", env=env)
+    login = ipbind("-v", "login", "binance", env=env)  # -v: a debug log and a trace too
 
     assert login.returncode == ExitCode.OK, login.stdout + login.stderr
     assert len(mock.state("binance")["sign_ins"]) == 1
+    [trace] = (tmp_path / "runs").glob("*/trace-binance.zip")
+    assert f"Trace (secrets scrubbed): {trace}" in login.stderr
+    with zipfile.ZipFile(trace) as archive:
+        recorded = b" ".join(archive.read(name) for name in archive.namelist())
+    assert b"Log In" in recorded
+    assert leaks(recorded, {"password": PASSWORD, "TOTP secret": SECRET}) == []
     [kept] = (tmp_path / "state" / "sessions").glob("binance.json")
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
