@@ -271,10 +271,21 @@ def demo(
     headed: Annotated[bool, typer.Option("--headed", help="Watch it in a browser window.")] = False,
     json_out: JsonOpt = False,
     walkthrough: WalkOpt = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Keep the mock exchanges up and print the settings for them: try plan, "
+            "apply, verify, run and login yourself from another terminal.",
+        ),
+    ] = False,
 ) -> None:
     """Try it on mock exchanges. Runs apply against the bundled mock sites on this machine."""
-    from assistant.demo import run_demo  # the mock server's imports are only needed here
+    from assistant.demo import run_demo, serve_demo  # the mock server's imports: only here
 
+    if serve:
+        finish(serve_demo(options(ctx)))
+        return
     overrides = dict(ctx.obj.overrides)
     if headed:
         overrides["headless"] = False

@@ -3,7 +3,12 @@ each, and a real `apply` against them — the first thing a new user runs."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import shlex
+import threading
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,9 @@ DEMO_PERIOD = 1  # seconds per TOTP step: the demo's codes come quickly
 # A code is still taken up to this many steps late (each step once): at a 1 s step, one step
 # of slack (a real site's, at 30 s) is less than a busy machine can take to type and send it.
 DEMO_WINDOW = 3
+# The sites' delays as a share of their usual length: the fast tier of the tests shortens
+# them together with the settle's quiet window (tests/conftest.py).
+PACE = 1.0
 
 
 def demo_settings(mock: MockExchanges, allocation_exchanges: set[str]) -> dict[str, Any]:
@@ -94,7 +102,11 @@ def run_demo(
     # check codes on the clock ipbind makes them on (the wall clock, but in tests).
     chaos = secrets.randbelow(10**6)
     with MockExchanges(
-        totp_period=DEMO_PERIOD, chaos_seed=chaos, totp_window=DEMO_WINDOW, clock=CLOCK.time
+        totp_period=DEMO_PERIOD,
+        chaos_seed=chaos,
+        totp_window=DEMO_WINDOW,
+        clock=CLOCK.time,
+        pace=PACE,
     ) as mock:
         Console(stderr=True, highlight=False).print(
             "[bold]ipbind demo[/]: a real `ipbind apply` against mock exchange sites on this "
@@ -113,3 +125,61 @@ def run_demo(
             human=TerminalHuman(reporter, headless=settings.headless),
             person=DemoPerson(mock, reporter),
         )
+
+
+MODES = ("plan", "apply", "verify")  # what `demo --serve` suggests trying
+
+
+def serve_demo(
+    options: Options,
+    stop: threading.Event | None = None,
+    ready: Callable[[Path], None] | None = None,
+) -> ExitCode:
+    """`ipbind demo --serve`: the mock exchanges stay up (until Ctrl-C, or `stop`) for the
+    person to try `plan`, `apply`, `verify`, `run` and `login` on them from another
+    terminal: the settings that point there are written to a file to `source`, 0600, and
+    printed. `ready` is told the file's path once the sites are up (tests)."""
+    settings = load_settings(**options.overrides)
+    chaos = secrets.randbelow(10**6)
+    with MockExchanges(
+        totp_period=DEMO_PERIOD,
+        chaos_seed=chaos,
+        totp_window=DEMO_WINDOW,
+        clock=CLOCK.time,
+        pace=PACE,
+    ) as mock:
+        sites = sorted(mock.sites)
+        lines = [
+            f"export IPBIND_{site.upper()}__{name.upper()}={shlex.quote(str(value))}"
+            for site, values in sorted(demo_settings(mock, set(sites)).items())
+            for name, value in values.items()
+        ]
+        env = settings.state_home / "demo.env"
+        env.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write("# ipbind demo --serve: the bundled mock exchanges' demo accounts\n")
+            out.write("\n".join(lines) + "\n")
+        console = Console(highlight=False)
+        console.print(
+            f"[bold]ipbind demo --serve[/]: {len(sites)} mock exchanges on this machine "
+            f"({mock.base_url(sites[0])} and the others on the same port), with demo "
+            "accounts. Nothing leaves this computer. Their settings:\n"
+        )
+        for line in lines:
+            console.print(f"  {line}", markup=False, soft_wrap=True)
+        console.print(f"\nIn another terminal (the settings are in {env}):\n", markup=False)
+        for command in (f"source {env}", *(f"ipbind {m} {DEMO_ALLOCATION}" for m in MODES)):
+            console.print(f"  {command}", markup=False, soft_wrap=True)  # whole, to copy
+        console.print(
+            "\nWhat the sites e-mail (codes, links) is in each one's inbox: "
+            f"{mock.base_url('huobi')}/__mock__/inbox, and the same path on the others.",
+            markup=False,
+        )
+        console.print("Ctrl-C stops the mock exchanges.", style="dim")
+        if ready is not None:
+            ready(env)
+        with suppress(KeyboardInterrupt):
+            (stop or threading.Event()).wait()
+        console.print("Stopped the mock exchanges.")
+    return ExitCode.OK

@@ -28,7 +28,7 @@ import pytest
 from keyrings import NoKeyring
 from playwright.sync_api import Playwright
 
-from assistant import browser, worker
+from assistant import browser, demo, worker
 from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
 from flows import settle
@@ -88,6 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
     CLOCK.virtual = True
     if not config.getoption("--all"):
         settle.QUIET_MS = round(settle.QUIET_MS * FAST_PACE)
+        demo.PACE = FAST_PACE  # the demo's own mock sites, in this process
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller drew them
         config.stash[SEEDS] = config.workerinput["chaos_seeds"]
         return

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import stat
 import sys
+import threading
 import tomllib
 from pathlib import Path
 
@@ -22,12 +25,14 @@ from support import (
     ipbind,
     ipbind_here,
     keys_of,
+    run_cli,
     write_allocation,
 )
 
-from assistant.demo import DEMO_ALLOCATION, run_demo
+from assistant.demo import DEMO_ALLOCATION, run_demo, serve_demo
 from assistant.errors import ExitCode
 from assistant.runner import Options, load_allocation
+from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
 
 IPS = altrady_ips()
@@ -222,6 +227,14 @@ def test_demo_at_a_terminal_ends_verified_with_a_clean_screen(tmp_path: Path) ->
     assert not [line for line in lines if line.startswith(("Adding", "Signing", "Reading"))]
 
 
+def two_of_the_demo(tmp_path: Path) -> Path:
+    """The demo file's first binance and huobi accounts, their main keys alone."""
+    accounts = tomllib.loads(DEMO_ALLOCATION.read_text())["accounts"]
+    first = {a["exchange"]: a for a in reversed(accounts)}  # each exchange's first account
+    two = [{**first[ex], "extra_keys": []} for ex in ("binance", "huobi")]
+    return write_allocation(tmp_path / "demo.toml", two)
+
+
 @pytest.mark.long
 def test_the_demo_in_this_process_verifies_every_exchange_of_its_file(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch
@@ -230,10 +243,7 @@ def test_the_demo_in_this_process_verifies_every_exchange_of_its_file(
     code) in this process: in the session's browser, on the tests' clock, on one key of two
     of the demo file's exchanges (the test above runs them all)."""
     monkeypatch.setenv("IPBIND_ARTIFACTS_DIR", str(tmp_path / "runs"))
-    accounts = tomllib.loads(DEMO_ALLOCATION.read_text())["accounts"]
-    first = {a["exchange"]: a for a in reversed(accounts)}  # each exchange's first account
-    two = [{**first[ex], "extra_keys": []} for ex in ("binance", "huobi")]
-    allocation = write_allocation(tmp_path / "demo.toml", two)
+    allocation = two_of_the_demo(tmp_path)
     exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
     assert exchanges == {"binance", "huobi"}
 
@@ -346,3 +356,42 @@ def test_a_command_that_always_opens_a_window_says_it_needs_a_display(
     assert asked_by in out and "needs a display" in out and "xvfb-run" in out, out
     assert "--headed" not in out, out
     assert "Report" not in out and "Traceback" not in out, out
+
+
+def test_demo_serve_keeps_the_mock_sites_up_for_the_persons_own_commands(
+    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """`ipbind demo --serve` in a thread; the settings file it writes, sourced as the person
+    would (here into this process's environment); the person's own `plan` of the demo file
+    then reads every one of its exchanges from the served sites."""
+    served: list[Path] = []
+    up, stop = threading.Event(), threading.Event()
+    options = Options(overrides={"artifacts_dir": tmp_path / "runs"})
+    codes: list[ExitCode] = []
+
+    def ready(env: Path) -> None:
+        served.append(env)
+        up.set()
+
+    thread = threading.Thread(target=lambda: codes.append(serve_demo(options, stop, ready)))
+    thread.start()
+    try:
+        assert up.wait(30)
+        [env] = served
+        assert stat.S_IMODE(env.stat().st_mode) == 0o600
+        for line in env.read_text().splitlines():
+            if line.startswith("export "):
+                name, value = line.removeprefix("export ").split("=", 1)
+                monkeypatch.setenv(name, shlex.split(value)[0])
+        printed = capsys.readouterr().out
+        assert f"source {env}" in printed and f"ipbind plan {DEMO_ALLOCATION}" in printed
+        settings = load_settings(artifacts_dir=tmp_path / "runs", _env_file=None)
+        planned = run_cli("plan", two_of_the_demo(tmp_path), settings, browser, capsys)
+    finally:
+        stop.set()
+        thread.join(30)
+
+    assert codes == [ExitCode.OK]
+    assert planned.code == ExitCode.OK, planned.out
+    assert "plan: binance · My Binance · Altrady main: to add 20" in planned.out
+    assert "plan: huobi · My Huobi · Altrady main: to add 18 · already there 2/20" in planned.out
