@@ -8,12 +8,15 @@ server's state, not on the page alone."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ElementHandle, Page, expect
+from rich.console import Console
 from support import (
     MailboxHuman,
     account_state,
@@ -35,7 +38,7 @@ from assistant.outcome import (
     Target,
     stopped,
 )
-from assistant.output import summary_line
+from assistant.output import summary_line, summary_table
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.sites import SITES
 from flows import FLOWS
@@ -59,21 +62,36 @@ def seed(exchange: str) -> dict[str, Any]:
 
 
 def apply(
-    mock: MockExchanges, exchange: str, tmp_path: Path, browser: Browser, capsys: Any
-) -> tuple[list[str], dict[str, Any]]:
+    mock: MockExchanges,
+    exchange: str,
+    tmp_path: Path,
+    browser: Browser,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[str], dict[str, Any], dict[str, dict[str, set[str]]]]:
     """`ipbind apply` of as many addresses as the keys take (20 where they take 20) on both
-    keys; the addresses, and the report's data by key."""
+    keys: the addresses; the report's data by key; and by key, what the server held for
+    each key at the moment that key's picture was taken."""
     flow = FLOWS[exchange]
     ips = altrady_ips(min(20, flow.max_ips - 1))
     mock.reset(exchange, seed(exchange))
-    keys = [MAIN] if flow.scope == "account" else [MAIN, EXTRA]
+    names = [MAIN] if flow.scope == "account" else [MAIN, EXTRA]
     accounts = [
         {"exchange": exchange, "name": f"Trading {n}", "key": key, "ips": ips}
-        for n, key in enumerate(keys)
+        for n, key in enumerate(names)
     ]
     allocation = write_allocation(tmp_path / "a.toml", accounts)
-    own = {name: FLOW_SECRET for name in flow.secrets}
-    settings = settings_for(mock, exchange, tmp_path, **own)
+    settings = settings_for(mock, exchange, tmp_path, **{s: FLOW_SECRET for s in flow.secrets})
+    at_picture: dict[str, dict[str, set[str]]] = {}
+    take = report.picture
+
+    def picture(page: Page, view: Any, run_dir: Path, exchange: str, key: str) -> Any:
+        at_picture[key] = {name: held(mock, exchange, name) for name in names}
+        shown = (view if view is not None else page.locator("body")).inner_text()
+        assert not re.search(r"\bnull\b", shown), shown  # a mock's stray "null" (Bittrex)
+        return take(page, view, run_dir, exchange, key)
+
+    monkeypatch.setattr(report, "picture", picture)
     result = run_cli(
         "apply",
         allocation,
@@ -86,7 +104,7 @@ def apply(
     assert result.code == ExitCode.OK, result.out
     [data_file] = (tmp_path / "runs").glob("*/report/result.json")
     data = json.loads(data_file.read_text())
-    return ips, {k["key"]: k for k in data["keys"]}
+    return ips, {k["key"]: k for k in data["keys"]}, at_picture
 
 
 def held(mock: MockExchanges, exchange: str, key: str) -> set[str]:
@@ -95,19 +113,31 @@ def held(mock: MockExchanges, exchange: str, key: str) -> set[str]:
 
 @pytest.mark.parametrize("exchange", tiered(LIST_FLOWS, {"binance", "huobi"}))
 def test_each_keys_picture_shows_its_whole_list_as_read_back_and_no_other_keys(
-    exchange: str, mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: Any
+    exchange: str,
+    mock: MockExchanges,
+    tmp_path: Path,
+    browser: Browser,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ips, keys = apply(mock, exchange, tmp_path, browser, capsys)
+    ips, keys, at_picture = apply(mock, exchange, tmp_path, browser, capsys, monkeypatch)
 
+    account_wide = FLOWS[exchange].scope == "account"
     for name, key in keys.items():
+        mine = MAIN if account_wide else name  # as the allocation names it
         picture = key["picture"]
         assert picture["file"] and picture["none_because"] is None, picture
-        assert (tmp_path / "runs").glob(f"*/report/{picture['file']}")
-        # What the server holds for the key at the end, all of it (Huobi: not "+17 more"):
-        # so taken after the key's read-back, not before its change.
-        assert set(picture["shows"]) == held(mock, exchange, name) == {*ips, OWN[name]}
-        others = [own for other, own in OWN.items() if other != name and other in keys]
-        assert not set(others) & set(picture["shows"]), f"{name}'s picture shows another key"
+        assert list((tmp_path / "runs").glob(f"*/report/{picture['file']}"))
+        # Taken after the key's own save (the server held its whole list then) and before
+        # the next key's (which still held only its own address) …
+        server = at_picture[name]
+        assert server[mine] == {*ips, OWN[mine]}
+        later = list(server)[list(server).index(mine) + 1 :]
+        assert all(server[other] == {OWN[other]} for other in later)
+        # … showing all of it (Huobi: not "+17 more"), and nothing of another key.
+        assert set(picture["shows"]) == server[mine]
+        others = {OWN[other] for other in server if other != mine}
+        assert not others & set(picture["shows"]), f"{name}'s picture shows another key"
 
 
 # -- the picture itself, on a page of our own -----------------------------------------------
@@ -203,10 +233,18 @@ def section(result: KeyResult) -> str:
     return report.key_section(result, None)
 
 
+def table(result: KeyResult) -> str:
+    """The summary as a terminal shows it."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(summary_table([result], "apply"))
+    return console.export_text()
+
+
 def test_a_key_not_started_after_ctrl_c_is_missing_20_in_both() -> None:
     result = result_of("not started", note=NOT_REACHED)
 
     assert "missing 20 (" in summary_line(result, "apply")
+    assert "203.0.113.10, 203.0.113.11, 203.0.113.12 (+17)" in table(result)
     assert "missing now</th><td>20: " in section(result)
     assert "No picture: the run was stopped before this key was changed" in section(result)
 
