@@ -73,7 +73,7 @@ class Huobi(Flow):
     def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
         """The key's edit view, opened for the picture and closed after it: the list page
         shows only the first few linked IPs ("+N more"), the edit view the whole list."""
-        with self.step(f"{key.name!r}: showing the linked IPs"):
+        with self.step(f"{key.name!r}: reading the linked IPs again, for the report's picture"):
             self.edit(key)
         try:
             yield self.edit_view()
