@@ -31,6 +31,7 @@ from support import (
 from assistant import report, walkthrough
 from assistant.errors import ExitCode
 from assistant.outcome import (
+    INTERRUPTED,
     NOT_REACHED,
     NOT_READ_BACK,
     KeyPlan,
@@ -38,7 +39,7 @@ from assistant.outcome import (
     Target,
     stopped,
 )
-from assistant.output import summary_line, summary_table
+from assistant.output import ConsoleReporter, summary_line, summary_table
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.sites import SITES
 from flows import FLOWS
@@ -270,3 +271,49 @@ def test_a_bybit_row_says_what_happened_to_the_key() -> None:
     page = section(result)
     assert "created, bound to Altrady (Read-Write, Orders, Positions)" in page
     assert "allocated" not in page and "plan: to add" not in page and "addresses" not in page
+
+
+@pytest.mark.full  # fast: the tests above, on results made by hand
+def test_after_ctrl_c_the_report_and_the_summary_tell_one_story(
+    mock: MockExchanges,
+    tmp_path: Path,
+    browser: Browser,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while the first key's addresses are entered, before its Save: that key is read
+    back after the stop (and pictured then), the second is never started."""
+    mock.reset("binance", seed("binance"))
+    accounts = [
+        {"exchange": "binance", "name": f"Trading {n}", "key": key, "ips": IPS}
+        for n, key in enumerate([MAIN, EXTRA])
+    ]
+    allocation = write_allocation(tmp_path / "a.toml", accounts)
+    settings = settings_for(mock, "binance", tmp_path)
+    monkeypatch.setattr(ConsoleReporter, "progress", lambda *args, **kwargs: ctrl_c())
+
+    result = run_cli("apply", allocation, settings, browser, capsys, allow_count=True)
+
+    assert result.code == ExitCode.INTERRUPTED, result.out
+    assert held(mock, "binance", MAIN) == {OWN[MAIN]} and held(mock, "binance", EXTRA) == {
+        OWN[EXTRA]
+    }
+    [data_file] = (tmp_path / "runs").glob("*/report/result.json")
+    keys = {k["key"]: k for k in json.loads(data_file.read_text())["keys"]}
+    page = data_file.with_name("report.html").read_text()
+    main, extra = keys[MAIN], keys[EXTRA]
+    # The key under way: read back after the stop, in both, with the picture of that read.
+    assert main["status"] == "interrupted" and main["missing"] == IPS
+    assert f"'{MAIN}': {INTERRUPTED}" in result.out and INTERRUPTED in page
+    assert set(main["picture"]["shows"]) == {OWN[MAIN]}
+    # The key never started: missing all 20 in both, and the report says why no picture.
+    assert extra["status"] == "not started" and extra["missing"] == IPS
+    assert f"{EXTRA}: not started · added 0 · already there 0/20 · kept 1 · missing 20" in (
+        result.out
+    )
+    assert page.count("missing now</th><td>20: ") == 2
+    assert extra["picture"]["none_because"] in page
+
+
+def ctrl_c() -> None:
+    raise KeyboardInterrupt
