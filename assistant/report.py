@@ -7,8 +7,9 @@ A key's picture is taken right after its read-back, of the view that shows its w
 (`Flow.showing`: its card or row, its own edit view, or the page for an account-wide list),
 before the next key changes anything. Pictures mask the fields that hold a password or a
 code (any field holding a value that is not addresses; an empty field is left as it is); the
-addresses stay visible, a field too long for its box shown whole. ipbind's own banner and
-outlines are hidden for the shot. Text in the page goes through the redactor, like every
+addresses stay visible, a field too long for its box shown whole; a key shown as a table
+row is pictured under the table's header, the other keys' rows hidden. ipbind's own banner
+and outlines are hidden for the shot. Text in the page goes through the redactor, like every
 log line.
 """
 
@@ -58,6 +59,21 @@ PREPARE_JS = """(view) => {
     .filter((el) => !el.hasAttribute('data-ipbind-secret')).map((el) => el.value);
   return [root.innerText, ...fields].join('\\n');
 }"""
+# A key shown as a table row is pictured in its table, under the header row, the other rows
+# hidden for the shot: the columns say what each value is. Returns the element to picture.
+FRAME_JS = """(view) => {
+  if (!view.matches('tr, [role="row"]')) return view;
+  const table = view.closest('table, [role="grid"], [role="table"], [role="treegrid"]');
+  if (!table) return view;
+  const header = (row) => row.closest('thead') !== null
+    || [...row.children].every((cell) => cell.matches('th, [role="columnheader"]'));
+  for (const row of table.querySelectorAll('tr, [role="row"]')) {
+    if (row === view || header(row)) continue;
+    row.setAttribute('data-ipbind-hidden', row.style.display);
+    row.style.display = 'none';
+  }
+  return table;
+}"""
 # After the shot: the page as it was.
 RESTORE_JS = """() => {
   for (const el of document.querySelectorAll('ipbind-whole')) el.remove();
@@ -101,7 +117,8 @@ def picture(
                 # locator found by that field would find another element after.
                 element = view.element_handle(timeout=5000)
                 text = element.evaluate(PREPARE_JS)
-                element.screenshot(path=path, mask=mask, style=PICTURE_STYLE, timeout=5000)
+                frame = element.evaluate_handle(FRAME_JS).as_element() or element
+                frame.screenshot(path=path, mask=mask, style=PICTURE_STYLE, timeout=5000)
         finally:
             page.evaluate(RESTORE_JS)
     except Exception as err:  # a picture is a courtesy; never fail the run for it

@@ -218,6 +218,37 @@ def test_a_picture_has_no_banner_and_no_outline_of_ipbinds(card_page: Page, tmp_
     assert bannered.path.read_bytes() == plain.path.read_bytes() != seen
 
 
+TABLE = """<!doctype html><html><body><table>
+<thead><tr><th>Label</th><th>Trusted IPs</th><th>Actions</th></tr></thead>
+<tbody>
+<tr><td>Altrady main</td><td>203.0.113.10, 203.0.113.11</td><td><button>Edit</button></td></tr>
+<tr><td>Other key</td><td>198.51.100.77</td><td><button>Edit</button></td></tr>
+</tbody></table></body></html>"""
+
+
+def test_a_key_in_a_table_row_is_pictured_under_the_header_without_the_other_rows(
+    page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page.set_content(TABLE)
+    row = page.get_by_role("row").filter(has_text="Altrady main")
+    header = page.get_by_role("columnheader", name="Trusted IPs")
+    other = page.get_by_role("row").filter(has_text="Other key")
+    take = ElementHandle.screenshot
+
+    def screenshot(element: ElementHandle, **kwargs: Any) -> bytes:
+        expect(header).to_be_visible()  # the columns say what each value is
+        expect(row).to_be_visible()
+        expect(other).to_be_hidden()
+        assert element.evaluate("(el) => el.tagName") == "TABLE"
+        return take(element, **kwargs)
+
+    monkeypatch.setattr(ElementHandle, "screenshot", screenshot)
+    taken = report.picture(page, row, tmp_path, "binance", MAIN)
+
+    assert taken is not None and taken.shows == ["203.0.113.10", "203.0.113.11"]
+    expect(other).to_be_visible()  # the page as it was after the shot
+
+
 # -- the report's words, against the terminal's ------------------------------------------------
 
 IPS = altrady_ips()
