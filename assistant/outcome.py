@@ -26,6 +26,10 @@ Status = Literal[
 DECLINED = "you answered no at the confirmation; nothing was changed"
 ACCOUNT_LIST = "account allow list"
 INTERRUPTED = "stopped with Ctrl-C while being changed; its list as read back after the stop"
+NOT_READ_BACK = (
+    "stopped with Ctrl-C while being changed; its list could not be read back after the stop"
+)
+NOT_CREATED = "stopped with Ctrl-C while being created; not read back"
 NOT_REACHED = "not started: the run was stopped with Ctrl-C before this key"
 EXISTING = (
     "exists, bound as asked; its secret was shown once, on the run that created it: if it is "
@@ -145,6 +149,15 @@ class Reporter(Protocol):
     def status(self, exchange: str, text: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A key's picture for the report, taken right after its list was read back, and the
+    addresses the pictured view shows (what the picture proves)."""
+
+    path: Path
+    shows: list[str]
+
+
 @dataclass
 class Outcome:
     """What the runner gets back from the engine, whether the run ended or stopped: each
@@ -152,10 +165,18 @@ class Outcome:
     last unfinished run of the same allocation (as told), and whether changes had begun."""
 
     results: list[KeyResult] = field(default_factory=list)
-    pictures: dict[tuple[str, str], Path] = field(default_factory=dict)  # key → its list
+    pictures: dict[tuple[str, str], Picture] = field(default_factory=dict)  # key → its list
     traces: list[Path] = field(default_factory=list)
     resumes: str | None = None
     changing: bool = False  # set once the first change may be under way (for Ctrl-C)
+
+
+def stopped(plan: KeyPlan, after: list[str] | None) -> KeyResult:
+    """A key stopped with Ctrl-C while being changed: `after`, its list as read back after
+    the stop; None when it could not be read back, and the note says so."""
+    return KeyResult(
+        plan, "interrupted", after, note=INTERRUPTED if after is not None else NOT_READ_BACK
+    )
 
 
 def not_started(plan: KeyPlan, failed: list[KeyPlan]) -> KeyResult:

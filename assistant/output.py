@@ -362,7 +362,9 @@ def counts(r: KeyResult, mode: Mode) -> list[tuple[str, str]]:
 
 
 def missing_of(r: KeyResult) -> list[str]:
-    return [] if r.status in ("planned", "not started", "declined") else r.missing
+    """What the summary and the report call missing: what the exchange is known not to hold.
+    A key a run stopped while planning may not have been read at all: none is named."""
+    return [] if r.status == "planned" else r.missing
 
 
 PENDING = "pending e-mail confirmation"  # what a key saved but not yet confirmed lacks

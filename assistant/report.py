@@ -1,10 +1,16 @@
 """The report of a run: one self-contained HTML page (pictures inline, opens offline) with,
 for each key, the plan, the result and a picture of its whitelist as read back from the
-exchange; beside it the JSON result. Every apply and verify writes one into its run folder.
+exchange; beside it the JSON result (with, per key, what its picture shows, or why there is
+none). Every apply and verify writes one into its run folder.
 
-Pictures mask every password and code field (any input or text area whose value is not
-addresses); the addresses stay visible. Text in the page goes through the redactor, like
-every log line.
+A key's picture is taken right after its read-back, of the view that shows its whole list
+(`Flow.showing`: its card or row, its own edit view, or the page for an account-wide list),
+before the next key changes anything. Pictures mask the fields that hold a password or a
+code (any field holding a value that is not addresses; an empty field is left as it is); the
+addresses stay visible, a field too long for its box shown whole; a key shown as a table
+row is pictured under the table's header, the other keys' rows hidden. ipbind's own banner
+and outlines are hidden for the shot. Text in the page goes through the redactor, like every
+log line.
 """
 
 from __future__ import annotations
@@ -17,49 +23,115 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from assistant.logs import redactor
-from assistant.outcome import KeyResult, Mode
+from assistant.outcome import KeyResult, Mode, Picture
+from assistant.output import binding_done, missing_of
 from assistant.words import count
+from flows.base import ips_in
 
 REPORT_DIR = "report"
-# Marks the fields that hold addresses only (left visible); every other field is masked.
-MARK_ADDRESS_FIELDS = """() => {
+# Before the shot: every field that holds a value other than addresses (a password, a code) is
+# marked to be masked (an empty one is not); a field of addresses too long for its box is
+# shown whole, as text in its place. Returns the addresses the view shows, as text or in its
+# fields: what the picture proves.
+PREPARE_JS = """(view) => {
+  const root = view || document.body;
   for (const el of document.querySelectorAll('input, textarea')) {
+    el.removeAttribute('data-ipbind-secret');
     const v = (el.value || '').trim();
-    const addresses = v && /[.:]/.test(v) && /^[0-9a-fA-F:.,\\/\\s]+$/.test(v)
-      && el.type !== 'password';
-    if (addresses) el.setAttribute('data-ipbind-addresses', '');
-    else el.removeAttribute('data-ipbind-addresses');
+    if (!v) continue;
+    const addresses = el.type !== 'password' && /[.:]/.test(v) && /^[0-9a-fA-F:.,\\/\\s]+$/.test(v);
+    if (!addresses) { el.setAttribute('data-ipbind-secret', ''); continue; }
+    const cut = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+    if (!cut || !root.contains(el)) continue;
+    const whole = document.createElement('ipbind-whole');
+    whole.textContent = v.split(/[\\s,]+/).filter(Boolean).join(', ');
+    whole.setAttribute('style', 'display: block; box-sizing: border-box; padding: 4px 6px;'
+      + ' border: 1px solid #888; font: 13px/1.5 monospace; white-space: normal;'
+      + ' overflow-wrap: anywhere; width: ' + Math.max(el.offsetWidth, 200) + 'px;');
+    el.setAttribute('data-ipbind-hidden', el.style.display);
+    el.style.display = 'none';
+    el.after(whole);
+  }
+  const fields = [...root.querySelectorAll('input, textarea')]
+    .filter((el) => !el.hasAttribute('data-ipbind-secret')).map((el) => el.value);
+  return [root.innerText, ...fields].join('\\n');
+}"""
+# A key shown as a table row is pictured in its table, under the header row, the other rows
+# hidden for the shot: the columns say what each value is. Returns the element to picture.
+FRAME_JS = """(view) => {
+  if (!view.matches('tr, [role="row"]')) return view;
+  const table = view.closest('table, [role="grid"], [role="table"], [role="treegrid"]');
+  if (!table) return view;
+  const header = (row) => row.closest('thead') !== null
+    || [...row.children].every((cell) => cell.matches('th, [role="columnheader"]'));
+  for (const row of table.querySelectorAll('tr, [role="row"]')) {
+    if (row === view || header(row)) continue;
+    row.setAttribute('data-ipbind-hidden', row.style.display);
+    row.style.display = 'none';
+  }
+  return table;
+}"""
+# After the shot: the page as it was.
+RESTORE_JS = """() => {
+  for (const el of document.querySelectorAll('ipbind-whole')) el.remove();
+  for (const el of document.querySelectorAll('[data-ipbind-hidden]')) {
+    el.style.display = el.getAttribute('data-ipbind-hidden');
+    el.removeAttribute('data-ipbind-hidden');
   }
 }"""
-MASKED = "input:not([data-ipbind-addresses]), textarea:not([data-ipbind-addresses])"
+SECRET_FIELDS = "[data-ipbind-secret]"
+# For the shot only: ipbind's own banner (the walkthrough's) and outlines are no part of the
+# exchange's page.
+PICTURE_STYLE = """
+ipbind-banner { display: none !important; }
+[data-ipbind-active], :focus { outline: none !important; box-shadow: none !important; }
+"""
 
 
 def safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
 
 
-def picture(page: Page, run_dir: Path, exchange: str, key: str) -> Path | None:
-    """A screenshot of the page as it is now (the key's list just read), fields masked."""
+def picture(
+    page: Page, view: Locator | None, run_dir: Path, exchange: str, key: str
+) -> Picture | None:
+    """A screenshot of `view` (the key's card, row or own view; None: the whole page) as it
+    is now, right after the key's list was read: secret fields that hold a value masked,
+    ipbind's banner and outlines hidden, a long field of addresses shown whole."""
     folder = run_dir / REPORT_DIR
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"{safe_name(exchange)}-{safe_name(key)}.png"
+    mask = [page.locator(SECRET_FIELDS)]
     try:
-        page.evaluate(MARK_ADDRESS_FIELDS)
-        page.screenshot(path=path, mask=[page.locator(MASKED)], full_page=True, timeout=5000)
+        try:
+            if view is None:
+                text = page.evaluate(PREPARE_JS, None)
+                page.screenshot(
+                    path=path, mask=mask, style=PICTURE_STYLE, full_page=True, timeout=5000
+                )
+            else:
+                # The element found now: a field shown whole is hidden for the shot, and a
+                # locator found by that field would find another element after.
+                element = view.element_handle(timeout=5000)
+                text = element.evaluate(PREPARE_JS)
+                frame = element.evaluate_handle(FRAME_JS).as_element() or element
+                frame.screenshot(path=path, mask=mask, style=PICTURE_STYLE, timeout=5000)
+        finally:
+            page.evaluate(RESTORE_JS)
     except Exception as err:  # a picture is a courtesy; never fail the run for it
         logger.debug("no picture of {} {!r}: {}", exchange, key, err)
         return None
-    return path
+    return Picture(path, ips_in(text))
 
 
 def write(
     run_dir: Path,
     mode: Mode,
     results: list[KeyResult],
-    pictures: dict[tuple[str, str], Path],
+    pictures: dict[tuple[str, str], Picture],
     data: dict[str, Any],
     note: str | None = None,
 ) -> Path:
@@ -67,6 +139,11 @@ def write(
     `note`: what the page says first (the last run stopped half way, and this one resumed)."""
     folder = run_dir / REPORT_DIR
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keys = [
+        {**entry, "picture": picture_json(r, pictures.get(key_of(r)))}
+        for entry, r in zip(data.get("keys", []), results, strict=False)
+    ]
+    data = {**data, "keys": keys}
     (folder / "result.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     page = folder / "report.html"
     page.write_text(redactor(render(mode, results, pictures, data, note)), encoding="utf-8")
@@ -80,15 +157,13 @@ def esc(text: object) -> str:
 def render(
     mode: Mode,
     results: list[KeyResult],
-    pictures: dict[tuple[str, str], Path],
+    pictures: dict[tuple[str, str], Picture],
     data: dict[str, Any],
     note: str | None = None,
 ) -> str:
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     verdict = "every key verified" if data.get("ok") else f"exit code {data.get('exit_code')}"
-    sections = [
-        key_section(r, pictures.get((r.plan.target.exchange, r.plan.target.key))) for r in results
-    ]
+    sections = [key_section(r, pictures.get(key_of(r))) for r in results]
     error = f"<p class=error>{esc(data['error'])}</p>" if data.get("error") else ""
     resumed = f"<p>{esc(note)}</p>" if note else ""
     return f"""<!doctype html>
@@ -105,7 +180,8 @@ img {{ max-width: 100%; border: 1px solid #ccc; margin-top: .5rem; }}
 </style></head><body>
 <h1>ipbind {esc(mode)}: {esc(verdict)}</h1>
 <p>{when} · {count(len(results), "key")}. Pictures: each key's whitelist as read back from the
-exchange after the run (password and code fields masked).</p>
+exchange right after its own change (or while planning, when it needed none), in the view that
+shows its whole list (fields holding a password or code masked).</p>
 {resumed}
 {error}
 {"".join(sections)}
@@ -113,11 +189,61 @@ exchange after the run (password and code fields masked).</p>
 """
 
 
-def key_section(result: KeyResult, image: Path | None) -> str:
-    plan, target = result.plan, result.plan.target
+def key_of(result: KeyResult) -> tuple[str, str]:
+    return (result.plan.target.exchange, result.plan.target.key)
+
+
+def picture_json(result: KeyResult, taken: Picture | None) -> dict[str, Any]:
+    """The key's picture in result.json: its file and the addresses it shows, or why none."""
+    if taken is None:
+        return {"file": None, "shows": [], "none_because": no_picture(result)}
+    return {"file": taken.path.name, "shows": taken.shows, "none_because": None}
+
+
+def no_picture(result: KeyResult) -> str:
+    """Why a key has no picture, in a person's words."""
+    if result.plan.error:
+        return "its list could not be read (see the error)"
+    if result.status == "not started":
+        return "the run was stopped before this key was changed (the list above: as planned)"
+    if result.status == "declined":
+        return "nothing was changed (you answered no at the confirmation)"
+    if result.status == "planned":
+        return "the run was stopped while planning"
+    if result.after is None and result.status == "interrupted":
+        return "its list could not be read back after the stop"
+    if result.after is None and result.plan.changes:
+        return "its list could not be read back after the change"
+    return "the picture could not be taken (see the debug log)"
+
+
+def key_section(result: KeyResult, taken: Picture | None) -> str:
+    target = result.plan.target
     good = result.status in ("verified", "unchanged") and not result.missing
+    rows = binding_rows(result) if target.binding is not None else list_rows(result)
+    if result.error:
+        rows.append(("error", esc(result.error.message)))
+    if result.note:
+        rows.append(("note", esc(result.note)))
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    if taken is not None and taken.path.is_file():
+        encoded = base64.b64encode(taken.path.read_bytes()).decode("ascii")
+        alt = f"{target.exchange} {target.key}: the whitelist as read back"
+        shot = f'<img alt="{esc(alt)}" src="data:image/png;base64,{encoded}">'
+    else:
+        shot = f"<p><em>No picture: {esc(no_picture(result))}.</em></p>"
+    return (
+        f"<section><h2>{esc(target.exchange)} · {esc(target.key)}: "
+        f"<span class={'ok' if good else 'bad'}>{esc(result.status)}</span></h2>"
+        f"<table>{table}</table>{shot}</section>"
+    )
+
+
+def list_rows(result: KeyResult) -> list[tuple[str, str]]:
+    """A key's list: the plan, and what the exchange holds now (as the terminal says it)."""
+    plan, target = result.plan, result.plan.target
     rows = [
-        ("accounts", ", ".join(target.accounts)),
+        ("accounts", esc(", ".join(target.accounts))),
         ("allocated", f"{len(target.ips)} addresses"),
         ("plan: to add", ips_cell(plan.to_add)),
         ("plan: already there", ips_cell(plan.present)),
@@ -125,23 +251,20 @@ def key_section(result: KeyResult, image: Path | None) -> str:
     ]
     if plan.to_remove:
         rows.append(("plan: to remove", ips_cell(plan.to_remove)))
-    rows.append(("missing now", ips_cell(result.missing)))
-    if result.error:
-        rows.append(("error", esc(result.error.message)))
-    if result.note:
-        rows.append(("note", esc(result.note)))
-    table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    if image is not None and image.is_file():
-        encoded = base64.b64encode(image.read_bytes()).decode("ascii")
-        alt = f"{target.exchange} {target.key}: the whitelist as read back"
-        shot = f'<img alt="{esc(alt)}" src="data:image/png;base64,{encoded}">'
-    else:
-        shot = "<p><em>No picture: the key's list was not read back in this run.</em></p>"
-    return (
-        f"<section><h2>{esc(target.exchange)} · {esc(target.key)}: "
-        f"<span class={'ok' if good else 'bad'}>{esc(result.status)}</span></h2>"
-        f"<table>{table}</table>{shot}</section>"
-    )
+    rows.append(("missing now", ips_cell(missing_of(result))))
+    if result.unknown:
+        rows.append(("unknown (not read back)", ips_cell(result.unknown)))
+    return rows
+
+
+def binding_rows(result: KeyResult) -> list[tuple[str, str]]:
+    """A key bound to an app instead of a list: what was asked, and what happened."""
+    target = result.plan.target
+    return [
+        ("accounts", esc(", ".join(target.accounts))),
+        ("asked", esc(f"a key {target.binding}")),
+        ("done", esc(binding_done(result))),
+    ]
 
 
 def ips_cell(ips: list[str]) -> str:

@@ -35,7 +35,7 @@ from assistant.opening import codes_for, open_exchange
 from assistant.outcome import (
     ACCOUNT_LIST,
     EXISTING,
-    INTERRUPTED,
+    NOT_CREATED,
     NOT_REACHED,
     KeyPlan,
     KeyResult,
@@ -44,6 +44,7 @@ from assistant.outcome import (
     Reporter,
     Target,
     planned,
+    stopped,
 )
 from assistant.settings import BaseIpbindSettings
 from assistant.stops import Stops
@@ -135,7 +136,7 @@ class Worker:
                 result = planned(plan, "apply") if plan.error else self._apply(self.flow, plan)
             except (KeyboardInterrupt, Interrupted):  # between two steps
                 self.run.stops.interrupted(self.exchange)
-                result = KeyResult(plan, "interrupted", note=INTERRUPTED)
+                result = stopped(plan, None)
             self.results.append(result)
             self.run.reporter.result(result)
 
@@ -320,7 +321,7 @@ class Worker:
                 now = flow.read(plan.key)
         except (KeyboardInterrupt, Interrupted):
             self.run.stops.interrupted(flow.id)
-            return KeyResult(plan, "interrupted", result.after, note=INTERRUPTED)
+            return stopped(plan, result.after)
         except IpbindError as err:
             logger.info("{}: {!r}: no second try: {}", flow.name, target.key, err.message)
             return result
@@ -346,19 +347,19 @@ class Worker:
         except (KeyboardInterrupt, Interrupted):  # Ctrl-C, or at a prompt for a code
             self.run.stops.interrupted(flow.id)
             after = self._read_back_if_possible(flow, plan)
-            return KeyResult(plan, "interrupted", after, note=INTERRUPTED)
+            return stopped(plan, after)
         except IpbindError as err:
             return KeyResult(plan, "failed", self._read_back_if_possible(flow, plan), error=err)
         try:
             with self._failure_capture(flow, f"read-back-{target.key}"):
                 after = self._read_back(flow, plan)
+                self._picture(flow, plan)
                 short = any(ip not in after for ip in target.ips)
                 pending = flow.pending(plan.key) if short else None
-            self._picture(flow, plan)
         except (KeyboardInterrupt, Interrupted):  # stopped while reading back: once more
             self.run.stops.interrupted(flow.id)
             after = self._read_back_if_possible(flow, plan)
-            return KeyResult(plan, "interrupted", after, note=INTERRUPTED)
+            return stopped(plan, after)
         except IpbindError as err:
             return KeyResult(plan, "failed", error=err)
         missing = [ip for ip in target.ips if ip not in after]
@@ -379,7 +380,7 @@ class Worker:
         what the exchange has rather than what was planned. None when it cannot be read (a
         second Ctrl-C, a closed browser, a site that keeps failing)."""
         try:
-            return self._read_back(flow, plan, once=True)
+            after = self._read_back(flow, plan, once=True)
         except (IpbindError, PlaywrightError, KeyboardInterrupt) as err:
             logger.info(
                 "{}: {!r}: not read back after the stop ({})",
@@ -388,6 +389,9 @@ class Worker:
                 type(err).__name__,
             )
             return None
+        with suppress(Interrupted, KeyboardInterrupt):  # a second Ctrl-C: no picture
+            self._picture(flow, plan)
+        return after
 
     def _create(self, flow: Flow, plan: KeyPlan, progress: Progress) -> KeyResult:
         """Creates the key bound to Altrady, then reads its binding back from a fresh load."""
@@ -404,7 +408,7 @@ class Worker:
         except (KeyboardInterrupt, Interrupted):  # a key created is still shown to the user
             self.run.stops.interrupted(flow.id)
             created = created or flow.created
-            return KeyResult(plan, "interrupted", note=INTERRUPTED, created=created)
+            return KeyResult(plan, "interrupted", note=NOT_CREATED, created=created)
         except IpbindError as err:  # a key created but not read back is still the user's
             return KeyResult(plan, "failed", error=err, created=created or flow.created)
         if bound != target.binding:
@@ -448,14 +452,25 @@ class Worker:
             raise
 
     def _picture(self, flow: Flow, plan: KeyPlan) -> None:
-        """The key's whitelist as just read, for the run's report (password and code
-        fields masked, addresses visible)."""
-        if self.run.run_dir is None:
+        """The key's whole list (or binding) as just read back, for the run's report: a
+        picture of the view the flow says shows it (`Flow.showing`), taken before the next
+        key changes anything. A picture is a courtesy: only a Ctrl-C stops the run here."""
+        if self.run.run_dir is None or plan.key is None:
             return
-        flow.settle()  # the list, not its skeleton
-        path = report.picture(flow.page, self.run.run_dir, plan.target.exchange, plan.target.key)
-        if path is not None:
-            self.run.outcome.pictures[(plan.target.exchange, plan.target.key)] = path
+        target = plan.target
+        try:
+            with flow.showing(plan.key) as view:
+                flow.settle()  # the list, not its skeleton
+                taken = report.picture(
+                    flow.page, view, self.run.run_dir, target.exchange, target.key
+                )
+        except Interrupted:
+            raise
+        except (IpbindError, PlaywrightError) as err:
+            logger.info("no picture of {} {!r}: {}", flow.name, target.key, first_line(err))
+            return
+        if taken is not None:
+            self.run.outcome.pictures[(target.exchange, target.key)] = taken
 
     def _screenshot(self, page: Page, name: str) -> None:
         if self.run.run_dir is None:

@@ -10,6 +10,8 @@ seed article, and the engine calls them in this order:
     read(key) -> [ip, …]          the key's saved whitelist, as the page shows it
     change(key, add, remove)      edit, enter, save, pass 2FA (engine re-reads to verify)
     pending(key) -> str | None    a saved change not yet in effect (an e-mailed link unopened)
+    showing(key)                  the view that shows the key's whole list, for the report's
+                                  picture, taken right after the key's read-back
 
 Every hook starts and ends on the API page and loads no page of its own (but a `read` may
 leave open the key's own view where its list shows, for the report's picture: the flow's
@@ -234,6 +236,16 @@ class Flow(Answers, Cards):
         raise NotImplementedError
 
     created: NewKey | None = None  # the key `create` made, once read from the page
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
+        """The view that shows the key's whole list (or its binding) as `read` (or
+        `binding`) just found it, for the report's picture: its card or row on the API page,
+        or its own view where the API page shows only part of the list; None for the whole
+        page (an account-wide list). Found as every control is, by role, name, label or text;
+        what it opened is closed on the way out."""
+        raise NotImplementedError
+        yield  # a generator, for @contextmanager
 
     def pending(self, key: KeyInfo) -> str | None:
         """Why the key's last saved change is not in effect yet, in the page's words (say,

@@ -10,6 +10,9 @@ As a person does it (seed article, "most exchanges"):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from playwright.sync_api import Locator
 
 from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
@@ -59,6 +62,11 @@ class Binance(Flow):
         with self.step(f"reading the trusted IPs of {key.name!r}"):
             text = self.key_text(key.api_key or key.name, "button", EDIT)
             return ips_in(text.replace(key.api_key, " ") if key.api_key else text)
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
+        """The key's card: its trusted IPs as read-only text."""
+        yield self.card(key.api_key or key.name, "button", EDIT)
 
     # -- edit, paste, Confirm, Save, Security Verification ---------------------------------
 

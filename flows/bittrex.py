@@ -10,6 +10,9 @@ than the codes themselves force.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from playwright.sync_api import Locator
 
 from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
@@ -63,6 +66,11 @@ class Bittrex(Flow):
             self.appear(self.api_page_ready())
             removes = self.page.get_by_role("button", name=REMOVE)
             return [ip for _, text in self.cards(removes) for ip in ips_in(text)]
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
+        """The whole page: the allow list is the account's, not one key's."""
+        yield None
 
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
         for done, ip in enumerate(remove, start=1):

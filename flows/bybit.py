@@ -20,7 +20,8 @@ the words of its card or row, wherever they stand.
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import ClassVar
 
 from playwright.sync_api import Error as PlaywrightError
@@ -109,6 +110,11 @@ class Bybit(Flow):
             )
         app = self.app if any(map(ALTRADY.search, tokens)) else None
         return Binding(app, shown)
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
+        """The key's card or row: its permissions and its third-party application."""
+        yield self.card(key.name, "button", EDIT)
 
     # -- Create New Key, bound to Altrady ----------------------------------------------------
 

@@ -32,6 +32,29 @@ class Cards:
         controls, found = self._key(name, role, control)
         return controls.nth(int(found["index"]))
 
+    def card(self, name: str, role: str, control: re.Pattern[str] | str) -> Locator:
+        """The card or row of the key whose name (or API key) is `name`, as a locator (for the
+        report's picture): of the elements holding that name and one of the controls
+        `role`/`control`, the widest that holds no other such control, never past a row,
+        list item or article (as CARD_JS finds it for a read)."""
+        self.key_control(name, role, control)  # on the page, settled, or raises as a read
+        page = self.page
+        controls = page.get_by_role(role, name=control)  # type: ignore[arg-type]
+        label = re.compile(rf"^[^:]{{1,40}}:\s*{re.escape(name)}$")  # "API Key: …"
+        named = page.get_by_text(name, exact=True).or_(page.get_by_text(label))
+        around = page.locator("*").filter(has=named).filter(has=controls)  # outermost first
+        card = None
+        for n in reversed(range(around.count())):
+            here = around.nth(n)
+            if here.get_by_role(role, name=control).count() != 1:  # type: ignore[arg-type]
+                break
+            card = here
+            if here.evaluate(f"(el) => el.matches({ITEM!r})"):
+                break
+        if card is None:
+            raise SiteChanged(f"{self.name}: {name!r}: no card or row of its own on the page")
+        return card
+
     def key_text(self, name: str, role: str, control: re.Pattern[str] | str) -> str:
         """The whole text of the card or row of the key whose name (or API key) is `name`:
         the element around that text holding exactly one of the controls `role`/`control`."""
@@ -127,8 +150,10 @@ class Cards:
 # a key's name is read as the value of its label where the card shows one, else as the
 # card's own name or heading, else its first text that is neither a label nor a value of
 # another kind (an API key, addresses).
-CARD_JS = r"""
-const ITEM = 'tr, li, article, [role="row"], [role="listitem"], [role="article"]';
+ITEM = 'tr, li, article, [role="row"], [role="listitem"], [role="article"]'
+CARD_JS = (
+    f"const ITEM = '{ITEM}';"
+    + r"""
 const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
 const holds = (el, controls) => controls.filter((c) => el.contains(c)).length;
 function cardOf(start, controls) {
@@ -256,6 +281,7 @@ function apiKeyOf(card) {
   return keys.length ? keys[0] : null;
 }
 """
+)
 
 
 # The value beside a label, as text (see `Flow.value_of`): the label is the innermost visible

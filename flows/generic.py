@@ -18,6 +18,8 @@ list edited: such a key is stopped, untouched, with the advice to make a normal 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -127,6 +129,11 @@ class ProfileFlow(Flow):
                 "ipbind again with the new key's name.",
             )
         return ips_in(text.replace(key.name, " "))
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
+        """The key's card or row, where `read` found its list."""
+        yield self.card(key.name, "button", self.words.edit)
 
     # -- edit, the whole list, Save, verification --------------------------------------------
 

@@ -13,6 +13,9 @@ from the key's edit view.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from playwright.sync_api import Locator, expect
 
 from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
@@ -64,14 +67,20 @@ class Huobi(Flow):
         with self.step(f"{key.name!r}: reading the linked IPs"):
             field = self.edit(key)
             ips = ips_in(field.input_value())
-            view = self.edit_view()
-            cancel = view.get_by_role("button", name=CANCEL)
-            if cancel.count():
-                cancel.first.click()
-            else:
-                self.page.keyboard.press("Escape")
-            expect(view).to_be_hidden()
+            self.close_edit_view()
         return ips
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
+        """The key's edit view, opened for the picture and closed after it: the list page
+        shows only the first few linked IPs ("+N more"), the edit view the whole list."""
+        with self.step(f"{key.name!r}: reading the linked IPs again, for the report's picture"):
+            self.edit(key)
+        try:
+            yield self.edit_view()
+        finally:
+            with self.step(f"{key.name!r}: closing the linked IPs"):
+                self.close_edit_view()
 
     # -- edit, the whole list, Confirm, e-mailed code and 2FA ------------------------------
 
@@ -116,6 +125,16 @@ class Huobi(Flow):
             .filter(has=page.get_by_role("button", name=CONFIRM))
             .last
         )
+
+    def close_edit_view(self) -> None:
+        """Leaves the key's edit view unsaved: its "Cancel", else Escape."""
+        view = self.edit_view()
+        cancel = view.get_by_role("button", name=CANCEL)
+        if cancel.count():
+            cancel.first.click()
+        else:
+            self.page.keyboard.press("Escape")
+        expect(view).to_be_hidden()
 
     def edit(self, key: KeyInfo) -> Locator:
         """The key's edit view, settled: its field holding the key's whole list."""

@@ -18,6 +18,9 @@ edit view shows is found by the switch's words.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from playwright.sync_api import Locator, expect
 
 from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
@@ -84,6 +87,21 @@ class Kraken(Flow):
                 return ips_in(self.page.get_by_label(LIST_FIELD).input_value())
             values = self.entries().evaluate_all("inputs => inputs.map(i => i.value)")
             return ips_in(" ".join(values))
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
+        """The key's edit view, which `read` left open (the API page shows names only): the
+        innermost part of the page holding its switch and "Save"."""
+        if not self.switch().first.is_visible():
+            self.edit(key)
+            self.settle()
+        page = self.page
+        yield (
+            page.locator("*")
+            .filter(has=self.switch())
+            .filter(has=page.get_by_role("button", name=SAVE))
+            .last
+        )
 
     # -- edit, add one by one, Save, 2FA ---------------------------------------------------
 

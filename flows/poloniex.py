@@ -16,6 +16,9 @@ whatever the list's shape; the form shows no API key, so it is no key.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from playwright.sync_api import Locator, expect
 
 from flows.base import Flow, KeyInfo, Progress, SignIn, ips_in
@@ -66,6 +69,11 @@ class Poloniex(Flow):
         with self.step(f"reading the trusted IPs of {key.name!r}"):
             text = self.card_text(key)
             return ips_in(text.replace(key.api_key, " ") if key.api_key else text)
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
+        """The key's card: its "Trusted IPs" (and a "Pending email confirmation")."""
+        yield self.card(key.api_key or key.name, "radio", RESTRICTED)
 
     def pending(self, key: KeyInfo) -> str | None:
         with self.step(f"{key.name!r}: is a change pending?"):

@@ -142,12 +142,13 @@ def test_a_picture_masks_password_fields_but_shows_addresses(page: Page, tmp_pat
         f'<input type=password value="{PASSWORD}"><input id=code value="123456">'
         f"<textarea id=ips>{IPS[0]}, {IPS[1]}</textarea>"
     )
-    assert picture(page, tmp_path, "binance", "k") is not None
+    taken = picture(page, None, tmp_path, "binance", "k")
+    assert taken is not None and taken.shows == IPS[:2]
     marked = page.evaluate(
         "() => [...document.querySelectorAll('input, textarea')]"
-        ".map(e => e.hasAttribute('data-ipbind-addresses'))"
+        ".map(e => e.hasAttribute('data-ipbind-secret'))"
     )
-    assert marked == [False, False, True]  # masked, masked, visible
+    assert marked == [True, True, False]  # masked, masked, visible
 
 
 # -- login / logout --------------------------------------------------------------------------

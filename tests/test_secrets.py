@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, ElementHandle, Page
 from support import (
     MailboxHuman,
     account_state,
@@ -108,20 +108,24 @@ def saved(mock: MockExchanges, exchange: str) -> Any:
 
 @pytest.fixture
 def screenshot_text(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The page's text (and the fields a picture leaves unmasked) at every screenshot."""
+    """What every screenshot shows as text: a page's whole text (a failure's screenshot),
+    or a key's picture's view (its card, its edit view), with the values of the fields the
+    picture leaves unmasked (those of addresses)."""
     seen: list[str] = []
-    take = Page.screenshot
+    page_shot, element_shot = Page.screenshot, ElementHandle.screenshot
+    shown = """(root) => [root.innerText, ...[...root.querySelectorAll('input, textarea')]
+      .filter((e) => !e.hasAttribute('data-ipbind-secret')).map((e) => e.value)].join('\\n')"""
 
-    def screenshot(page: Page, *args: Any, **kwargs: Any) -> bytes:
-        seen.append(
-            page.evaluate(
-                "() => document.body.innerText + '\\n' + [...document.querySelectorAll("
-                "'[data-ipbind-addresses]')].map((e) => e.value).join('\\n')"
-            )
-        )
-        return take(page, *args, **kwargs)
+    def page_screenshot(page: Page, *args: Any, **kwargs: Any) -> bytes:
+        seen.append(page.evaluate(f"() => ({shown})(document.body)"))
+        return page_shot(page, *args, **kwargs)
 
-    monkeypatch.setattr(Page, "screenshot", screenshot)
+    def element_screenshot(element: ElementHandle, *args: Any, **kwargs: Any) -> bytes:
+        seen.append(element.evaluate(shown))
+        return element_shot(element, *args, **kwargs)
+
+    monkeypatch.setattr(Page, "screenshot", page_screenshot)
+    monkeypatch.setattr(ElementHandle, "screenshot", element_screenshot)
     return seen
 
 
@@ -185,7 +189,11 @@ def test_no_secret_in_anything_a_verbose_apply_writes_or_prints(
     for path, text in [*written(run_dir), *written(tmp_path / "state")]:
         assert leaks(text, secrets_of) == [], path
     assert (tmp_path / "state" / "totp-steps.json").is_file()
-    assert screenshot_text  # the report's pictures, at least
+    # The report's pictures, one per key (of the view that shows its list), at least.
+    data = json.loads((run_dir / "report" / "result.json").read_text())
+    pictures = [key["picture"]["file"] for key in data["keys"]]
+    assert all(pictures) and {f"report/{p}" for p in pictures} <= files
+    assert len(screenshot_text) >= len(pictures)
     for text in screenshot_text:
         assert leaks(text, secrets_of) == []
     assert f"Trace: {trace}" in result.out and "playwright show-trace" in result.out
