@@ -93,6 +93,17 @@ class DemoPerson:
         return None  # the demo's accounts sign in with what it set: nothing to ask
 
 
+def demo_sites(chaos: int) -> MockExchanges:
+    """The bundled mock exchanges as the demo runs them: quick codes, taken a little late."""
+    return MockExchanges(
+        totp_period=DEMO_PERIOD,
+        chaos_seed=chaos,
+        totp_window=DEMO_WINDOW,
+        clock=CLOCK.time,
+        pace=PACE,
+    )
+
+
 def run_demo(
     options: Options, allocation: Path = DEMO_ALLOCATION, chromium: Browser | None = None
 ) -> ExitCode:
@@ -101,13 +112,7 @@ def run_demo(
     # The mock pages vary their markup and timing on every load, as real sites do. They
     # check codes on the clock ipbind makes them on (the wall clock, but in tests).
     chaos = secrets.randbelow(10**6)
-    with MockExchanges(
-        totp_period=DEMO_PERIOD,
-        chaos_seed=chaos,
-        totp_window=DEMO_WINDOW,
-        clock=CLOCK.time,
-        pace=PACE,
-    ) as mock:
+    with demo_sites(chaos) as mock:
         Console(stderr=True, highlight=False).print(
             "[bold]ipbind demo[/]: a real `ipbind apply` against mock exchange sites on this "
             f"machine ({', '.join(mock.base_url(s) for s in sorted(exchanges))}), with demo "
@@ -141,13 +146,7 @@ def serve_demo(
     printed. `ready` is told the file's path once the sites are up (tests)."""
     settings = load_settings(**options.overrides)
     chaos = secrets.randbelow(10**6)
-    with MockExchanges(
-        totp_period=DEMO_PERIOD,
-        chaos_seed=chaos,
-        totp_window=DEMO_WINDOW,
-        clock=CLOCK.time,
-        pace=PACE,
-    ) as mock:
+    with demo_sites(chaos) as mock:
         sites = sorted(mock.sites)
         lines = [
             f"export IPBIND_{site.upper()}__{name.upper()}={shlex.quote(str(value))}"
