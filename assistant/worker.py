@@ -175,11 +175,8 @@ class Worker:
         if not run.trace or run.run_dir is None or self.flow is None:
             return
         path = run.run_dir / f"trace-{self.exchange}.zip"
-        try:
-            traces.save(self.flow.page.context, path)
-        except (PlaywrightError, OSError) as err:  # the browser gone (Ctrl-C), a full disk
-            logger.info("no trace of {}: {}", self.exchange, first_line(err))
-            return
+        if traces.save_if_possible(self.flow.page.context, path) is None:
+            return  # the browser gone (Ctrl-C), a full disk: said in the debug log
         run.outcome.traces.append(path)
         logger.info(
             "trace of {}: {} (open with `playwright show-trace {}`)", self.exchange, path, path
