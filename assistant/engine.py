@@ -99,7 +99,7 @@ class Engine:
         self.walkthrough = walkthrough
         self.fresh_key = fresh_key
         self.reads_mail = reads_mail
-        self.outcome = Outcome()
+        self.outcome = Outcome(pictures_off=not settings.pictures)
         for exchange in FLOWS:  # every secret known to the run is masked in every log line
             redactor.add(*settings.exchange(exchange).secret_values())
         self.targets = targets_of(allocation)

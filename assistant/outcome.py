@@ -169,6 +169,7 @@ class Outcome:
     traces: list[Path] = field(default_factory=list)
     resumes: str | None = None
     changing: bool = False  # set once the first change may be under way (for Ctrl-C)
+    pictures_off: bool = False  # the settings say no pictures (IPBIND_PICTURES=false)
 
 
 def stopped(plan: KeyPlan, after: list[str] | None) -> KeyResult:

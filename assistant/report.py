@@ -32,6 +32,12 @@ from assistant.words import count
 from flows.base import ips_in
 
 REPORT_DIR = "report"
+PICTURES = (
+    "Pictures: each key's whitelist as read back from the exchange right after its own change "
+    "(or while planning, when it needed none), in the view that shows its whole list (fields "
+    "holding a password or code masked)."
+)
+PICTURES_OFF = "No pictures: they are off (IPBIND_PICTURES=false)."
 # Before the shot: every field that holds a value other than addresses (a password, a code) is
 # marked to be masked (an empty one is not); a field of addresses too long for its box is
 # shown whole, as text in its place. Returns the addresses the view shows, as text or in its
@@ -134,19 +140,22 @@ def write(
     pictures: dict[tuple[str, str], Picture],
     data: dict[str, Any],
     note: str | None = None,
+    pictures_off: bool = False,
 ) -> Path:
     """Writes report.html and result.json into the run's report folder; returns the page.
-    `note`: what the page says first (the last run stopped half way, and this one resumed)."""
+    `note`: what the page says first (the last run stopped half way, and this one resumed);
+    `pictures_off`: the settings say no pictures, and each key says so."""
     folder = run_dir / REPORT_DIR
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     keys = [
-        {**entry, "picture": picture_json(r, pictures.get(key_of(r)))}
+        {**entry, "picture": picture_json(r, pictures.get(key_of(r)), pictures_off)}
         for entry, r in zip(data.get("keys", []), results, strict=False)
     ]
     data = {**data, "keys": keys}
     (folder / "result.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     page = folder / "report.html"
-    page.write_text(redactor(render(mode, results, pictures, data, note)), encoding="utf-8")
+    html_page = render(mode, results, pictures, data, note, pictures_off)
+    page.write_text(redactor(html_page), encoding="utf-8")
     return page
 
 
@@ -160,10 +169,11 @@ def render(
     pictures: dict[tuple[str, str], Picture],
     data: dict[str, Any],
     note: str | None = None,
+    pictures_off: bool = False,
 ) -> str:
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     verdict = "every key verified" if data.get("ok") else f"exit code {data.get('exit_code')}"
-    sections = [key_section(r, pictures.get(key_of(r))) for r in results]
+    sections = [key_section(r, pictures.get(key_of(r)), pictures_off) for r in results]
     error = f"<p class=error>{esc(data['error'])}</p>" if data.get("error") else ""
     resumed = f"<p>{esc(note)}</p>" if note else ""
     return f"""<!doctype html>
@@ -179,9 +189,7 @@ code {{ font-size: 13px; }}
 img {{ max-width: 100%; border: 1px solid #ccc; margin-top: .5rem; }}
 </style></head><body>
 <h1>ipbind {esc(mode)}: {esc(verdict)}</h1>
-<p>{when} · {count(len(results), "key")}. Pictures: each key's whitelist as read back from the
-exchange right after its own change (or while planning, when it needed none), in the view that
-shows its whole list (fields holding a password or code masked).</p>
+<p>{when} · {count(len(results), "key")}. {esc(PICTURES_OFF if pictures_off else PICTURES)}</p>
 {resumed}
 {error}
 {"".join(sections)}
@@ -193,15 +201,17 @@ def key_of(result: KeyResult) -> tuple[str, str]:
     return (result.plan.target.exchange, result.plan.target.key)
 
 
-def picture_json(result: KeyResult, taken: Picture | None) -> dict[str, Any]:
+def picture_json(result: KeyResult, taken: Picture | None, off: bool = False) -> dict[str, Any]:
     """The key's picture in result.json: its file and the addresses it shows, or why none."""
     if taken is None:
-        return {"file": None, "shows": [], "none_because": no_picture(result)}
+        return {"file": None, "shows": [], "none_because": no_picture(result, off)}
     return {"file": taken.path.name, "shows": taken.shows, "none_because": None}
 
 
-def no_picture(result: KeyResult) -> str:
+def no_picture(result: KeyResult, off: bool = False) -> str:
     """Why a key has no picture, in a person's words."""
+    if off:
+        return "pictures are off (IPBIND_PICTURES=false)"
     if result.plan.error:
         return "its list could not be read (see the error)"
     if result.status == "not started":
@@ -217,7 +227,7 @@ def no_picture(result: KeyResult) -> str:
     return "the picture could not be taken (see the debug log)"
 
 
-def key_section(result: KeyResult, taken: Picture | None) -> str:
+def key_section(result: KeyResult, taken: Picture | None, pictures_off: bool = False) -> str:
     target = result.plan.target
     good = result.status in ("verified", "unchanged") and not result.missing
     rows = binding_rows(result) if target.binding is not None else list_rows(result)
@@ -231,7 +241,7 @@ def key_section(result: KeyResult, taken: Picture | None) -> str:
         alt = f"{target.exchange} {target.key}: the whitelist as read back"
         shot = f'<img alt="{esc(alt)}" src="data:image/png;base64,{encoded}">'
     else:
-        shot = f"<p><em>No picture: {esc(no_picture(result))}.</em></p>"
+        shot = f"<p><em>No picture: {esc(no_picture(result, pictures_off))}.</em></p>"
     return (
         f"<section><h2>{esc(target.exchange)} · {esc(target.key)}: "
         f"<span class={'ok' if good else 'bad'}>{esc(result.status)}</span></h2>"

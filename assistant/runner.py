@@ -186,7 +186,7 @@ def run(
             )
         )
         if report_path is not None:  # on stderr, beside the JSON
-            reporter.say(f"Report (with pictures): {report_path}", "bold")
+            reporter.say(f"{report_label(outcome)}: {report_path}", "bold")
         say_traces(reporter, outcome)
     else:
         if mode != "plan":
@@ -201,7 +201,7 @@ def run(
         elif mode == "apply" and code == ExitCode.OK and verified:
             reporter.say(ALTRADY_LAST_STEP, "bold")
         if report_path is not None:
-            reporter.say(f"Report (with pictures): {report_path}", "bold")
+            reporter.say(f"{report_label(outcome)}: {report_path}", "bold")
         say_traces(reporter, outcome)
         if code != ExitCode.OK and log_path:
             reporter.say(f"Debug log (no secrets): {log_path}", "dim")
@@ -209,6 +209,10 @@ def run(
             offer_assist(reporter, file, results, settings, options)
     logger.info("exit {}", int(code))
     return code
+
+
+def report_label(outcome: Outcome | None) -> str:
+    return "Report" if outcome is None or outcome.pictures_off else "Report (with pictures)"
 
 
 def write_report(
@@ -230,12 +234,20 @@ def write_report(
     # A key's new secret (Bybit) is handed over once, never kept in a report.
     data = result_json(mode, outcome.results, code, error=err, secrets_out=False)
     try:
-        path = report.write(run_dir, mode, outcome.results, outcome.pictures, data, outcome.resumes)
+        path = report.write(
+            run_dir,
+            mode,
+            outcome.results,
+            outcome.pictures,
+            data,
+            outcome.resumes,
+            pictures_off=outcome.pictures_off,
+        )
     except OSError as problem:
         logger.warning("could not write the report: {}", problem)
         return None
     if say:  # with --json, on stderr (the reporter's console then)
-        reporter.say(f"Report (with pictures): {path}", "dim")
+        reporter.say(f"{report_label(outcome)}: {path}", "dim")
     return path
 
 

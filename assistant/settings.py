@@ -140,6 +140,9 @@ class BaseIpbindSettings(BaseSettings):
     # Exchanges done side by side, each on a browser of its own; None: what this machine
     # takes (assistant.parallel.machine_lanes).
     parallel: int | None = Field(default=None, ge=1, le=64)
+    # A picture of each key's list as read back, in the run's report; off: the report has
+    # none, and no screenshot of the exchange account is kept.
+    pictures: bool = True
 
     @classmethod
     def settings_customise_sources(

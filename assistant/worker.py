@@ -452,7 +452,7 @@ class Worker:
         """The key's whole list (or binding) as just read back, for the run's report: a
         picture of the view the flow says shows it (`Flow.showing`), taken before the next
         key changes anything. A picture is a courtesy: only a Ctrl-C stops the run here."""
-        if self.run.run_dir is None or plan.key is None:
+        if self.run.run_dir is None or plan.key is None or not self.run.settings.pictures:
             return
         target = plan.target
         try:

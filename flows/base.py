@@ -61,7 +61,7 @@ from assistant.net import unreachable_hint
 from assistant.twofa import Codes
 from flows.answers import Answers
 from flows.cards import Cards
-from flows.overlays import dismiss_cookie_banner, dismiss_promotions
+from flows.overlays import clear_overlays
 from flows.settle import Settler
 from flows.types import Binding, Credentials, Human, KeyInfo, NewKey, SignIn, words
 from flows.vocabulary import COMMON, Vocabulary
@@ -160,8 +160,7 @@ class Flow(Answers, Cards):
         page.set_default_timeout(self.timeout_ms)
         self.settler = Settler(page)
         self.traffic = self.settler.traffic
-        dismiss_cookie_banner(page)
-        dismiss_promotions(page, self.settle)
+        clear_overlays(page, self.settle)
 
     # -- the hooks -------------------------------------------------------------------------
 

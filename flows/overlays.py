@@ -1,5 +1,5 @@
 """What stands in the way of a flow and is none of its business: a cookie banner, and a
-dialog it did not open (a promotion). Playwright clears each whenever it covers the next
+dialog it did not open (a promotion). Playwright clears them whenever they cover the next
 action (`page.add_locator_handler`)."""
 
 from __future__ import annotations
@@ -40,11 +40,10 @@ DISMISS = any_of(
 NOT_DISMISS = re.compile(rf"^(?!(?:{DISMISS.pattern})$)", re.I)  # any other button
 
 
-def dismiss_promotions(page: Page, settle: Callable[[], None]) -> None:
-    """Closes, whenever it stands in the way, a dialog the flow did not open and has no use
-    for (a promotion, an announcement: no field, no slider, nothing loading, no button but
-    one that closes it)."""
-    promo = (
+def promotion(page: Page) -> Locator:
+    """A dialog the flow did not open and has no use for (a promotion, an announcement): no
+    field, no slider, nothing loading, no button but one that closes it."""
+    return (
         page.get_by_role("dialog")
         .filter(has_not=page.locator("input, textarea, select"))
         .filter(has_not=page.get_by_role("slider"))
@@ -53,30 +52,34 @@ def dismiss_promotions(page: Page, settle: Callable[[], None]) -> None:
         .filter(has=page.get_by_role("button", name=DISMISS))
     )
 
-    def dismiss(_: Locator) -> None:
-        # A dialog of the flow's own may look like that while its body still loads (a
-        # skeleton has no role): only what still looks so once the page has settled.
-        settle()
-        if promo.count():
-            # The run may be closing the page meanwhile (its end, a Ctrl-C): then there is
-            # nothing left to dismiss, and the run, not the handler, says how it ended.
-            with suppress(PlaywrightError):
-                promo.first.get_by_role("button", name=DISMISS).first.click()
 
-    page.add_locator_handler(promo.first, dismiss, no_wait_after=True)
-
-
-def dismiss_cookie_banner(page: Page) -> None:
-    """Accepts (or rejects) a cookie banner whenever it stands in the way of an action:
-    banners come late and may cover the next control."""
+def cookie_consent(page: Page) -> Locator:
+    """The button that accepts (or rejects) a cookie banner."""
     banner = page.get_by_role("region", name=COOKIE).or_(page.get_by_role("dialog", name=COOKIE))
     both = re.compile(rf"^(?=.*(?:{CONSENT.pattern}))(?=.*(?:{COOKIE.pattern}))", re.I)
-    consent = page.get_by_role("button", name=both).or_(banner.get_by_role("button", name=CONSENT))
+    return page.get_by_role("button", name=both).or_(banner.get_by_role("button", name=CONSENT))
 
-    def accept(button: Locator) -> None:
-        # The run may be closing the page meanwhile (its end, a Ctrl-C): then there is no
-        # banner left to clear, and the run, not the handler, says how it ended.
+
+def clear_overlays(page: Page, settle: Callable[[], None]) -> None:
+    """Clears whatever stands in the way of an action when it does: a cookie banner (banners
+    come late and may cover the next control) is accepted or rejected, a promotion closed.
+    One handler for both: Playwright looks for a handler's locator before every action and
+    every check of an assertion, and one look costs half of two."""
+    promo, consent = promotion(page), cookie_consent(page)
+
+    def clear(_: Locator) -> None:
+        # The run may be closing the page meanwhile (its end, a Ctrl-C): then there is
+        # nothing left to clear, and the run, not the handler, says how it ended.
         with suppress(PlaywrightError):
-            button.click()
+            if consent.first.is_visible():
+                consent.first.click()
+                return
+            # A dialog of the flow's own may look like a promotion while its body still
+            # loads (a skeleton has no role): only what still looks so once settled.
+            settle()
+            if promo.count():
+                promo.first.get_by_role("button", name=DISMISS).first.click()
 
-    page.add_locator_handler(consent.first, accept)
+    # No wait after: a dialog found to be the flow's own once settled stays, and the action
+    # goes on (a banner still there is met again before the action's next try).
+    page.add_locator_handler(consent.or_(promo).first, clear, no_wait_after=True)

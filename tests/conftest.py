@@ -25,6 +25,7 @@ from typing import Any
 
 import keyring
 import pytest
+import support
 from keyrings import NoKeyring
 from playwright.sync_api import Playwright
 
@@ -89,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("--all"):
         settle.QUIET_MS = round(settle.QUIET_MS * FAST_PACE)
         demo.PACE = FAST_PACE  # the demo's own mock sites, in this process
+        support.PICTURES = False  # but where a test asks for them (pictures, reports)
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller drew them
         config.stash[SEEDS] = config.workerinput["chaos_seeds"]
         return

@@ -105,8 +105,20 @@ def write_allocation(path: Path, accounts: list[dict[str, Any]]) -> Path:
     return path
 
 
+# Whether runs take each key's picture for the report, unless a test says: the fast tier's
+# conftest turns them off (a picture is about an eighth of a run's work, and only the tests
+# of pictures and reports look at them); the full tier takes them on every run.
+PICTURES = True
+
+
 def settings_for(
-    mock: MockExchanges, site: str, tmp_path: Path, secret: str = SECRET, **extra: Any
+    mock: MockExchanges,
+    site: str,
+    tmp_path: Path,
+    secret: str = SECRET,
+    *,
+    pictures: bool | None = None,
+    **extra: Any,
 ) -> BaseIpbindSettings:
     account = next(iter(mock.site(site).accounts.values()))
     conf = {
@@ -118,8 +130,12 @@ def settings_for(
         **extra,
     }
     return load_settings(
-        **{site: conf}, artifacts_dir=tmp_path / "runs", timeout=10, _env_file=None
-    )  # a developer's .env must not leak in
+        **{site: conf},
+        artifacts_dir=tmp_path / "runs",
+        timeout=10,
+        pictures=PICTURES if pictures is None else pictures,
+        _env_file=None,  # a developer's .env must not leak in
+    )
 
 
 @dataclass

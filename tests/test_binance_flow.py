@@ -142,23 +142,7 @@ def test_plan_changes_nothing(
 
 
 @pytest.mark.usefixtures("seeded")
-def test_second_apply_is_a_no_op(
-    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
-) -> None:
-    settings = settings_for(mock, "binance", tmp_path)
-    assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
-    state = mock.state("binance")["accounts"]
-
-    again = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
-
-    assert again.code == ExitCode.OK, again.out
-    assert mock.state("binance")["accounts"] == state
-    assert len(actions(mock, "binance", "save")) == 1
-    assert "unchanged" in again.out
-
-
-@pytest.mark.usefixtures("seeded")
-def test_verify_fails_while_addresses_are_missing_and_passes_after_apply(
+def test_verify_fails_while_addresses_are_missing_passes_after_apply_and_reapply_is_a_no_op(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     settings = settings_for(mock, "binance", tmp_path)
@@ -168,6 +152,14 @@ def test_verify_fails_while_addresses_are_missing_and_passes_after_apply(
 
     assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
     assert run_cli("verify", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
+    state = mock.state("binance")["accounts"]
+
+    again = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
+
+    assert again.code == ExitCode.OK, again.out
+    assert mock.state("binance")["accounts"] == state
+    assert len(actions(mock, "binance", "save")) == 1
+    assert "unchanged" in again.out
 
 
 @pytest.mark.usefixtures("seeded")

@@ -96,13 +96,20 @@ def test_bad_allocation_exits_2_naming_account_field_and_value(
 
 
 def test_allow_count_accepts_a_shorter_list(mock: MockExchanges, tmp_path: Path) -> None:
-    result = ipbind(
-        "plan",
-        "--allow-count",
-        str(one_account(tmp_path, ips=IPS[:5])),
-        env=env_for(mock, tmp_path),
-    )
-    assert result.returncode == ExitCode.OK, result.stderr + result.stdout
+    """Without --allow-count a list of 5 is refused; with it the file is taken, and the run
+    goes on to the next check (here: a base URL that is refused, so no browser starts)."""
+    file = str(one_account(tmp_path, ips=IPS[:5]))
+    env = env_for(mock, tmp_path, IPBIND_BINANCE__BASE_URL="https://binance.com.example.org")
+    short = "5 addresses, but Altrady allocates 20 per key"
+
+    refused = ipbind_here("plan", file, env=env)
+    taken = ipbind_here("plan", "--allow-count", file, env=env)
+
+    assert refused.returncode == ExitCode.BAD_INPUT
+    assert short in refused.stdout + refused.stderr
+    assert taken.returncode == ExitCode.BAD_INPUT
+    assert short not in taken.stdout + taken.stderr
+    assert "IPBIND_BINANCE__BASE_URL" in taken.stdout + taken.stderr
 
 
 def test_a_base_url_that_is_not_the_exchange_nor_loopback_is_refused(
@@ -257,26 +264,25 @@ def test_the_demo_in_this_process_verifies_every_exchange_of_its_file(
 
 
 def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
-    tmp_path: Path,
+    tmp_path: Path, browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert "stopped trading on 2023-12-04" in ipbind("exchanges").stdout
+    assert "stopped trading on 2023-12-04" in ipbind_here("exchanges").stdout
     path = write_allocation(
         tmp_path / "b.toml",
         [
             {"exchange": "bittrex", "name": "B", "key": "main", "ips": ["8.8.4.4"]},
         ],
     )
-    env = {
-        "IPBIND_BITTREX__USERNAME": "someone",
-        "IPBIND_BITTREX__PASSWORD": "password",
-        "IPBIND_BITTREX__TOTP_SECRET": "JBSWY3DPEHPK3PXP",
-        "IPBIND_TIMEOUT": "3",
-        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
-    }
-    result = ipbind("plan", "--allow-count", str(path), env=env)
+    settings = load_settings(
+        bittrex={"username": "someone", "password": "password", "totp_secret": "JBSWY3DPEHPK3PXP"},
+        timeout=3,
+        artifacts_dir=tmp_path / "runs",
+        _env_file=None,
+    )
+    result = run_cli("plan", path, settings, browser, capsys, allow_count=True)
 
-    assert "Bittrex Global: stopped trading on 2023-12-04" in result.stderr  # a warning
-    assert result.returncode != 0  # no exchange is reachable from the tests
+    assert "Bittrex Global: stopped trading on 2023-12-04" in result.out  # a warning
+    assert result.code != ExitCode.OK  # no exchange is reachable from the tests
 
 
 @pytest.mark.full  # a headed run; fast: the walkthrough

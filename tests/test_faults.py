@@ -120,10 +120,10 @@ def subjects() -> dict[str, Subject]:
 SUBJECTS = subjects()
 RECOVERS = {ex: f"{s.trouble},slow,modal,totp_refused_once" for ex, s in SUBJECTS.items()}
 # The fast tier: recovery from each of the server's troubles once (binance: a 500, kraken:
-# an ended session, bittrex: a 429), a changed page on a flow with e-mailed steps (binance's
-# own tests change a page too); the full tier, every flow both ways.
+# an ended session, bittrex: a 429); a changed page there is binance's own test's, and
+# test_no_trap's. The full tier: every flow both ways.
 FAST_RECOVERS = {"binance", "kraken", "bittrex"}
-FAST_CHANGED = {"huobi"}
+FAST_CHANGED: set[str] = set()
 CASES = [
     *[
         pytest.param(

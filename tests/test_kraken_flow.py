@@ -77,11 +77,16 @@ def test_the_addresses_on_the_main_key_and_its_extra_keys(
     assert switched == {*targets, "Personal bot"}
 
 
-def test_existing_entries_are_kept_and_cidr_ranges_accepted(
+def test_existing_entries_are_kept_cidr_ranges_accepted_and_no_2fa_asked_without_one(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
+    """On the older form, of an account with no 2FA on saving keys: the save goes through
+    without a code, what the key held stays, and ranges go in as ranges."""
     site = mock  # its own seed, on the older form
-    site.reset("kraken", kraken_seed({"name": "Altrady main", "ips": ["198.51.100.0/28"]}))
+    site.reset(
+        "kraken",
+        kraken_seed({"name": "Altrady main", "ips": ["198.51.100.0/28"]}, api_2fa=False),
+    )
     ips = [*IPS[:3], "203.0.113.128/25"]
     result = run_cli(
         "apply",
@@ -94,24 +99,6 @@ def test_existing_entries_are_kept_and_cidr_ranges_accepted(
 
     assert result.code == ExitCode.OK, result.out
     assert whitelists(site)["Altrady main"] == ["198.51.100.0/28", *ips]
-
-
-def test_no_2fa_on_save_when_the_account_has_none(
-    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
-) -> None:
-    site = mock  # its own seed, on the older form
-    site.reset("kraken", kraken_seed({"name": "Altrady main"}, api_2fa=False))
-    result = run_cli(
-        "apply",
-        allocation(tmp_path, ips=IPS[:3]),
-        settings_for(site, "kraken", tmp_path),
-        browser,
-        capsys,
-        allow_count=True,
-    )
-
-    assert result.code == ExitCode.OK, result.out
-    assert whitelists(site)["Altrady main"] == IPS[:3]
 
 
 @pytest.mark.usefixtures("seeded")

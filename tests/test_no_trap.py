@@ -71,9 +71,10 @@ def test_under_yes_at_a_terminal_a_changed_page_ends_the_run_without_a_question(
     assert "Open it now?" not in text
 
 
-@pytest.mark.parametrize(
-    "extra", [(), pytest.param(("--json",), marks=pytest.mark.full)], ids=["plain", "json"]
-)
+# Full tier: the run at a terminal under --yes above takes the same way (no question where
+# no one may be asked), in the fast one.
+@pytest.mark.full
+@pytest.mark.parametrize("extra", [(), ("--json",)], ids=["plain", "json"])
 @pytest.mark.usefixtures("seeded")
 def test_with_no_terminal_a_changed_page_ends_the_run_without_a_question(
     mock: MockExchanges, tmp_path: Path, extra: Any

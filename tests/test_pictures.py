@@ -82,7 +82,8 @@ def apply(
         for n, key in enumerate(names)
     ]
     allocation = write_allocation(tmp_path / "a.toml", accounts)
-    settings = settings_for(mock, exchange, tmp_path, **{s: FLOW_SECRET for s in flow.secrets})
+    secrets = {s: FLOW_SECRET for s in flow.secrets}
+    settings = settings_for(mock, exchange, tmp_path, pictures=True, **secrets)
     at_picture: dict[str, dict[str, set[str]]] = {}
     take = report.picture
 
@@ -320,7 +321,7 @@ def test_after_ctrl_c_the_report_and_the_summary_tell_one_story(
         for n, key in enumerate([MAIN, EXTRA])
     ]
     allocation = write_allocation(tmp_path / "a.toml", accounts)
-    settings = settings_for(mock, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path, pictures=True)
     monkeypatch.setattr(ConsoleReporter, "progress", lambda *args, **kwargs: ctrl_c())
 
     result = run_cli("apply", allocation, settings, browser, capsys, allow_count=True)

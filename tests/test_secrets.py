@@ -98,7 +98,9 @@ def set_up(mock: MockExchanges, exchange: str, tmp_path: Path, known: Known) -> 
         account["ips"] = IPS
     allocation = write_allocation(tmp_path / "allocation.toml", [account])
     own = {name: known.flow_secret for name in FLOWS[exchange].secrets}
-    return allocation, settings_for(mock, exchange, tmp_path, secret=known.totp_secret, **own)
+    return allocation, settings_for(
+        mock, exchange, tmp_path, secret=known.totp_secret, pictures=True, **own
+    )
 
 
 def saved(mock: MockExchanges, exchange: str) -> Any:
