@@ -41,6 +41,7 @@ IPS = altrady_ips(3)
     not os.environ.get("DISPLAY"),
     reason="needs a display: `make test` runs the suite under xvfb-run",
 )
+@pytest.mark.long
 def test_assist_on_an_exchange_with_no_flow_reports_what_the_page_shows(
     mock: MockExchanges, playwright: Playwright, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,8 @@ Every test asserts the mock server's state, not only what ipbind printed."""
 
 from __future__ import annotations
 
+import json
+import stat
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -145,13 +147,16 @@ def test_plan_changes_nothing(
 def test_verify_fails_while_addresses_are_missing_passes_after_apply_and_reapply_is_a_no_op(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
+    """Four runs back to back, each signing in afresh: none reuses a 2FA step the one
+    before it used (the steps used are remembered, 0600, in the state folder)."""
     settings = settings_for(mock, "binance", tmp_path)
     missing = run_cli("verify", allocation(tmp_path), settings, browser, capsys)
     assert missing.code == ExitCode.NOT_VERIFIED
     assert actions(mock, "binance", "save") == []
 
-    assert run_cli("apply", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
-    assert run_cli("verify", allocation(tmp_path), settings, browser, capsys).code == ExitCode.OK
+    applied = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
+    verified = run_cli("verify", allocation(tmp_path), settings, browser, capsys)
+    assert applied.code == verified.code == ExitCode.OK, applied.out + verified.out
     state = mock.state("binance")["accounts"]
 
     again = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
@@ -160,6 +165,13 @@ def test_verify_fails_while_addresses_are_missing_passes_after_apply_and_reapply
     assert mock.state("binance")["accounts"] == state
     assert len(actions(mock, "binance", "save")) == 1
     assert "unchanged" in again.out
+    assert len(mock.state("binance")["sign_ins"]) == 4
+    outs = missing.out + applied.out + verified.out + again.out
+    assert "refused" not in outs  # no "already used" at any sign-in or save
+    memory = tmp_path / "state" / "totp-steps.json"  # beside the runs folder
+    assert stat.S_IMODE(memory.stat().st_mode) == 0o600
+    assert stat.S_IMODE(memory.parent.stat().st_mode) == 0o700
+    assert list(json.loads(memory.read_text())) == [mock.base_url("binance")]
 
 
 @pytest.mark.usefixtures("seeded")

@@ -272,6 +272,7 @@ class NoOneAtTheWindow(MailboxHuman):
         raise UserActionNeeded(f"{message} — a step only a person can do")
 
 
+@pytest.mark.long
 def test_an_unreadable_secret_stops_saying_what_was_created_and_a_rerun_offers_a_fresh_key(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -326,6 +327,7 @@ def test_a_key_bound_otherwise_is_refused_with_a_free_name_to_use(
     assert actions(mock, "bybit", "create") == []
 
 
+@pytest.mark.long
 def test_at_a_terminal_a_fresh_key_is_offered_and_no_is_the_default(
     mock: MockExchanges, tmp_path: Path
 ) -> None:

@@ -1,6 +1,7 @@
-"""The installed command as a user runs it: a child process, real arguments, real exit
-codes (and the demo's code in this process too). Bad input stops before any browser starts
-and changes nothing."""
+"""The command as a user runs it: real arguments, real exit codes, what it prints. Mostly in
+this process (the CLI's own code path), where a child process would only add its start-up;
+test_no_trap, test_doctor and the full tier run the installed command in child processes.
+Bad input stops before any browser starts and changes nothing."""
 
 from __future__ import annotations
 
@@ -26,12 +27,13 @@ from support import (
     ipbind_here,
     keys_of,
     run_cli,
+    settings_for,
     write_allocation,
 )
 
 from assistant.demo import DEMO_ALLOCATION, run_demo, serve_demo
 from assistant.errors import ExitCode
-from assistant.runner import Options, load_allocation
+from assistant.runner import Options, load_allocation, run
 from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
 
@@ -154,15 +156,22 @@ def test_apply_without_a_terminal_needs_yes(mock: MockExchanges, tmp_path: Path)
 
 
 def test_apply_json_reports_a_verified_key_in_a_stable_shape(
-    mock: MockExchanges, tmp_path: Path
+    mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`apply --yes --json`, by the CLI's code path in this process (the child processes of
+    test_no_trap and test_doctor run the installed command itself)."""
     mock.reset("binance", binance_seed({"label": "Altrady main", "ips": ["198.51.100.9"]}))
-    result = ipbind(
-        "apply", "--yes", "--json", str(one_account(tmp_path)), env=env_for(mock, tmp_path)
+    code = run(
+        "apply",
+        one_account(tmp_path),
+        Options(yes=True, json_out=True),
+        settings=settings_for(mock, "binance", tmp_path, pictures=True),
+        chromium=browser,
     )
+    result = capsys.readouterr()
 
-    assert result.returncode == ExitCode.OK, result.stderr
-    data = json.loads(result.stdout)  # stdout holds the JSON object and nothing else
+    assert code == ExitCode.OK, result.err
+    data = json.loads(result.out)  # stdout holds the JSON object and nothing else
     assert data["ok"] is True and data["exit_code"] == 0 and data["command"] == "apply"
     [key] = data["keys"]
     assert key["exchange"] == "binance" and key["key"] == "Altrady main"
@@ -170,10 +179,10 @@ def test_apply_json_reports_a_verified_key_in_a_stable_shape(
     assert key["added"] == IPS and key["kept"] == ["198.51.100.9"] and key["missing"] == []
     assert keys_of(mock, "binance")[0]["ips"] == ["198.51.100.9", *IPS]
     for secret in (PASSWORD, SECRET):
-        assert secret not in result.stdout + result.stderr
+        assert secret not in result.out + result.err
     # The report with pictures: named in the JSON, and on stderr beside it.
     assert Path(data["report"]).is_file() and data["report"].endswith("report.html")
-    assert f"Report (with pictures): {data['report']}" in result.stderr
+    assert f"Report (with pictures): {data['report']}" in result.err
 
 
 def test_exchanges_lists_the_supported_exchanges() -> None:
@@ -274,7 +283,7 @@ def test_bittrex_is_marked_as_stopped_in_the_list_and_before_a_real_site_run(
         ],
     )
     settings = load_settings(
-        bittrex={"username": "someone", "password": "password", "totp_secret": "JBSWY3DPEHPK3PXP"},
+        bittrex={"username": "someone", "password": PASSWORD, "totp_secret": SECRET},
         timeout=3,
         artifacts_dir=tmp_path / "runs",
         _env_file=None,

@@ -91,6 +91,10 @@ def two_keys(tmp_path: Path) -> Path:
 # -- the report ----------------------------------------------------------------------------
 
 
+# Full tier; fast: test_pictures' binance apply (a picture per key, in the report page and its
+# result.json), test_secrets' verbose applies (no secret in the report), test_cli's --json
+# apply (the report named on stderr).
+@pytest.mark.full
 def test_apply_writes_a_report_with_a_picture_per_key_and_no_secrets(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
@@ -396,6 +400,7 @@ def test_ctrl_c_while_the_wizard_asks_changes_nothing(mock: MockExchanges, tmp_p
     assert mock.state("binance")["sessions"] == 0
 
 
+@pytest.mark.long
 def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Path) -> None:
     """Against the real site (no BASE_URL): no browser starts; stopped at the sign-in."""
     env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
@@ -471,6 +476,7 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     assert len({re.search(r"\) +(\S)", row).start(1) for row in rows}) == 1, menu  # type: ignore[union-attr]
 
 
+@pytest.mark.long
 def test_the_wizard_takes_an_assisted_exchange_straight_to_assist(tmp_path: Path) -> None:
     """Bitget has no flow: no sign-in is asked; assist opens its page (here there is no
     display, so it stops there, saying how to get one)."""
@@ -565,6 +571,7 @@ class Person(TerminalHuman):
     not os.environ.get("DISPLAY"),
     reason="needs a display: `make test` runs the suite under xvfb-run",
 )
+@pytest.mark.long
 def test_the_walkthrough_shows_banners_hands_over_and_verifies(
     mock: MockExchanges, playwright: Playwright, tmp_path: Path, monkeypatch, capsys
 ) -> None:

@@ -156,6 +156,9 @@ def test_rerun_is_a_no_op_and_replace_removes_extras(
     assert whitelists(site)["Altrady main"] == IPS[:4]
 
 
+# Full tier; fast: the older form's kept entries (above), binance's one field kept and
+# replaced (the newer form's list is one field too), and the newer form end to end.
+@pytest.mark.full
 @pytest.mark.long
 def test_the_newer_form_keeps_existing_entries_and_replace_removes_them(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys

@@ -55,6 +55,7 @@ def command(mock: MockExchanges, tmp_path: Path, *args: str) -> tuple[list[str],
 
 
 @pytest.mark.usefixtures("seeded")
+@pytest.mark.long
 def test_under_yes_at_a_terminal_a_changed_page_ends_the_run_without_a_question(
     mock: MockExchanges, tmp_path: Path
 ) -> None:

@@ -165,6 +165,10 @@ def test_side_by_side_every_list_ends_on_the_server_and_codes_come_one_at_a_time
     assert sorted(named) == ["Binance"] * 2 + ["Coinbase"] * 2  # sign-in and save, each
 
 
+# Full tier (three exchanges, two browsers of their own); fast: test_terminal's key not
+# started when another cannot be planned (the same rule in one lane), and the lanes' plan
+# before any change in the side-by-side test above.
+@pytest.mark.full
 @pytest.mark.usefixtures("seeded")
 def test_an_exchange_that_cannot_be_planned_leaves_every_other_untouched(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -220,6 +220,8 @@ def test_two_refused_typed_codes_hint_at_the_app_not_at_a_secret(
     assert keys_of(mock, "binance")[0]["ips"] == []
 
 
+# Full tier; fast: test_binance_flow's four runs back to back (verify, apply, verify, apply).
+@pytest.mark.full
 @pytest.mark.usefixtures("seeded")
 def test_plan_then_apply_back_to_back_never_reuse_a_step(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
