@@ -62,9 +62,11 @@ def codes_for(
     *,
     ask: Callable[[str, float], str] | None,
     nap: Callable[[float], None] | None = None,
+    tell: Callable[[str], None] | None = None,
 ) -> Codes:
-    """Codes from the TOTP secret when one is set (waiting out a spent step with `nap`),
-    else asked (`ask`: a prompt at the terminal). A step a run just before this one spent is
+    """Codes from the TOTP secret when one is set (waiting out a spent step with `nap`, and
+    saying so with `tell` when a run before this one spent it), else asked (`ask`: a prompt
+    at the terminal, whose countdown says it). A step a run just before this one spent is
     spent for this one too (`StepMemory`)."""
     conf = settings.exchange(exchange)
     memory = StepMemory(settings.state_home / TOTP_STEPS_FILE, origin)
@@ -72,7 +74,7 @@ def codes_for(
     if totp is not None:
         secret = totp.secret.get_secret_value()
         sleep = nap or CLOCK.sleep
-        return TotpCodes(secret, totp.period, totp.digits, sleep=sleep, memory=memory)
+        return TotpCodes(secret, totp.period, totp.digits, sleep=sleep, memory=memory, tell=tell)
     if ask is None:
         raise BadInput(
             f"{FLOWS[exchange].name} needs an authenticator code and there is no terminal to "

@@ -27,7 +27,7 @@ from playwright.sync_api import Locator, Page
 
 from assistant.logs import redactor
 from assistant.outcome import KeyResult, Mode, Picture
-from assistant.output import binding_done, missing_of
+from assistant.output import PENDING, binding_done, missing_of
 from assistant.words import count
 from flows.base import ips_in
 
@@ -261,7 +261,11 @@ def list_rows(result: KeyResult) -> list[tuple[str, str]]:
     ]
     if plan.to_remove:
         rows.append(("plan: to remove", ips_cell(plan.to_remove)))
-    rows.append(("missing now", ips_cell(missing_of(result))))
+    missing = missing_of(result)
+    if missing and plan.pending:  # saved, awaiting the e-mailed link: as the terminal says
+        rows.append((PENDING, ips_cell(missing)))
+    else:
+        rows.append(("missing now", ips_cell(missing)))
     if result.unknown:
         rows.append(("unknown (not read back)", ips_cell(result.unknown)))
     return rows

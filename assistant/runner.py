@@ -48,6 +48,9 @@ class Options:
     demo: bool = False  # against the bundled mock sites: ends by pointing to real use
     walkthrough: bool = False  # headed and slowed, a banner on the page before each step
     secret_file: Path | None = None  # where new API keys and secrets go, when asked (0600)
+    # The wizard's run: the person is at the terminal answering, so a missing sign-in is
+    # asked even under --yes (which only skips the plan's confirmation) or --json.
+    asks_sign_in: bool = False
 
 
 def load_allocation(path: Path, allow_count: bool) -> Allocation:
@@ -113,7 +116,7 @@ def run(
             settings,
             [account.exchange for account in allocation.accounts],
             reporter.console,
-            ask=interactive() and not (options.yes or options.json_out),
+            ask=interactive() and (options.asks_sign_in or not (options.yes or options.json_out)),
             terminal=interactive(),
             by_hand=not settings.headless,
         )

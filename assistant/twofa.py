@@ -161,7 +161,10 @@ class TotpCodes:
         clock: Callable[[], float] = CLOCK.time,
         sleep: Callable[[float], None] = CLOCK.sleep,
         memory: StepMemory | None = None,
+        tell: Callable[[str], None] | None = None,
     ):
+        """`tell`: says a line to the person (a wait for a fresh code that a run before this
+        one made necessary; nobody wonders at waits this run's own codes make)."""
         self._totp = Totp(secret, interval=period, digits=digits)
         self.period = period
         self.margin = safe_margin(period)
@@ -170,6 +173,8 @@ class TotpCodes:
         self._memory = memory
         # The step a run before this one used last, if it is still current or later.
         self.last_step = math.ceil(memory.used_until() / period) - 1 if memory else -1
+        self._spent_before = self.last_step  # by that run
+        self._tell = tell
         redactor.add(secret)
 
     def _ready_at(self) -> float:
@@ -205,6 +210,14 @@ class TotpCodes:
             self._memory.record((step + 1) * self.period)
 
     def next(self, purpose: str) -> str:
+        wait = self.seconds_until_next()
+        # The current step is one a run before this one spent (this run has spent none yet).
+        spent_before = self.last_step == self._spent_before >= int(self._clock() // self.period)
+        if wait >= 1 and spent_before and self._tell:
+            self._tell(
+                f"waiting {math.ceil(wait)} s for a fresh authenticator code: your previous "
+                "run used the last one"
+            )
         while (wait := self.seconds_until_next()) > 0:
             # Sleeping to a step boundary is the one fixed wait the TOTP clock needs.
             self._sleep(wait + 0.002)

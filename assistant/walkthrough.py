@@ -68,6 +68,12 @@ WHY: list[tuple[re.Pattern[str], str]] = [
         "Removing an address that is not in Altrady's list, as you asked (--replace).",
     ),
 ]
+# A list read before anything is changed: the plan's, not the check.
+PLANNING = (
+    re.compile(r"^(?!.*picture).*reading", re.I),
+    "Reading what this key holds now, to plan what to add: nothing is changed until you "
+    "confirm the plan.",
+)
 ABOUT = (
     "Each of your API keys has been allocated a set of 20 Altrady IP addresses. Altrady will "
     "only use those 20 IP addresses when sending API requests to the exchange for the "
@@ -106,19 +112,28 @@ INIT_JS = """(() => {
   else show();
   const style = () => {
     const s = document.createElement('style');
-    s.textContent = ':focus, [data-ipbind-active] { outline: 3px solid #f0b90b !important;'
+    s.textContent = '[data-ipbind-active] { outline: 3px solid #f0b90b !important;'
       + ' outline-offset: 2px !important; box-shadow: 0 0 0 6px rgba(240,185,11,.35) !important; }';
     (document.head || document.documentElement).appendChild(s);
   };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', style);
   else style();
-  document.addEventListener('pointerdown', (ev) => {
-    const el = ev.target instanceof Element
-      && ev.target.closest('button, [role=button], [role=radio], [role=switch], input, label');
+  // One control outlined at a time: the one being used (clicked, or focused to be typed
+  // into), until the next is, or for a moment after.
+  let active = null, timer = 0;
+  const outline = (ev) => {
+    const el = ev.target instanceof Element && ev.target.closest(
+      'button, [role=button], [role=radio], [role=switch], [role=checkbox], input, textarea, '
+      + 'select, label');
     if (!el) return;
+    if (active && active !== el) active.removeAttribute('data-ipbind-active');
+    active = el;
     el.setAttribute('data-ipbind-active', '');
-    setTimeout(() => el.removeAttribute('data-ipbind-active'), 1500);
-  }, true);
+    clearTimeout(timer);
+    timer = setTimeout(() => { el.removeAttribute('data-ipbind-active'); active = null; }, 1500);
+  };
+  document.addEventListener('pointerdown', outline, true);
+  document.addEventListener('focusin', outline, true);
 })();"""
 
 
@@ -130,8 +145,11 @@ def settings_for(settings: BaseIpbindSettings) -> BaseIpbindSettings:
     )
 
 
-def why(what: str) -> str:
-    return next((text for pattern, text in WHY if pattern.search(what)), ABOUT)
+def why(what: str, checking: bool = True) -> str:
+    """The banner's text for a step; `checking`: the engine reads a key back after changing
+    it (else a list read is the plan's)."""
+    rules = WHY if checking else [PLANNING, *WHY]
+    return next((text for pattern, text in rules if pattern.search(what)), ABOUT)
 
 
 def narrate(flow: Flow) -> None:
@@ -140,7 +158,7 @@ def narrate(flow: Flow) -> None:
     name = flow.name
 
     def before(what: str) -> None:
-        banner(flow.page, f"{name}: {what}", why(what))
+        banner(flow.page, f"{name}: {what}", why(what, flow.checking))
 
     flow.narrator = before
 

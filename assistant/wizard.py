@@ -12,6 +12,7 @@ asking no password.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -285,7 +286,7 @@ def go(path: Path, options: Options, reporter: ConsoleReporter) -> ExitCode:
     except BadInput:
         exchanges = set()  # the run says what is wrong with it
     if not exchanges or any(FLOWS[e].mode != "assisted" for e in exchanges):
-        return run("apply", path, options)
+        return run("apply", path, dataclasses.replace(options, asks_sign_in=True))
     from assistant.assist import assist
 
     names = " and ".join(FLOWS[e].name for e in sorted(exchanges))

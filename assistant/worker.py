@@ -160,7 +160,10 @@ class Worker:
         def nap(seconds: float) -> None:
             run.stops.nap(exchange, seconds)
 
-        codes = codes_for(run.settings, exchange, origin, ask=run.ask_code, nap=nap)
+        def tell(text: str) -> None:
+            run.reporter.notice(f"{FLOWS[exchange].name}: {text}")
+
+        codes = codes_for(run.settings, exchange, origin, ask=run.ask_code, nap=nap, tell=tell)
         flow = open_exchange(
             chromium, run.settings, exchange, run.human, origin=origin, codes=codes, trace=run.trace
         )
@@ -422,17 +425,21 @@ class Worker:
         has settled again, before the key is called "not verified"."""
         assert plan.key is not None
         self.run.reporter.status(self.exchange, f"Reading back {plan.target.key!r} on {flow.name}")
-        flow.open()
-        after = flow.read(plan.key)
-        if not once and any(ip not in after for ip in plan.target.ips):
-            logger.info(
-                "{}: {!r}: the list read back is short; reading it once more",
-                flow.name,
-                plan.target.key,
-            )
-            flow.settle()
+        flow.checking = True
+        try:
+            flow.open()
             after = flow.read(plan.key)
-        return after
+            if not once and any(ip not in after for ip in plan.target.ips):
+                logger.info(
+                    "{}: {!r}: the list read back is short; reading it once more",
+                    flow.name,
+                    plan.target.key,
+                )
+                flow.settle()
+                after = flow.read(plan.key)
+            return after
+        finally:
+            flow.checking = False
 
     # -- pictures ---------------------------------------------------------------------------
 

@@ -129,6 +129,9 @@ class Flow(Answers, Cards):
     vocabulary: ClassVar[Vocabulary]
     # Told each step's name before it starts (the headed walkthrough's banners); per flow.
     narrator: Callable[[str], None] | None = None
+    # True while the engine reads a key back after changing it (a read before is the plan's);
+    # per flow.
+    checking: bool = False
     # Called before each step; raises to stop the flow there (the engine's, for a Ctrl-C
     # heard in another thread); per flow.
     checkpoint: Callable[[], None] | None = None

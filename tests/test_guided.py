@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 from support import (
     PASSWORD,
     SECRET,
@@ -277,13 +277,21 @@ def paste(child: pexpect.spawn, ips: list[str]) -> None:
     child.sendline("")
 
 
+# `run --yes` only skips the plan's confirmation: the person answering the wizard is asked
+# for the sign-in too. The confirmation itself: the full tier here, test_terminal's in the
+# fast one.
+@pytest.mark.parametrize(
+    "args", [pytest.param((), marks=pytest.mark.full), ("--yes",)], ids=["asked", "yes"]
+)
 @pytest.mark.long
-def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path: Path) -> None:
+def test_the_wizard_asks_checks_saves_and_applies(
+    mock: MockExchanges, tmp_path: Path, args: tuple[str, ...]
+) -> None:
     binance_keys(mock, "Altrady main")
     env = env_for(mock, "binance", tmp_path, sign_in=False)
     saved = tmp_path / "mine.toml"
     account = next(iter(mock.site("binance").accounts.values()))
-    child = spawn(env)
+    child = spawn(env, *args)
 
     child.expect("Exchange \\(number or name\\)")
     child.sendline("binanse")
@@ -320,8 +328,9 @@ def test_the_wizard_asks_checks_saves_and_applies(mock: MockExchanges, tmp_path:
     child.sendline("")  # the one shown
     child.expect("Binance password \\(hidden\\): ")
     child.sendline(PASSWORD)
-    child.expect("Add 20 addresses on 1 key\\?")
-    child.sendline("y")
+    if not args:
+        child.expect("Add 20 addresses on 1 key\\?")
+        child.sendline("y")
     child.expect(pexpect.EOF, timeout=90)
     child.close()
     out = child.before or ""
@@ -636,6 +645,33 @@ def test_every_step_of_every_flow_gets_the_articles_words() -> None:
     assert walkthrough.why("'k': Save").startswith("Finally, click Save")
     assert "Trusted IPs" in walkthrough.why("'k': Edit restrictions")
     assert walkthrough.why("something new") == walkthrough.ABOUT
+    # A list read while planning is not yet the check that all 20 were added.
+    reading = "'Altrady main': reading the linked IPs"
+    assert walkthrough.why(reading, checking=False).startswith("Reading what this key holds")
+    assert walkthrough.why(reading, checking=True).startswith("Check that all 20")
+
+
+def test_the_walkthrough_outlines_one_control_at_a_time(page: Page) -> None:
+    """The control in use is outlined, and only it: the one clicked, then the field typed
+    into, not both (and a focused control is not outlined for being focused)."""
+    page.set_content(
+        "<button>Edit restrictions</button><label>IP address <input></label><button>Save</button>"
+    )
+    walkthrough.banner(page, "Binance: editing", "…")
+
+    def outlined() -> list[str]:
+        return page.evaluate(
+            "() => [...document.querySelectorAll('[data-ipbind-active]')]"
+            ".map(e => e.textContent || e.tagName)"
+        )
+
+    page.get_by_role("button", name="Edit restrictions").click()
+    assert outlined() == ["Edit restrictions"]
+    page.get_by_label("IP address").fill("203.0.113.10")
+    assert outlined() == ["INPUT"]
+    page.get_by_role("button", name="Save").click()
+    assert outlined() == ["Save"]
+    expect(page.locator("[data-ipbind-active]")).to_have_count(0)  # and then, none
 
 
 def test_enter_before_the_page_shows_the_step_done_is_told_and_waited_on(

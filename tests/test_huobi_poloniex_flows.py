@@ -148,6 +148,11 @@ def test_poloniex_link_never_opened_is_not_verified_and_verify_says_it_is_pendin
     assert f"pending e-mail confirmation {len(IPS)}" in verified.out  # not "missing"
     assert "missing" not in verified.out
     assert "open the confirmation link" in verified.out
+    # The report says what the terminal says.
+    [report] = (tmp_path / "runs").glob("*/report/report.html")
+    page = report.read_text(encoding="utf-8")
+    assert f"<th>pending e-mail confirmation</th><td>{len(IPS)}:" in page
+    assert "missing now" not in page
 
 
 @pytest.mark.parametrize("shape", tiered(["cards", "table", "grid", "regions", "dl"], {"cards"}))

@@ -359,6 +359,37 @@ def test_a_second_run_starts_after_the_step_the_first_one_used(tmp_path: Path) -
     assert other_site.seconds_until_next() == 0  # each site has its own steps
 
 
+def test_a_wait_the_previous_run_made_is_said_and_this_runs_own_waits_are_not(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(1_000_000 * 30 + 1)
+    path = tmp_path / "state" / "totp-steps.json"
+    codes_at(clock, memory=StepMemory(path, "https://www.binance.com")).next("plan: signing in")
+    clock.now += 2  # the next run starts in the same step
+    told: list[str] = []
+    second = TotpCodes(
+        SECRET,
+        30,
+        clock=clock,
+        sleep=clock.sleep,
+        memory=StepMemory(path, "https://www.binance.com"),
+        tell=told.append,
+    )
+
+    second.next("apply: signing in")
+    second.next("apply: saving")  # this run's own step: a wait, and nothing said
+
+    assert told == [
+        "waiting 27 s for a fresh authenticator code: your previous run used the last one"
+    ]
+    assert len(clock.sleeps) == 2
+
+    fresh_told: list[str] = []
+    fresh = TotpCodes(SECRET, 30, clock=clock, sleep=clock.sleep, tell=fresh_told.append)
+    fresh.next("signing in")
+    assert fresh_told == []  # no run before it: no wait to explain
+
+
 def test_the_memory_file_is_private_and_small(tmp_path: Path) -> None:
     path = tmp_path / "state" / "totp-steps.json"
     clock = FakeClock(time.time())
