@@ -150,7 +150,9 @@ class Engine:
         )
         workers = [Worker(shared, exchange, targets) for exchange, targets in self.targets.items()]
         parallel = self.settings.parallel or (1 if chromium is not None else None)
-        lanes = Lanes(list(workers), self._launch, self.stops, desk)
+        # The walkthrough (one lane) shows one exchange's window at a time.
+        one_window = self.walkthrough is not None and len(workers) > 1
+        lanes = Lanes(list(workers), self._launch, self.stops, desk, one_window=one_window)
         try:
             lanes.run(
                 lanes_for(parallel, len(workers)),

@@ -13,8 +13,9 @@ flow types credentials only on the origin given here (`Flow.check_origin`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, StorageState
 
 from assistant import browser as browsers
 from assistant import signin
@@ -94,16 +95,19 @@ def open_exchange(
     ask: Callable[[str, float], str] | None = None,
     saved_session: bool = True,
     trace: bool = False,
+    state: StorageState | None = None,
 ) -> Flow:
     """`exchange`'s flow on a new page of `browser`, in a context of its own: English, with
     the session `ipbind login` kept (unless `saved_session` is False: a fresh sign-in), and
-    a trace when asked (-v; scrubbed of secrets when it is saved). Nothing is opened yet:
+    a trace when asked (-v; scrubbed of secrets when it is saved); `state`: the session of a
+    window closed earlier in this run, in its place. Nothing is opened yet:
     `Flow.open` goes to the API page, signing in on the exchange's origin."""
     origin = origin or origin_of(settings, exchange)
     saved = browsers.session_file(settings.state_home, exchange)
-    context = browser.new_context(
-        locale="en-US", storage_state=saved if saved_session and saved.is_file() else None
-    )
+    kept: StorageState | Path | None = state
+    if kept is None and saved_session and saved.is_file():
+        kept = saved
+    context = browser.new_context(locale="en-US", storage_state=kept)
     if trace:
         traces.start(context, f"ipbind {exchange}")
     return FLOWS[exchange](

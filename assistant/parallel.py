@@ -165,6 +165,7 @@ class Work(Protocol):
     """One exchange's part of a run, as a lane runs it (see `assistant.worker.Worker`)."""
 
     def plan(self, chromium: Browser) -> None: ...
+    def park(self) -> None: ...
     def apply(self) -> None: ...
     def close(self) -> None: ...
 
@@ -183,7 +184,12 @@ class Lanes:
         launch: Callable[[Playwright], Browser],
         stops: Stops,
         desk: Desk,
+        *,
+        one_window: bool = False,
     ):
+        """`one_window` (the walkthrough, on one lane): each exchange's window closes once
+        it is planned and once it is applied, so that the person watches one at a time."""
+        self.one_window = one_window
         self.todo: queue.SimpleQueue[Work] = queue.SimpleQueue()
         for worker in workers:
             self.todo.put(worker)
@@ -212,9 +218,13 @@ class Lanes:
                     break
                 mine.append(worker)
                 worker.plan(chromium())
+                if self.one_window:
+                    worker.park()
             if decide():
                 for worker in mine:
                     worker.apply()
+                    if self.one_window:
+                        worker.close()
         finally:
             for worker in mine:
                 worker.close()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, StorageState
 from playwright.sync_api import Error as PlaywrightError
 
 from assistant import report
@@ -108,6 +108,8 @@ class Worker:
         self.flow: Flow | None = None
         self.plans: list[KeyPlan] = []
         self.results: list[KeyResult] = []
+        self._chromium: Browser | None = None
+        self._parked: StorageState | None = None  # the session of a window closed after planning
 
     # -- the worker's part, as a lane runs it ------------------------------------------------
 
@@ -118,15 +120,37 @@ class Worker:
             f"Signing in to {FLOWS[self.exchange].name} at {run.origins[self.exchange]}"
             f" to read {count(len(self.targets), 'key')} …",
         )
+        self._chromium = chromium
         try:
             self.flow = self._open(chromium)
             self.plans = self._plan(self.flow)
         except (KeyboardInterrupt, Interrupted):  # the run stops before any change
             run.stops.interrupted(self.exchange)
 
+    def park(self) -> None:
+        """One window at a time (the walkthrough): the exchange's window closes once its
+        keys are planned, its session kept in memory; `apply` opens it again, signed in."""
+        if self.flow is None:
+            return
+        with suppress(PlaywrightError):
+            self._parked = self.flow.page.context.storage_state()
+        self.close()
+
     def apply(self) -> None:
         """Each key in turn. After a Ctrl-C (here or in another worker) the key under way has
         been read back, and no key is started after it."""
+        if self.flow is None and self._chromium is not None and self.plans:
+            try:  # parked after planning: the window again, on the API page
+                self.flow = self._open(self._chromium, self._parked)
+                self.flow.open()
+            except (KeyboardInterrupt, Interrupted):
+                self.run.stops.interrupted(self.exchange)
+                return
+            except IpbindError as err:
+                for plan in self.plans:
+                    self.results.append(KeyResult(plan, "failed", error=err))
+                    self.run.reporter.result(self.results[-1])
+                return
         assert self.flow is not None
         for plan in self.plans:
             if self.run.stops.stopping:
@@ -150,10 +174,11 @@ class Worker:
             self._save_trace()
             with suppress(PlaywrightError):  # after a Ctrl-C the browser may be gone already
                 self.flow.page.context.close()
+            self.flow = None
 
     # -- opening ---------------------------------------------------------------------------
 
-    def _open(self, chromium: Browser) -> Flow:
+    def _open(self, chromium: Browser, state: StorageState | None = None) -> Flow:
         run, exchange = self.run, self.exchange
         origin = run.origins[exchange]
 
@@ -165,7 +190,14 @@ class Worker:
 
         codes = codes_for(run.settings, exchange, origin, ask=run.ask_code, nap=nap, tell=tell)
         flow = open_exchange(
-            chromium, run.settings, exchange, run.human, origin=origin, codes=codes, trace=run.trace
+            chromium,
+            run.settings,
+            exchange,
+            run.human,
+            origin=origin,
+            codes=codes,
+            trace=run.trace,
+            state=state,
         )
         flow.checkpoint = lambda: run.stops.checkpoint(exchange)
         if run.walkthrough is not None:
@@ -178,6 +210,8 @@ class Worker:
         if not run.trace or run.run_dir is None or self.flow is None:
             return
         path = run.run_dir / f"trace-{self.exchange}.zip"
+        if path.exists():  # its window closed after planning (the walkthrough): the apply's
+            path = path.with_name(f"trace-{self.exchange}-apply.zip")
         if traces.save_if_possible(self.flow.page.context, path) is None:
             return  # the browser gone (Ctrl-C), a full disk: said in the debug log
         run.outcome.traces.append(path)
