@@ -207,7 +207,16 @@ class TerminalHuman:
         from assistant import signin
 
         with self.reporter.paused():
-            return signin.ask_again(self.console, exchange, refused, why, tries_left)
+            again = signin.ask_again(self.console, exchange, refused, why, tries_left)
+        if again is not None and again.accepted is not None:
+            asked_later = again.accepted
+
+            def accepted() -> None:  # asked later, with the live lines off the screen too
+                with self.reporter.paused():
+                    asked_later()
+
+            again.accepted = accepted
+        return again
 
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
         """Let the person do a step in the visible browser: a banner on the page says what,

@@ -293,7 +293,8 @@ def ask_again(
     console: Console, exchange: str, refused: Credentials | None, why: str, tries_left: int
 ) -> Credentials | None:
     """After a refused sign-in (`why`, in the site's words), the username and password asked
-    again; a keyring's refused password may be replaced by the new one. None: nobody to ask
+    again; once the exchange takes them, a keyring's refused password may be replaced by the
+    new one (`Credentials.accepted`: a refused one is never offered). None: nobody to ask
     (the caller then stops with the refusal)."""
     name = FLOWS[exchange].name
     console.print(
@@ -312,17 +313,22 @@ def ask_again(
         password = hidden(console, f"{name} password (hidden)")
     redactor.add(password)
     from_keyring = refused is not None and refused.source == "keyring" and keyring_name()
-    if from_keyring and yes(console, "Replace the password kept in the system keyring?"):
-        try:
-            keep(exchange, {"username": username, "password": password})
-        except (KeyringError, OSError, RuntimeError) as err:
-            no_keyring(console, type(err).__name__)
+
+    def replace_kept() -> None:
+        question = f"{name} took the new password. Replace the one kept in the system keyring?"
+        if yes(console, question):
+            try:
+                keep(exchange, {"username": username, "password": password})
+            except (KeyringError, OSError, RuntimeError) as err:
+                no_keyring(console, type(err).__name__)
+
     return Credentials(
         username,
         SecretStr(password),
         dict(refused.secrets) if refused else {},
         source="typed",
         check=check_for(exchange, "typed"),
+        accepted=replace_kept if from_keyring else None,
     )
 
 

@@ -299,6 +299,9 @@ class Flow(Answers, Cards):
         for tries in range(1, SIGN_IN_TRIES + 1):
             try:
                 self.login()
+                if self.credentials is not None and self.credentials.accepted is not None:
+                    accepted, self.credentials.accepted = self.credentials.accepted, None
+                    accepted()  # the exchange took them: now what waited for that
                 return
             except SignInRefused as refusal:
                 logger.info("{}: the sign-in was refused (try {})", self.name, tries)

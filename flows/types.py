@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
 
 from playwright.sync_api import Locator, Page
@@ -68,6 +69,9 @@ class Credentials:
     secrets: dict[str, SecretStr] = field(default_factory=dict)  # a flow's `secrets`, by name
     source: str = "settings"  # where they came from: "settings", "keyring" or "typed"
     check: str | None = None  # what to check when the exchange refuses them (names the source)
+    # Called once the exchange has taken them (a question that waits for that: keep a newly
+    # typed password in the keyring in place of the refused one?), then forgotten.
+    accepted: Callable[[], None] | None = None
 
 
 class Human(Protocol):

@@ -259,6 +259,12 @@ def test_asked_again_at_the_terminal_and_the_keyrings_replaced_when_asked(
     )
     assert person.asked[0] == ("Kraken e-mail or username [me]: ", False)
     assert person.asked[1][1] is True  # the password hidden
+    # Not offered for the keyring until the exchange has taken it: a typo is never kept.
+    assert len(person.asked) == 2
+    assert ("ipbind", "kraken.password") not in memory.entries
+    assert again.accepted is not None
+    again.accepted()  # the flow, once the exchange took the new password
+    assert "Kraken took the new password. Replace the one kept" in person.asked[2][0]
     assert memory.entries[("ipbind", "kraken.password")] == "new-Passw0rd"
     monkeypatch.setattr("assistant.human.interactive", lambda: False)
     assert human.sign_in_again("kraken", refused, "refused", 2) is None  # nobody to ask
@@ -273,17 +279,20 @@ class Retyping:
     def __init__(self, *passwords: str) -> None:
         self.passwords = list(passwords)
         self.asked: list[tuple[str, int]] = []
+        self.taken: list[str] = []  # the passwords the exchange took (`accepted` called)
 
     def sign_in_again(
         self, exchange: str, refused: Credentials | None, why: str, tries_left: int
     ) -> Credentials | None:
         self.asked.append((why, tries_left))
         assert refused is not None
+        password = self.passwords.pop(0)
         return Credentials(
             refused.username,
-            SecretStr(self.passwords.pop(0)),
+            SecretStr(password),
             source="typed",
             check=signin.check_for(exchange, "typed"),
+            accepted=lambda: self.taken.append(password),
         )
 
     def hand_off(self, page: Any, message: str, done: Any) -> None:
@@ -312,6 +321,7 @@ def test_a_wrong_password_is_asked_again_and_the_right_one_goes_on(
 
     assert result.error is None, result.error
     assert [left for _, left in person.asked] == [2, 1]
+    assert person.taken == [PASSWORD]  # told of the one taken, not of the refused one
     assert "Bittrex Global refused the sign-in (" in person.asked[0][0]
     assert len(mock.state("bittrex")["sign_ins"]) == 1
     assert len(codes(mock, "bittrex", "login-2fa")) == 1  # no code spent on a refused try
