@@ -4,8 +4,8 @@ key, the words of a sign-in, the credentials, and the person (`Human`)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from playwright.sync_api import Locator, Page
