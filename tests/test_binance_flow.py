@@ -148,8 +148,9 @@ def test_verify_fails_while_addresses_are_missing_passes_after_apply_and_reapply
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     """Four runs back to back, each signing in afresh: none reuses a 2FA step the one
-    before it used (the steps used are remembered, 0600, in the state folder)."""
-    settings = settings_for(mock, "binance", tmp_path)
+    before it used (the steps used are remembered, 0600, in the state folder). With
+    IPBIND_PICTURES=false: each report says so, and no screenshot is kept."""
+    settings = settings_for(mock, "binance", tmp_path, pictures=False)
     missing = run_cli("verify", allocation(tmp_path), settings, browser, capsys)
     assert missing.code == ExitCode.NOT_VERIFIED
     assert actions(mock, "binance", "save") == []
@@ -172,6 +173,11 @@ def test_verify_fails_while_addresses_are_missing_passes_after_apply_and_reapply
     assert stat.S_IMODE(memory.stat().st_mode) == 0o600
     assert stat.S_IMODE(memory.parent.stat().st_mode) == 0o700
     assert list(json.loads(memory.read_text())) == [mock.base_url("binance")]
+    reports = sorted((tmp_path / "runs").glob("*/report/result.json"))
+    assert len(reports) == 4 and not list((tmp_path / "runs").rglob("*.png"))
+    for report in reports:
+        [key] = json.loads(report.read_text())["keys"]
+        assert key["picture"]["none_because"] == "pictures are off (IPBIND_PICTURES=false)"
 
 
 @pytest.mark.usefixtures("seeded")

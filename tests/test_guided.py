@@ -142,18 +142,6 @@ def test_verify_writes_a_report_too_and_plan_does_not(
     assert "not verified" in page and "missing now</th><td>15" in page
     assert page.count("data:image/png;base64,") == 1
 
-    # Pictures off (IPBIND_PICTURES=false): the report says so for the key, and no
-    # screenshot of the account is kept.
-    off = settings.model_copy(update={"pictures": False})
-    assert run_cli("verify", file, off, browser, capsys).code == ExitCode.NOT_VERIFIED
-    [report] = set(reports_in(tmp_path)) - {report}
-    page = report.read_text(encoding="utf-8")
-    assert "missing now</th><td>15" in page and "data:image/png" not in page
-    assert "No picture: pictures are off (IPBIND_PICTURES=false)" in page
-    assert list(report.parent.glob("*.png")) == []
-    [key] = json.loads((report.parent / "result.json").read_text())["keys"]
-    assert key["picture"]["none_because"] == "pictures are off (IPBIND_PICTURES=false)"
-
 
 def test_a_picture_masks_password_fields_but_shows_addresses(page: Page, tmp_path: Path) -> None:
     from assistant.report import picture
