@@ -46,7 +46,7 @@ from fixtures.mockex.sites import SITES
 from flows import FLOWS
 from flows.generic import ProfileFlow
 
-IPS = altrady_ips(4)
+IPS = altrady_ips(2)  # two: an add on a per-address flow is never sent twice
 OLD = "198.51.100.7"
 KEY = "Altrady main"
 PROFILE_SECRET = "fund-Passw0rd!"
