@@ -5,6 +5,7 @@ server's state."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -157,10 +158,15 @@ def test_poloniex_link_never_opened_is_not_verified_and_verify_says_it_is_pendin
 
 @pytest.mark.parametrize("shape", tiered(["cards", "table", "grid", "regions", "dl"], {"cards"}))
 def test_huobi_whatever_the_list_shape_and_with_no_code_sent_text(
-    shape: str, mock: MockExchanges, browser: Browser, tmp_path: Path
+    shape: str,
+    mock: MockExchanges,
+    browser: Browser,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The key found by its Note in any shape of list; the e-mailed code asked for once the
-    site has answered "Send code", though the page never says it was sent."""
+    site has answered "Send code", though the page never says it was sent. The report's
+    picture of the key (its own view: the list page shows "+N more") shows its whole list."""
     seed = huobi_seed()
     mock.reset("huobi", {**seed, "options": {"listShape": shape, "code_sent": False}})
     path = write_allocation(
@@ -168,11 +174,15 @@ def test_huobi_whatever_the_list_shape_and_with_no_code_sent_text(
         [{"exchange": "huobi", "name": "H", "key": "Altrady extra 2", "ips": IPS}],
     )
     human = MailboxHuman(mock, "huobi")
-    results = run_engine(settings_for(mock, "huobi", tmp_path), path, browser, human)
+    settings = settings_for(mock, "huobi", tmp_path, pictures=True)
+    result = run_cli("apply", path, settings, browser, capsys, person=human)
 
-    assert [r.status for r in results] == ["verified"], [r.error for r in results]
+    assert result.code == ExitCode.OK, result.out
     saved = lists(mock, "huobi", "note")
     assert saved["Altrady extra 2"] == IPS[12:] + IPS[:12]
+    [report] = (tmp_path / "runs").glob("*/report/result.json")
+    [key] = json.loads(report.read_text())["keys"]
+    assert set(key["picture"]["shows"]) == set(IPS), key["picture"]
     assert saved["Altrady main"] == IPS[:5]  # the others untouched
     assert len(human.given) == 1
     assert [a["key"] for a in actions(mock, "huobi", "save_ips")] == ["Altrady extra 2"]
