@@ -180,6 +180,9 @@ def test_verify_fails_while_addresses_are_missing_passes_after_apply_and_reapply
         assert key["picture"]["none_because"] == "pictures are off (IPBIND_PICTURES=false)"
 
 
+# Full tier; fast: test_engine's prefix rule (match_key), and the API keys read off each shape
+# of list in test_each_key_is_found_with_its_controls_in_each_shape_of_list.
+@pytest.mark.full
 @pytest.mark.usefixtures("seeded")
 def test_key_found_by_api_key_prefix(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys

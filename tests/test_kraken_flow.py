@@ -119,6 +119,9 @@ def test_a_name_that_matches_no_key_lists_the_candidates(
     assert actions(mock, "kraken", "save_whitelist") == []
 
 
+# Full tier; fast: test_engine's exact name over a near namesake (match_key), and the main key
+# beside "Altrady main (old)" in the main-and-extra test above.
+@pytest.mark.full
 @pytest.mark.usefixtures("seeded")
 def test_the_longer_of_two_alike_names_gets_only_its_own_key(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
