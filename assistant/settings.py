@@ -141,7 +141,7 @@ class BaseIpbindSettings(BaseSettings):
     # takes (assistant.parallel.machine_lanes).
     parallel: int | None = Field(default=None, ge=1, le=64)
     # A picture of each key's list as read back, in the run's report; off: the report has
-    # none, and no screenshot of the exchange account is kept.
+    # none (a failure's screenshot, every field masked, is still kept for the debug report).
     pictures: bool = True
 
     @classmethod
