@@ -138,6 +138,25 @@ def settings_for(
     )
 
 
+def settings_for_sites(
+    mock: MockExchanges, tmp_path: Path, *sites: str, secret: str = SECRET, **extra: Any
+) -> BaseIpbindSettings:
+    """Settings that sign in to each of `sites` (its first seeded account), in one run."""
+    logins = {}
+    for site in sites:
+        account = next(iter(mock.site(site).accounts.values()))
+        logins[site] = {
+            "username": account.username,
+            "password": account.password,
+            "totp_secret": secret,
+            "totp_period": mock.site(site).totp_period,
+            "base_url": mock.base_url(site),
+        }
+    return load_settings(
+        **logins, artifacts_dir=tmp_path / "runs", timeout=10, _env_file=None, **extra
+    )
+
+
 @dataclass
 class Outcome:
     code: ExitCode

@@ -34,6 +34,7 @@ from support import (
     run_cli,
     seeded_account,
     settings_for,
+    settings_for_sites,
     write_allocation,
     written,
 )
@@ -46,7 +47,6 @@ from assistant.errors import ExitCode
 from assistant.human import TerminalHuman
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, load_allocation, run
-from assistant.settings import load_settings
 from fixtures.mockex import MockExchanges
 
 IPS = altrady_ips()
@@ -584,19 +584,7 @@ def test_the_walkthrough_shows_banners_hands_over_and_verifies(
         "coinbase",
         {"accounts": [seeded_account("trader@ipbind.test", keys=[{"name": "Altrady main"}])]},
     )
-    logins = {}
-    for site in ("binance", "coinbase"):
-        account = next(iter(mock.site(site).accounts.values()))
-        logins[site] = {
-            "username": account.username,
-            "password": account.password,
-            "totp_secret": SECRET,
-            "totp_period": mock.site(site).totp_period,
-            "base_url": mock.base_url(site),
-        }
-    settings = load_settings(
-        **logins, artifacts_dir=tmp_path / "runs", timeout=10, slow_mo=50, _env_file=None
-    )
+    settings = settings_for_sites(mock, tmp_path, "binance", "coinbase", slow_mo=50)
     windows: list[int] = []  # the windows open as each exchange's opens
     real_open = worker_module.open_exchange
 

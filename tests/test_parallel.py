@@ -31,6 +31,7 @@ from support import (
     run_cli,
     run_engine,
     seeded_account,
+    settings_for_sites,
     write_allocation,
 )
 
@@ -64,19 +65,7 @@ def seeded(mock: MockExchanges) -> None:
 def settings(
     mock: MockExchanges, tmp_path: Path, *exchanges: str, parallel: int, secret: str = SECRET
 ) -> BaseIpbindSettings:
-    logins = {}
-    for site in exchanges:
-        account = next(iter(mock.site(site).accounts.values()))
-        logins[site] = {
-            "username": account.username,
-            "password": account.password,
-            "totp_secret": secret,
-            "totp_period": mock.site(site).totp_period,
-            "base_url": mock.base_url(site),
-        }
-    return load_settings(
-        **logins, artifacts_dir=tmp_path / "runs", timeout=10, parallel=parallel, _env_file=None
-    )
+    return settings_for_sites(mock, tmp_path, *exchanges, secret=secret, parallel=parallel)
 
 
 def allocation(tmp_path: Path, *exchanges: str, key: dict[str, str] | None = None) -> Path:
