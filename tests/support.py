@@ -120,17 +120,8 @@ def settings_for(
     pictures: bool | None = None,
     **extra: Any,
 ) -> BaseIpbindSettings:
-    account = next(iter(mock.site(site).accounts.values()))
-    conf = {
-        "username": account.username,
-        "password": account.password,
-        "totp_secret": secret,
-        "totp_period": mock.site(site).totp_period,
-        "base_url": mock.base_url(site),
-        **extra,
-    }
     return load_settings(
-        **{site: conf},
+        **{site: {**login_of(mock, site, secret), **extra}},
         artifacts_dir=tmp_path / "runs",
         timeout=10,
         pictures=PICTURES if pictures is None else pictures,
@@ -142,19 +133,22 @@ def settings_for_sites(
     mock: MockExchanges, tmp_path: Path, *sites: str, secret: str = SECRET, **extra: Any
 ) -> BaseIpbindSettings:
     """Settings that sign in to each of `sites` (its first seeded account), in one run."""
-    logins = {}
-    for site in sites:
-        account = next(iter(mock.site(site).accounts.values()))
-        logins[site] = {
-            "username": account.username,
-            "password": account.password,
-            "totp_secret": secret,
-            "totp_period": mock.site(site).totp_period,
-            "base_url": mock.base_url(site),
-        }
+    logins = {site: login_of(mock, site, secret) for site in sites}
     return load_settings(
         **logins, artifacts_dir=tmp_path / "runs", timeout=10, _env_file=None, **extra
     )
+
+
+def login_of(mock: MockExchanges, site: str, secret: str) -> dict[str, Any]:
+    """The settings that sign in to `site` as its first seeded account, on the mock."""
+    account = next(iter(mock.site(site).accounts.values()))
+    return {
+        "username": account.username,
+        "password": account.password,
+        "totp_secret": secret,
+        "totp_period": mock.site(site).totp_period,
+        "base_url": mock.base_url(site),
+    }
 
 
 @dataclass

@@ -249,14 +249,16 @@ def test_login_by_hand_without_a_display_says_how_to_get_one(tmp_path: Path) -> 
 # -- the guided terminal run, through a pseudo-terminal ---------------------------------------
 
 
-def spawn(env: dict[str, str], *args: str) -> pexpect.spawn:
+def spawn(env: dict[str, str], *args: str, cwd: Path | None = None) -> pexpect.spawn:
+    """`ipbind run` at a terminal of its own (120 columns), with `env` and none of this
+    process's ipbind settings, in `cwd` (a folder away from the checkout's .env)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
     full.update(env, COLUMNS="120", LINES="40", TERM="xterm")
     return pexpect.spawn(
         sys.executable,
         ["-m", "assistant", "run", *args],
         env=full,
-        cwd=tempfile.gettempdir(),
+        cwd=str(cwd or tempfile.gettempdir()),
         encoding="utf-8",
         timeout=60,
         dimensions=(40, 120),
@@ -405,17 +407,7 @@ def test_ctrl_c_while_the_wizard_asks_changes_nothing(mock: MockExchanges, tmp_p
 def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Path) -> None:
     """Against the real site (no BASE_URL): no browser starts; stopped at the sign-in."""
     env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
-    full = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
-    full.update(env, COLUMNS="120", LINES="40", TERM="xterm")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "assistant", "run"],
-        env=full,
-        cwd=str(tmp_path),
-        encoding="utf-8",
-        timeout=60,
-        dimensions=(40, 120),
-    )
+    child = spawn(env, cwd=tmp_path)
     child.expect("Exchange \\(number or name\\)")
     menu = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before or "")
     child.sendline("krakn")
@@ -451,15 +443,7 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     assert saved.ips == public
 
     # The next `ipbind run` without a file offers the file saved.
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "assistant", "run"],
-        env=full,
-        cwd=str(tmp_path),
-        encoding="utf-8",
-        timeout=60,
-        dimensions=(40, 120),
-    )
+    child = spawn(env, cwd=tmp_path)
     child.expect("Last time you saved your answers in")
     child.expect("allocation.toml")
     child.expect("Use them\\? \\[Y/n\\]: ")
@@ -481,24 +465,13 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
 def test_the_wizard_takes_an_assisted_exchange_straight_to_assist(tmp_path: Path) -> None:
     """Bitget has no flow: no sign-in is asked; assist opens its page (here there is no
     display, so it stops there, saying how to get one)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
-    env.update(
-        IPBIND_ARTIFACTS_DIR=str(tmp_path / "runs"),
-        IPBIND_CONFIG=str(tmp_path / "c"),
-        DISPLAY="",
-        WAYLAND_DISPLAY="",
-        COLUMNS="120",
-        TERM="xterm",
-    )
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "assistant", "run"],
-        env=env,
-        cwd=str(tmp_path),
-        encoding="utf-8",
-        timeout=60,
-        dimensions=(40, 120),
-    )
+    env = {
+        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+        "IPBIND_CONFIG": str(tmp_path / "c"),
+        "DISPLAY": "",
+        "WAYLAND_DISPLAY": "",
+    }
+    child = spawn(env, cwd=tmp_path)
     child.expect("Exchange \\(number or name\\)")
     child.sendline("bitget")
     child.expect("trading account's name")
