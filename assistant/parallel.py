@@ -204,10 +204,22 @@ class Lanes:
     def run(self, count: int, decide: Callable[[], bool], chromium: Browser | None) -> None:
         if count > 1:
             self._threads(count, decide)
-        elif chromium is not None:
-            self._lane(lambda: chromium, decide)
-        else:
-            self._own_lane(decide)
+            return
+        # One lane, in this thread: a Ctrl-C is counted here too, not raised wherever the
+        # thread happens to be. Raised inside Playwright's own dispatch (a locator handler,
+        # an event), it leaves the driver's connection unusable, and the read-back after
+        # the stop fails. The worker hears it at its next step, as the lanes' workers do;
+        # at a question (`desk.asking`: the plan's confirmation too) it is raised as ever and
+        # cancels it.
+
+        def asked() -> bool:
+            return self.desk.ask(decide)
+
+        with self.stops.counted(lambda: self.desk.asking):
+            if chromium is not None:
+                self._lane(lambda: chromium, asked)
+            else:
+                self._own_lane(asked)
 
     def _lane(self, chromium: Callable[[], Browser], decide: Callable[[], bool]) -> None:
         """One lane: takes workers one after another and plans their keys in its browser;

@@ -66,10 +66,11 @@ class Stops:
 
     @contextmanager
     def counted(self, asking: Callable[[], bool]) -> Iterator[None]:
-        """While lanes run, a Ctrl-C (which only the main thread hears) is counted rather
-        than raised wherever this thread happens to be: every worker stops at its next step
-        and reads back the key it was on, and the run ends once every lane has. While
-        `asking` (a code, the confirmation) it is raised as ever: it cancels the question."""
+        """While lanes run (one in this thread, or several in their own), a Ctrl-C (which
+        only the main thread hears) is counted rather than raised wherever this thread
+        happens to be: every worker stops at its next step and reads back the key it was
+        on, and the run ends once every lane has. While `asking` (a code, the confirmation)
+        it is raised as ever: it cancels the question."""
         if threading.current_thread() is not threading.main_thread():
             yield  # no Ctrl-C reaches this thread (an embedding program's own thread)
             return

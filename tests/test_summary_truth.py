@@ -5,6 +5,9 @@ top level names the failure. Assertions are against the mock server's state."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -69,6 +72,41 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
     shape = result_json("apply", [result], ExitCode.USER_ACTION)
     assert shape["keys"][0]["added"] == [IPS[0]]
     assert "refused" in shape["error"]  # the top level names the failure
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_real_ctrl_c_mid_save_stops_at_the_next_step_and_counts_what_the_server_holds(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    """SIGINT to this process once the server holds two new addresses, wherever this thread
+    is then (often inside Playwright): the run stops at its next step, reads the list back
+    in the same browser and tells what the server holds. (The same at a terminal, with the
+    interrupt sent to the whole process group: test_interrupt's mid-save case, full tier.)"""
+    added = lambda: actions(mock, "bittrex", "add")  # noqa: E731
+    pressed = threading.Event()
+
+    def press_once_two_are_added() -> None:
+        deadline = time.monotonic() + 60
+        while len(added()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)  # heard in the main thread, as a Ctrl-C
+        pressed.set()
+
+    threading.Thread(target=press_once_two_are_added, daemon=True).start()
+    settings = settings_for(mock, "bittrex", tmp_path)
+    result = run_cli(
+        "apply", allocation(tmp_path), settings, browser, capsys, json_out=True, allow_count=True
+    )
+
+    assert pressed.is_set()
+    assert result.code == ExitCode.INTERRUPTED
+    held = [a["ip"] for a in added()]
+    assert 2 <= len(held) < len(IPS)
+    assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *held]
+    shape, _ = json.JSONDecoder().raw_decode(result.out)
+    [key] = shape["keys"]
+    assert key["added"] == held  # read back after the stop, in the same browser
+    assert key["missing"] == IPS[len(held) :] and key["unknown"] == []
 
 
 @pytest.mark.usefixtures("seeded")

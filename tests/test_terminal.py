@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import select
+import signal
 import stat
 import sys
 import termios
@@ -422,7 +423,9 @@ def answer(monkeypatch: pytest.MonkeyPatch, reply: Callable[..., bool]) -> None:
 
 
 def ctrl_c(*args: Any, **kwargs: Any) -> Any:
-    raise KeyboardInterrupt
+    """A real Ctrl-C: SIGINT to this process, heard by whatever handler the run has set."""
+    os.kill(os.getpid(), signal.SIGINT)
+    raise AssertionError("the Ctrl-C was not heard where it was pressed")
 
 
 @pytest.mark.usefixtures("seeded")
