@@ -135,7 +135,9 @@ def run(
             run_dir=run_dir,
             trace=options.verbose > 0,
             stops=stops,
-            walkthrough=walkthrough.narrate if options.walkthrough else None,
+            walkthrough=partial(walkthrough.narrate, pace_ms=settings.slow_mo)
+            if options.walkthrough
+            else None,
             fresh_key=partial(offer_fresh_key, reporter, human, file, mode, options),
             reads_mail=person is not None or interactive(),
         )

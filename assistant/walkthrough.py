@@ -1,6 +1,6 @@
 """The headed walkthrough (`apply --walkthrough`, `demo --walkthrough`): a visible browser,
 slowed down; before each step a banner on the page says what is about to happen and why, in
-the words of Altrady's help article, and the control in use is outlined.
+the words of Altrady's help article, and each control is outlined just before it is used.
 
 The banners hang off the steps every flow already names (`Flow.step`): a new flow gets
 them without extra work; a step whose words match no explanation shows its own name.
@@ -14,7 +14,10 @@ import re
 from typing import TYPE_CHECKING
 
 from loguru import logger
-from playwright.sync_api import Page
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page
+
+from assistant.errors import first_line
 
 if TYPE_CHECKING:
     from assistant.settings import BaseIpbindSettings
@@ -118,23 +121,29 @@ INIT_JS = """(() => {
   };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', style);
   else style();
-  // One control outlined at a time: the one being used (clicked, or focused to be typed
-  // into), until the next is, or for a moment after.
+  // One control outlined at a time: the one about to be used (ipbind outlines it just
+  // before its action, `__ipbindOutline`), else the one being used (clicked, or focused to
+  // be typed into); until the next is, or for a moment after.
   let active = null, timer = 0;
-  const outline = (ev) => {
-    const el = ev.target instanceof Element && ev.target.closest(
-      'button, [role=button], [role=radio], [role=switch], [role=checkbox], input, textarea, '
-      + 'select, label');
-    if (!el) return;
+  const mark = (el) => {
     if (active && active !== el) active.removeAttribute('data-ipbind-active');
     active = el;
     el.setAttribute('data-ipbind-active', '');
     clearTimeout(timer);
     timer = setTimeout(() => { el.removeAttribute('data-ipbind-active'); active = null; }, 1500);
   };
+  window.__ipbindOutline = mark;
+  const outline = (ev) => {
+    const el = ev.target instanceof Element && ev.target.closest(
+      'button, [role=button], [role=radio], [role=switch], [role=checkbox], input, textarea, '
+      + 'select, label');
+    if (el && el !== active) mark(el);
+  };
   document.addEventListener('pointerdown', outline, true);
   document.addEventListener('focusin', outline, true);
 })();"""
+# How long a control about to be used is waited for, to outline it before its action.
+POINT_MS = 2000
 
 
 def settings_for(settings: BaseIpbindSettings) -> BaseIpbindSettings:
@@ -152,8 +161,9 @@ def why(what: str, checking: bool = True) -> str:
     return next((text for pattern, text in rules if pattern.search(what)), ABOUT)
 
 
-def narrate(flow: Flow) -> None:
-    """Banners before each of `flow`'s steps."""
+def narrate(flow: Flow, pace_ms: float = SLOW_MO_MS) -> None:
+    """Banners before each of `flow`'s steps, and each control outlined for `pace_ms` before
+    it is used."""
     prepare(flow.page)
     name = flow.name
 
@@ -161,6 +171,21 @@ def narrate(flow: Flow) -> None:
         banner(flow.page, f"{name}: {what}", why(what, flow.checking))
 
     flow.narrator = before
+    flow.pointer = lambda control: point(control, pace_ms)
+
+
+def point(control: Locator, pace_ms: float) -> None:
+    """Outlines `control` (one element, once it is on the page), then leaves the person
+    `pace_ms` to see it before the action. A control not there within POINT_MS is left to
+    the action: its own wait, its own error."""
+    try:
+        control.evaluate(
+            "el => window.__ipbindOutline && window.__ipbindOutline(el)", timeout=POINT_MS
+        )
+    except PlaywrightError as err:  # not (yet) there, or more than one: no outline
+        logger.debug("no outline: {}", first_line(err))
+        return
+    control.page.wait_for_timeout(pace_ms)  # the walkthrough's pace, as slow_mo's
 
 
 def prepare(page: Page) -> None:

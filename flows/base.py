@@ -129,6 +129,8 @@ class Flow(Answers, Cards):
     vocabulary: ClassVar[Vocabulary]
     # Told each step's name before it starts (the headed walkthrough's banners); per flow.
     narrator: Callable[[str], None] | None = None
+    # Shown each control just before it is used (the walkthrough's outline); per flow.
+    pointer: Callable[[Locator], None] | None = None
     # True while the engine reads a key back after changing it (a read before is the plan's);
     # per flow.
     checking: bool = False
@@ -175,10 +177,10 @@ class Flow(Answers, Cards):
         code_field = page.get_by_label(sign_in.code)
         puzzle = page.get_by_role("slider")
         with self.step("signing in: username and password"):
-            page.get_by_label(sign_in.username).fill(self.credentials.username)
+            self.outlined(page.get_by_label(sign_in.username)).fill(self.credentials.username)
             self.type_secret(page.get_by_label(sign_in.password), self.credentials.password)
             self.until(
-                page.get_by_role("button", name=sign_in.submit).click,
+                self.outlined(page.get_by_role("button", name=sign_in.submit)).click,
                 code_field.or_(puzzle),
                 "the sign-in",
                 hint=self.credentials.check or f"Check the {self.name} username and password.",
@@ -192,7 +194,7 @@ class Flow(Answers, Cards):
             with self.step("signing in: authenticator code"):
                 self.type_secret(code_field, code)
                 send = page.get_by_role("button", name=sign_in.code_submit)
-                return self.await_outcome(send.click, [code_field])
+                return self.await_outcome(self.outlined(send).click, [code_field])
 
         self.submit_code("signing in", attempt)
 
@@ -272,7 +274,7 @@ class Flow(Answers, Cards):
         """Load the API page afresh (what the server has now, not what the page last showed),
         signing in first when the site sends us to its login page; then let it settle."""
         with self.step("opening the API page"):
-            self.page.goto(self.api_url)
+            self.load_api_page()
             self.check_origin("the API page")
             ready, login = self.api_page_ready(), self.login_page_ready()
             self.arrive(ready, login)
@@ -318,9 +320,22 @@ class Flow(Answers, Cards):
                     raise
                 self.credentials = again
             with self.step("opening the sign-in page again"):
-                self.page.goto(self.api_url)
+                self.load_api_page()
                 self.check_origin("the sign-in page")
                 self.arrive(ready, login)
+
+    def load_api_page(self) -> None:
+        """Loads the API page. A page already on its way elsewhere by itself (a site whose
+        script answers an ended session by going to its sign-in page) can cut that load
+        short: once that page has loaded, the API page is loaded again."""
+        try:
+            self.page.goto(self.api_url)
+        except PlaywrightError as err:
+            if "interrupted by another navigation" not in str(err):
+                raise
+            logger.debug("{}: the page was on its way elsewhere; loading it again", self.name)
+            self.page.wait_for_load_state()
+            self.page.goto(self.api_url)
 
     def arrive(self, ready: Locator, login: Locator | None) -> None:
         """Waits for the API page (`ready`: its keys' controls) or, given `login`, the login
@@ -373,7 +388,15 @@ class Flow(Answers, Cards):
         self.check_origin("the page asking for a credential")
         value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
         redactor.add(value)
-        field.fill(value)
+        self.outlined(field).fill(value)
+
+    def outlined(self, control: Locator) -> Locator:
+        """`control`, about to be clicked, checked or typed into: in the walkthrough it is
+        outlined on the page for a moment first (`pointer`), so that the person sees what
+        ipbind is about to use before it happens. Every action of a flow goes through here."""
+        if self.pointer is not None:
+            self.pointer(control)
+        return control
 
     @contextmanager
     def step(self, what: str) -> Iterator[None]:

@@ -73,16 +73,16 @@ class Binance(Flow):
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
         page = self.page
         with self.step(f"{key.name!r}: Edit restrictions"):
-            self.key_control(key.api_key or key.name, "button", EDIT).click()
-            self.appear(page.get_by_label(RESTRICTED)).check()
+            self.outlined(self.key_control(key.api_key or key.name, "button", EDIT)).click()
+            self.outlined(self.appear(page.get_by_label(RESTRICTED))).check()
         for ip in remove:
             with self.step(f"{key.name!r}: removing {ip}"):
                 # The entry's own remove button: the one beside the entry's text.
-                self.key_control(ip, "button", REMOVE).click()
+                self.outlined(self.key_control(ip, "button", REMOVE)).click()
         if add:
             with self.step(f"{key.name!r}: pasting {len(add)} addresses, Confirm"):
-                page.get_by_label(IP_FIELD).fill("\n".join(add))
-                page.get_by_role("button", name=CONFIRM).click()
+                self.outlined(page.get_by_label(IP_FIELD)).fill("\n".join(add))
+                self.outlined(page.get_by_role("button", name=CONFIRM)).click()
                 # Text not turned into entries would be ignored on Save: check every one.
                 for ip in add:
                     self.appear(page.get_by_text(ip, exact=True).first)
@@ -94,12 +94,13 @@ class Binance(Flow):
         def attempt(code: str) -> str | None:
             with self.step(f"{key.name!r}: Save, Security Verification"):
                 if not dialog.first.is_visible():
-                    self.until(save.first.click, dialog, f"saving {key.name!r}")
+                    self.until(self.outlined(save.first).click, dialog, f"saving {key.name!r}")
                 self.type_secret(dialog.first.get_by_label(CODE), code)
                 # Saved once both the dialog and the edit form are gone; an error (from the
                 # code, or the server's validation), wherever it shows, is the other way out.
                 return self.await_outcome(
-                    dialog.first.get_by_role("button", name=SUBMIT).click, [dialog, save]
+                    self.outlined(dialog.first.get_by_role("button", name=SUBMIT)).click,
+                    [dialog, save],
                 )
 
         self.submit_code(f"saving {key.name!r}", attempt)

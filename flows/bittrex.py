@@ -86,27 +86,31 @@ class Bittrex(Flow):
         page = self.page
         ip_field = page.get_by_label(IP_FIELD)
         with self.step(f"Add New IP Address ({ip})"):
-            page.get_by_role("button", name=ADD_NEW).click()
-            ip_field.fill(ip)  # everything but the code first: the code is spent on arrival
+            self.outlined(page.get_by_role("button", name=ADD_NEW)).click()
+            self.outlined(ip_field).fill(
+                ip
+            )  # everything but the code first: the code is spent on arrival
 
         def attempt(code: str) -> str | None:
             with self.step(f"adding {ip}: 2FA code"):
                 self.type_secret(page.get_by_label(CODE), code)
-                return self.await_outcome(page.get_by_role("button", name=ADD).click, [ip_field])
+                return self.await_outcome(
+                    self.outlined(page.get_by_role("button", name=ADD)).click, [ip_field]
+                )
 
         self.submit_code(f"adding {ip}", attempt)
 
     def remove(self, ip: str) -> None:
         page = self.page
         with self.step(f"Remove {ip}"):
-            self.key_control(ip, "button", REMOVE).click()
+            self.outlined(self.key_control(ip, "button", REMOVE)).click()
             dialog = page.get_by_role("dialog").filter(has=page.get_by_label(CODE))
 
         def attempt(code: str) -> str | None:
             with self.step(f"removing {ip}: 2FA code"):
                 self.type_secret(dialog.get_by_label(CODE), code)
                 return self.await_outcome(
-                    dialog.get_by_role("button", name=CONFIRM_REMOVE).click, [dialog]
+                    self.outlined(dialog.get_by_role("button", name=CONFIRM_REMOVE)).click, [dialog]
                 )
 
         self.submit_code(f"removing {ip}", attempt)

@@ -125,25 +125,31 @@ class Bybit(Flow):
         verify = page.get_by_role("dialog").filter(has=page.get_by_label(EMAIL_CODE))
         self.created = None
         with self.step("Create New Key, System-generated API Keys"):
-            page.get_by_role("button", name=CREATE).click()
-            page.get_by_role("button", name=SYSTEM_GENERATED).click()
+            self.outlined(page.get_by_role("button", name=CREATE)).click()
+            self.outlined(page.get_by_role("button", name=SYSTEM_GENERATED)).click()
         with self.step(f"{name!r}: name, Connect to Third-Party Applications, {self.app}"):
-            self.appear(form.get_by_label(NAME)).fill(name)
-            form.get_by_label(THIRD_PARTY).check()
+            self.outlined(self.appear(form.get_by_label(NAME))).fill(name)
+            self.outlined(form.get_by_label(THIRD_PARTY)).check()
             apps = form.get_by_role("combobox", name=APPS)
-            apps.click()
+            self.outlined(apps).click()
             # The options may render outside the dialog, as dropdowns of UI libraries do.
-            page.get_by_role("option", name=ALTRADY).click()
+            self.outlined(page.get_by_role("option", name=ALTRADY)).click()
             expect(apps).to_have_text(ALTRADY)
         with self.step(f"{name!r}: permissions {', '.join(binding.permissions)}"):
             for level, pattern in ACCESS.items():
                 if level in binding.permissions:
-                    form.get_by_label(pattern).check()
+                    self.outlined(form.get_by_label(pattern)).check()
             for scope, pattern in SCOPES.items():
-                form.get_by_role("checkbox", name=pattern).set_checked(scope in binding.permissions)
+                self.outlined(form.get_by_role("checkbox", name=pattern)).set_checked(
+                    scope in binding.permissions
+                )
         with self.step(f"{name!r}: Submit"):
             # A refusal shows wherever the site puts its messages, not only as an alert.
-            self.until(form.get_by_role("button", name=SUBMIT).click, verify, f"creating {name!r}")
+            self.until(
+                self.outlined(form.get_by_role("button", name=SUBMIT)).click,
+                verify,
+                f"creating {name!r}",
+            )
         emailed = self.emailed_code(f"creating the API key {name!r}")
         with self.step(f"{name!r}: the e-mailed code"):
             self.type_secret(verify.get_by_label(EMAIL_CODE), emailed)
@@ -157,7 +163,7 @@ class Bybit(Flow):
                 self.type_secret(verify.get_by_label(GOOGLE_CODE), code)
                 shield.enter_context(self.uninterrupted())
                 refusal = self.await_outcome(
-                    verify.get_by_role("button", name=CONFIRM).click, [verify]
+                    self.outlined(verify.get_by_role("button", name=CONFIRM)).click, [verify]
                 )
             if refusal:  # nothing was created: a Ctrl-C meanwhile stops here
                 shield.close()
@@ -204,7 +210,7 @@ class Bybit(Flow):
         redactor.add(api_key)
         self.created = NewKey(api_key, secret)
         with self.step(f"{name!r}: Understood"):
-            shown.get_by_role("button", name=UNDERSTOOD).click()
+            self.outlined(shown.get_by_role("button", name=UNDERSTOOD)).click()
             expect(shown).to_be_hidden()
         return self.created
 

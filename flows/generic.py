@@ -141,7 +141,7 @@ class ProfileFlow(Flow):
         profile, page = self.profile, self.page
         field = page.get_by_label(self.words.ip_field)
         with self.step(f"{key.name!r}: Edit, {profile.ip_field!r}"):
-            self.key_control(key.name, "button", self.words.edit).click()
+            self.outlined(self.key_control(key.name, "button", self.words.edit)).click()
             self.restrict_on()
             self.appear(field)
         with self.step(f"{key.name!r}: entering {len(add)} addresses in {profile.ip_field!r}"):
@@ -150,7 +150,7 @@ class ProfileFlow(Flow):
             whole = [ip for ip in current if ip not in remove]
             whole += [ip for ip in add if ip not in whole]
             text = profile.separators[0].join(whole)
-            field.fill(text)
+            self.outlined(field).fill(text)
             expect(field).to_have_value(text)
         progress(len(add), len(add), "add")
         self.save(key)
@@ -173,7 +173,7 @@ class ProfileFlow(Flow):
         else:
             return
         self.appear(control)
-        control.check()
+        self.outlined(control).check()
 
     def save(self, key: KeyInfo) -> None:
         """Save; the dialog holding "I accept" where the site shows one; then the dialog
@@ -184,12 +184,12 @@ class ProfileFlow(Flow):
         dialog = page.get_by_role("dialog").filter(has=page.get_by_label(words.totp))
         with self.step(f"{key.name!r}: Save"):
             if words.accept is None:
-                self.until(save.click, dialog, purpose)
+                self.until(self.outlined(save).click, dialog, purpose)
             else:
                 accept = page.get_by_role("dialog").get_by_role("button", name=words.accept)
-                self.until(save.click, dialog.or_(accept), purpose)
+                self.until(self.outlined(save).click, dialog.or_(accept), purpose)
                 if accept.first.is_visible():
-                    self.until(accept.first.click, dialog, purpose)
+                    self.until(self.outlined(accept.first).click, dialog, purpose)
         if verification.secret and words.secret:
             with self.step(f"{key.name!r}: {verification.secret.label}"):
                 field = dialog.get_by_label(words.secret)
@@ -197,7 +197,7 @@ class ProfileFlow(Flow):
         if words.email_code and words.send_code:
             with self.step(f"{key.name!r}: Send code ({verification.email_code})"):
                 send = dialog.get_by_role("button", name=words.send_code)
-                self.sent(send.click, f"sending the {verification.email_code!r}")
+                self.sent(self.outlined(send).click, f"sending the {verification.email_code!r}")
             code = self.emailed_code(purpose)
             with self.step(f"{key.name!r}: {verification.email_code}"):
                 self.type_secret(dialog.get_by_label(words.email_code), code)
@@ -206,7 +206,8 @@ class ProfileFlow(Flow):
             with self.step(f"{key.name!r}: {verification.totp}, Submit"):
                 self.type_secret(dialog.get_by_label(words.totp), code)
                 return self.await_outcome(
-                    dialog.get_by_role("button", name=words.submit).click, [dialog, save]
+                    self.outlined(dialog.get_by_role("button", name=words.submit)).click,
+                    [dialog, save],
                 )
 
         self.submit_code(purpose, attempt)

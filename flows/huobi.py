@@ -90,14 +90,21 @@ class Huobi(Flow):
         with self.step(f"{key.name!r}: Edit, the linked IPs"):
             field = self.edit(key)
             current = [ip for ip in ips_in(field.input_value()) if ip not in remove]
-            field.fill(", ".join(current + [ip for ip in add if ip not in current]))
+            self.outlined(field).fill(", ".join(current + [ip for ip in add if ip not in current]))
             progress(len(add), len(add), "add")
         # "Security Authentication", whatever its title: the dialog holding the e-mailed
         # code's field.
         auth = page.get_by_role("dialog").filter(has=page.get_by_label(EMAIL_CODE))
         with self.step(f"{key.name!r}: Confirm, Security Authentication, Send code"):
-            self.until(self.edit_view().get_by_role("button", name=CONFIRM).click, auth, purpose)
-            self.sent(auth.get_by_role("button", name=SEND_CODE).click, "sending the e-mailed code")
+            self.until(
+                self.outlined(self.edit_view().get_by_role("button", name=CONFIRM)).click,
+                auth,
+                purpose,
+            )
+            self.sent(
+                self.outlined(auth.get_by_role("button", name=SEND_CODE)).click,
+                "sending the e-mailed code",
+            )
         emailed = self.emailed_code(purpose)
         with self.step(f"{key.name!r}: the e-mailed code"):
             self.type_secret(auth.get_by_label(EMAIL_CODE), emailed)
@@ -107,7 +114,8 @@ class Huobi(Flow):
                 self.type_secret(auth.get_by_label(GOOGLE_CODE), code)
                 # Saved once both are gone; an error in either is the other way out.
                 return self.await_outcome(
-                    auth.get_by_role("button", name=CONFIRM).click, [auth, self.edit_view()]
+                    self.outlined(auth.get_by_role("button", name=CONFIRM)).click,
+                    [auth, self.edit_view()],
                 )
 
         self.submit_code(f"saving {key.name!r}", attempt)
@@ -131,14 +139,14 @@ class Huobi(Flow):
         view = self.edit_view()
         cancel = view.get_by_role("button", name=CANCEL)
         if cancel.count():
-            cancel.first.click()
+            self.outlined(cancel.first).click()
         else:
             self.page.keyboard.press("Escape")
         expect(view).to_be_hidden()
 
     def edit(self, key: KeyInfo) -> Locator:
         """The key's edit view, settled: its field holding the key's whole list."""
-        self.key_control(key.api_key or key.name, "button", EDIT).click()
+        self.outlined(self.key_control(key.api_key or key.name, "button", EDIT)).click()
         field = self.edit_view().get_by_label(IP_FIELD)
         self.appear(field)
         self.settle()

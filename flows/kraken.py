@@ -109,7 +109,7 @@ class Kraken(Flow):
         self.leave_edit_view()  # the edit view a read left is the server's list as it was then
         with self.step(f"{key.name!r}: Edit, IP whitelisting on"):
             self.edit(key)
-            self.switch().check()
+            self.outlined(self.switch()).check()
         if self.newer_form():
             self.enter_list(key, add, remove, progress)
         else:
@@ -126,7 +126,7 @@ class Kraken(Flow):
             current = ips_in(field.input_value())
             whole = [ip for ip in current if ip not in remove]
             text = "\n".join(whole + [ip for ip in add if ip not in whole])
-            field.fill(text)
+            self.outlined(field).fill(text)
             expect(field).to_have_value(text)  # not wiped by a re-render before Save
         progress(len(add), len(add), "add")
 
@@ -137,13 +137,13 @@ class Kraken(Flow):
         for ip in remove:
             with self.step(f"{key.name!r}: removing {ip}"):
                 values = self.entries().evaluate_all("inputs => inputs.map(i => i.value.trim())")
-                page.get_by_role("button", name=REMOVE).nth(values.index(ip)).click()
+                self.outlined(page.get_by_role("button", name=REMOVE).nth(values.index(ip))).click()
                 expect(self.entries()).to_have_count(len(values) - 1)
         count = self.entries().count()
         for done, ip in enumerate(add, start=1):
             with self.step(f"{key.name!r}: Add an IP address or range ({ip})"):
-                page.get_by_role("button", name=ADD).click()
-                self.entries().nth(count).fill(ip)  # the new input, once it shows
+                self.outlined(page.get_by_role("button", name=ADD)).click()
+                self.outlined(self.entries().nth(count)).fill(ip)  # the new input, once it shows
                 count += 1
             progress(done, len(add), "add")
         with self.step(f"{key.name!r}: {count} entries"):
@@ -155,7 +155,7 @@ class Kraken(Flow):
         saved = page.get_by_role("button", name=EDIT)  # back on the list of keys
         with self.step(f"{key.name!r}: Save"):
             self.until(
-                page.get_by_role("button", name=SAVE).click,
+                self.outlined(page.get_by_role("button", name=SAVE)).click,
                 dialog.or_(saved),
                 f"saving {key.name!r}",
             )
@@ -166,7 +166,7 @@ class Kraken(Flow):
             with self.step(f"{key.name!r}: two-factor authentication for Save"):
                 self.type_secret(dialog.get_by_label(TWO_FACTOR), code)
                 return self.await_outcome(
-                    dialog.get_by_role("button", name=CONTINUE).click, [dialog]
+                    self.outlined(dialog.get_by_role("button", name=CONTINUE)).click, [dialog]
                 )
 
         self.submit_code(f"saving {key.name!r}", attempt)
@@ -182,7 +182,7 @@ class Kraken(Flow):
 
     def edit(self, key: KeyInfo) -> None:
         """From the API page, the key's edit view (a client-side route)."""
-        self.key_control(key.name, "button", EDIT).click()
+        self.outlined(self.key_control(key.name, "button", EDIT)).click()
         self.appear(self.switch())
 
     def switch(self) -> Locator:

@@ -88,14 +88,14 @@ class Poloniex(Flow):
         with self.step(f"{key.name!r}: Restrict access to trusted IPs only, Edit"):
             restricted = self.key_control(who, "radio", RESTRICTED)
             if restricted.is_checked():
-                self.key_control(who, "button", EDIT).click()
+                self.outlined(self.key_control(who, "button", EDIT)).click()
             else:
-                restricted.check()
+                self.outlined(restricted).check()
             self.appear(page.get_by_role("button", name=SAVE).first)
             field = self.key_control(who, "textbox", TRUSTED)
             current = [ip for ip in ips_in(field.input_value()) if ip not in remove]
             text = ", ".join(current + [ip for ip in add if ip not in current])
-            field.fill(text)
+            self.outlined(field).fill(text)
             expect(field).to_have_value(text)  # not wiped by a re-render before Save
             progress(len(add), len(add), "add")
         # The dialog is the one asking for the 2FA code, whatever its title (or none).
@@ -106,15 +106,15 @@ class Poloniex(Flow):
             with self.step(f"{key.name!r}: Save, 2FA Code"):
                 if not code_field.first.is_visible():
                     save = self.key_control(who, "button", SAVE)
-                    self.until(save.click, code_field, f"saving {key.name!r}")
+                    self.until(self.outlined(save).click, code_field, f"saving {key.name!r}")
                 self.type_secret(code_field.first, code)
                 submit = dialog.first.get_by_role("button", name=SUBMIT)
-                return self.await_outcome(submit.click, [code_field])
+                return self.await_outcome(self.outlined(submit).click, [code_field])
 
         self.submit_code(f"saving {key.name!r}", attempt)
         with self.step(f"{key.name!r}: the confirmation e-mail notice, Got it"):
             got_it = page.get_by_role("dialog").get_by_role("button", name=GOT_IT)
-            self.appear(got_it.first).click()
+            self.outlined(self.appear(got_it.first)).click()
             expect(got_it).to_have_count(0)
         self.human.open_emailed_link(self.name, f"the trusted IPs of {key.name!r}")
 

@@ -190,7 +190,7 @@ def test_each_flow_recovers_from_faults_or_stops_naming_the_step(
         assert len(actions(mock, exchange, subject.site.save_route)) == len(apps)
         assert [k["name"] for k in state["keys"]] == ["Bot", *[KEY for _ in apps]]
     else:  # what was there, and every address once
-        assert subject.saved(state) == ([OLD] if stops else [OLD, *IPS])
+        assert subject.saved(state) == ([OLD] if stops else [OLD, *IPS]), result.out
     if flow.mode == "per-address 2FA":  # one add per address, none twice
         added = [a["ip"] for a in actions(mock, exchange, subject.site.save_route)]
         assert added == ([] if stops else IPS)

@@ -48,6 +48,7 @@ from assistant.human import TerminalHuman
 from assistant.output import ConsoleReporter
 from assistant.runner import Options, load_allocation, run
 from fixtures.mockex import MockExchanges
+from flows.bybit import Bybit
 
 IPS = altrady_ips()
 
@@ -655,6 +656,39 @@ def test_the_walkthrough_outlines_one_control_at_a_time(page: Page) -> None:
     assert outlined() == ["INPUT"]
     page.get_by_role("button", name="Save").click()
     assert outlined() == ["Save"]
+    expect(page.locator("[data-ipbind-active]")).to_have_count(0)  # and then, none
+
+
+def test_the_walkthrough_outlines_each_control_just_before_it_is_used(
+    page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every action of a flow goes through `Flow.outlined`: in the walkthrough the control
+    is outlined before its action starts (already when the click's pointerdown or the
+    field's focus arrives), alone; a control that is not there is left to its action."""
+    page.set_content("<button>Edit restrictions</button><label>IP address <input></label>")
+    walkthrough.banner(page, "Bybit: editing", "…")
+    flow = Bybit(page, "http://bybit.localhost", None, codes=None, human=None)  # type: ignore[arg-type]
+    walkthrough.narrate(flow, pace_ms=50)
+    page.evaluate(
+        """() => {
+          window.seen = [];
+          for (const type of ['pointerdown', 'focusin'])  // before the page's own listeners
+            window.addEventListener(type, () => window.seen.push([type,
+              ...[...document.querySelectorAll('[data-ipbind-active]')]
+                .map(e => e.textContent || e.tagName)]), true);
+        }"""
+    )
+
+    flow.outlined(page.get_by_role("button", name="Edit restrictions")).click()
+    flow.outlined(page.get_by_label("IP address")).fill("203.0.113.10")
+
+    assert page.evaluate("window.seen") == [
+        ["pointerdown", "Edit restrictions"],
+        ["focusin", "Edit restrictions"],
+        ["focusin", "INPUT"],
+    ]
+    monkeypatch.setattr(walkthrough, "POINT_MS", 100)
+    assert flow.outlined(page.get_by_role("button", name="Save")) is not None  # not there
     expect(page.locator("[data-ipbind-active]")).to_have_count(0)  # and then, none
 
 
