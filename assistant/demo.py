@@ -92,6 +92,9 @@ class DemoPerson:
     ) -> Credentials | None:
         return None  # the demo's accounts sign in with what it set: nothing to ask
 
+    def signed_in(self, ask: Callable[[], None]) -> None:
+        ask()  # never called: the demo types no sign-in at the terminal
+
 
 def demo_sites(chaos: int) -> MockExchanges:
     """The bundled mock exchanges as the demo runs them: quick codes, taken a little late."""

@@ -13,7 +13,7 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -207,16 +207,11 @@ class TerminalHuman:
         from assistant import signin
 
         with self.reporter.paused():
-            again = signin.ask_again(self.console, exchange, refused, why, tries_left)
-        if again is not None and again.accepted is not None:
-            asked_later = again.accepted
+            return signin.ask_again(self.console, exchange, refused, why, tries_left)
 
-            def accepted() -> None:  # asked later, with the live lines off the screen too
-                with self.reporter.paused():
-                    asked_later()
-
-            again.accepted = accepted
-        return again
+    def signed_in(self, ask: Callable[[], None]) -> None:
+        with self.reporter.paused():  # the live lines off the screen while it asks
+            ask()
 
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
         """Let the person do a step in the visible browser: a banner on the page says what,

@@ -53,6 +53,7 @@ def credentials_of(settings: BaseIpbindSettings, exchange: str) -> Credentials |
         {k: v for k, v in secrets.items() if v},
         source=source,
         check=signin.check_for(exchange, source),
+        accepted=conf._on_taken,  # typed at the terminal: the keyring's offer waits for this
     )
 
 

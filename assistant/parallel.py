@@ -158,11 +158,10 @@ class OneAtATime:
     def sign_in_again(
         self, exchange: str, refused: Credentials | None, why: str, tries_left: int
     ) -> Credentials | None:
-        again = self.desk.ask(lambda: self.human.sign_in_again(exchange, refused, why, tries_left))
-        if again is not None and again.accepted is not None:
-            asked_later = again.accepted
-            again.accepted = lambda: self.desk.ask(asked_later)  # from the run's thread too
-        return again
+        return self.desk.ask(lambda: self.human.sign_in_again(exchange, refused, why, tries_left))
+
+    def signed_in(self, ask: Callable[[], None]) -> None:
+        self.desk.ask(lambda: self.human.signed_in(ask))  # from the run's thread
 
 
 class Work(Protocol):

@@ -14,6 +14,7 @@ Secrets are `SecretStr`: they print as `**********` and reach a page only throug
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -67,6 +68,9 @@ class ExchangeSettings(BaseModel):
     # Where the password came from when not from the settings: "keyring" or "typed"
     # (assistant.signin); a refused sign-in's hint names it.
     _sign_in_from: str | None = PrivateAttr(default=None)
+    # Typed at the terminal: the offer to keep it in the keyring, made once the exchange has
+    # taken it (`Credentials.accepted`).
+    _on_taken: Callable[[], None] | None = PrivateAttr(default=None)
 
     @field_validator("totp_secret")
     @classmethod

@@ -24,7 +24,8 @@ typed, the keyring, or the variables the person set (`check_for`), never others.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, Literal
 
 import keyring
@@ -239,8 +240,21 @@ def ask_sign_in(
         if not filled(conf, secret):
             values[secret] = hidden(console, f"{name} {secret.replace('_', ' ')} (hidden)")
     redactor.add(*(v for k, v in values.items() if k != "username"))
-    offer_to_keep(console, exchange, values)
-    return with_source(conf, "typed", **values)
+    typed = with_source(conf, "typed", **values)
+    typed._on_taken = once(partial(offer_to_keep, console, exchange, values))
+    return typed
+
+
+def once(ask: Callable[[], None]) -> Callable[[], None]:
+    """`ask`, asked the first time only (a run may sign in to an exchange more than once)."""
+    asked: list[bool] = []
+
+    def first_time() -> None:
+        if not asked:
+            asked.append(True)
+            ask()
+
+    return first_time
 
 
 def totp_secret(console: Console, name: str, period: int) -> str:
@@ -263,8 +277,8 @@ def totp_secret(console: Console, name: str, period: int) -> str:
 
 
 def offer_to_keep(console: Console, exchange: str, values: dict[str, str]) -> None:
-    """Offers to keep the typed sign-in in the keyring (default no); says once when there is
-    no keyring."""
+    """Once the exchange has taken the sign-in typed at the terminal (a typo is never kept):
+    offers to keep it in the keyring (default no); says once when there is no keyring."""
     backend = keyring_name()
     if backend is None:
         no_keyring(console)
@@ -272,7 +286,8 @@ def offer_to_keep(console: Console, exchange: str, values: dict[str, str]) -> No
     what = "password and authenticator secret" if TOTP in values else "password"
     if not yes(
         console,
-        f"Keep the {what} in the system keyring ({backend}), so that the next run does not ask?",
+        f"{FLOWS[exchange].name} took the sign-in you typed. Keep the {what} in the system "
+        f"keyring ({backend}), so that the next run does not ask?",
     ):
         console.print(
             f"Not kept. (`ipbind login {exchange}` keeps a browser session instead.)",
@@ -294,8 +309,9 @@ def ask_again(
 ) -> Credentials | None:
     """After a refused sign-in (`why`, in the site's words), the username and password asked
     again; once the exchange takes them, a keyring's refused password may be replaced by the
-    new one (`Credentials.accepted`: a refused one is never offered). None: nobody to ask
-    (the caller then stops with the refusal)."""
+    new one, and one typed here offered to the keyring as a first typing is
+    (`Credentials.accepted`: a refused one is never offered). None: nobody to ask (the
+    caller then stops with the refusal)."""
     name = FLOWS[exchange].name
     console.print(
         f"{why}. Type the {name} sign-in again ({tries_left} "
@@ -313,6 +329,7 @@ def ask_again(
         password = hidden(console, f"{name} password (hidden)")
     redactor.add(password)
     from_keyring = refused is not None and refused.source == "keyring" and keyring_name()
+    typed_before = refused is not None and refused.source == "typed"
 
     def replace_kept() -> None:
         question = f"{name} took the new password. Replace the one kept in the system keyring?"
@@ -328,7 +345,11 @@ def ask_again(
         dict(refused.secrets) if refused else {},
         source="typed",
         check=check_for(exchange, "typed"),
-        accepted=replace_kept if from_keyring else None,
+        accepted=replace_kept
+        if from_keyring
+        else partial(offer_to_keep, console, exchange, {"username": username, "password": password})
+        if typed_before
+        else None,
     )
 
 

@@ -303,7 +303,7 @@ class Flow(Answers, Cards):
                 self.login()
                 if self.credentials is not None and self.credentials.accepted is not None:
                     accepted, self.credentials.accepted = self.credentials.accepted, None
-                    accepted()  # the exchange took them: now what waited for that
+                    self.human.signed_in(accepted)  # the exchange took them: what waited
                 return
             except SignInRefused as refusal:
                 logger.info("{}: the sign-in was refused (try {})", self.name, tries)

@@ -94,6 +94,11 @@ class Human(Protocol):
         terminal): the change then stays pending, and the read-back says so."""
         ...
 
+    def signed_in(self, ask: Callable[[], None]) -> None:
+        """The exchange has taken a sign-in typed at the terminal: `ask` (keep it in the
+        system keyring?) is asked now, in the person's turn."""
+        ...
+
     def sign_in_again(
         self, exchange: str, refused: Credentials | None, why: str, tries_left: int
     ) -> Credentials | None:

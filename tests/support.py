@@ -435,3 +435,6 @@ class MailboxHuman:
 
     def sign_in_again(self, exchange: str, refused: Any, why: str, tries_left: int) -> None:
         return None  # a refused sign-in stops the run, as with no terminal
+
+    def signed_in(self, ask: Any) -> None:
+        ask()

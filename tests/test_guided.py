@@ -311,18 +311,19 @@ def test_the_wizard_asks_checks_saves_and_applies(
     child.expect("File")
     child.sendline(str(saved))
     child.expect("Saved:")
-    # The run asks for the sign-in (none set, no keyring here); a wrong password is asked again.
+    # The run asks for the sign-in (none set); a wrong password is asked again; once one is
+    # taken, it would be offered to the keyring (there is none here).
     child.expect("Binance e-mail or username: ")
     child.sendline(account.username)
     child.expect("Binance password \\(hidden\\): ")
     child.sendline("not-the-password")
-    child.expect("No system keyring is available here")
     child.expect(r"Binance refused the sign-in \(.*\)\.\s+Type the Binance")
     child.expect(r"sign-in\s+again \(2 tries\s+left\)")
     child.expect(f"Binance e-mail or username \\[{re.escape(account.username)}\\]: ")
     child.sendline("")  # the one shown
     child.expect("Binance password \\(hidden\\): ")
     child.sendline(PASSWORD)
+    child.expect("No system keyring is available here")  # told once Binance has taken it
     if not args:
         child.expect("Add 20 addresses on 1 key\\?")
         child.sendline("y")

@@ -31,6 +31,7 @@ from assistant import signin
 from assistant.errors import BadInput, ExitCode, Interrupted, SignInRefused
 from assistant.human import TerminalHuman
 from assistant.logs import redactor
+from assistant.opening import credentials_of
 from assistant.output import ConsoleReporter
 from assistant.runner import load_allocation
 from assistant.settings import BaseIpbindSettings, load_settings
@@ -128,6 +129,13 @@ def test_a_kept_session_stands_in_for_a_sign_in(tmp_path: Path) -> None:
     assert person.asked == []
 
 
+def taken(s: BaseIpbindSettings, exchange: str = "kraken") -> None:
+    """The exchange takes the sign-in (what `Flow.signed_in` does once it has)."""
+    credentials = credentials_of(s, exchange)
+    assert credentials is not None and credentials.accepted is not None
+    credentials.accepted()
+
+
 def test_typed_at_the_terminal_hidden_then_kept_in_the_keyring_when_asked(
     tmp_path: Path, memory: MemoryKeyring
 ) -> None:
@@ -137,7 +145,15 @@ def test_typed_at_the_terminal_hidden_then_kept_in_the_keyring_when_asked(
     conf = s.exchange("kraken")
     assert conf.username == "me@example.com" and signin.source_of(conf) == "typed"
     assert conf.password is not None and conf.password.get_secret_value() == "typed-Passw0rd"
+    assert [hidden for _, hidden in person.asked] == [False, True, True]
+    assert memory.entries == {}  # not offered before the exchange has taken it
+    taken(s)
+    taken(s)  # signed in once more in the same run: asked once
     assert [hidden for _, hidden in person.asked] == [False, True, True, False]
+    assert (
+        "Kraken took the sign-in you typed. Keep the password and authenticator"
+        in (person.asked[-1][0])
+    )
     assert "[y/N]" in person.asked[-1][0] and "test keyring" in person.asked[-1][0]
     assert memory.entries == {
         ("ipbind", "kraken.username"): "me@example.com",
@@ -157,15 +173,18 @@ def test_declined_it_is_kept_nowhere_and_a_session_is_offered_instead(
     tmp_path: Path, memory: MemoryKeyring
 ) -> None:
     person = Person("me", "typed-Passw0rd", "", "n")  # no TOTP secret: codes asked later
-    conf = complete(settings(tmp_path), person).exchange("kraken")
+    s = complete(settings(tmp_path), person)
+    taken(s)
 
-    assert conf.totp_secret is None and memory.entries == {}
+    assert s.exchange("kraken").totp_secret is None and memory.entries == {}
     assert "ipbind login kraken" in person.said
 
 
 def test_no_keyring_backend_is_told_once_and_the_run_carries_on(tmp_path: Path) -> None:
     person = Person("me", "pass-one", "", "me", "pass-two", "")
     s = complete(settings(tmp_path), person, "kraken", "bittrex")
+    taken(s, "kraken")
+    taken(s, "bittrex")
 
     assert s.exchange("bittrex").password is not None
     assert person.said.count("No system keyring is available here") == 1
@@ -298,6 +317,9 @@ class Retyping:
     def hand_off(self, page: Any, message: str, done: Any) -> None:
         raise AssertionError(message)
 
+    def signed_in(self, ask: Any) -> None:
+        ask()
+
 
 def plan(s: BaseIpbindSettings, tmp_path: Path, browser: Browser, person: Any) -> Any:
     from assistant.engine import Engine
@@ -325,6 +347,39 @@ def test_a_wrong_password_is_asked_again_and_the_right_one_goes_on(
     assert "Bittrex Global refused the sign-in (" in person.asked[0][0]
     assert len(mock.state("bittrex")["sign_ins"]) == 1
     assert len(codes(mock, "bittrex", "login-2fa")) == 1  # no code spent on a refused try
+
+
+def test_a_typed_sign_in_is_offered_to_the_keyring_only_once_the_exchange_took_it(
+    mock: MockExchanges,
+    browser: Browser,
+    tmp_path: Path,
+    memory: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the terminal: a typo'd password (refused by the exchange: never offered), typed
+    again when asked, taken: that one is offered, and kept on "y"."""
+    mock.reset("bittrex", bittrex_seed())
+    monkeypatch.setattr("assistant.human.interactive", lambda: True)
+    user = next(iter(mock.site("bittrex").accounts.values()))
+    person = Person("typoed-Passw0rd", "", PASSWORD, "y")  # Enter keeps the username
+    s = settings_for(mock, "bittrex", tmp_path)
+    s = s.model_copy(
+        update={"bittrex": s.exchange("bittrex").model_copy(update={"password": None})}
+    )
+    s = complete(s, person, "bittrex")
+    assert len(person.asked) == 1 and memory.entries == {}  # the password only, not offered
+
+    result = plan(s, tmp_path, browser, TerminalHuman(ConsoleReporter(person), headless=True))
+
+    assert result.error is None, result.error
+    assert "Bittrex Global refused the sign-in" in person.said
+    [offer] = [prompt for prompt, _ in person.asked if "[y/N]" in prompt]
+    assert "Bittrex Global took the sign-in you typed. Keep the password" in offer
+    assert memory.entries == {
+        ("ipbind", "bittrex.username"): user.username,
+        ("ipbind", "bittrex.password"): PASSWORD,
+    }
+    assert len(mock.state("bittrex")["sign_ins"]) == 1
 
 
 def test_three_refusals_stop_with_a_hint_naming_what_was_typed(
