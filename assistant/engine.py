@@ -55,6 +55,7 @@ from assistant.parallel import Desk, Lanes, OneAtATime, lanes_for
 from assistant.settings import BaseIpbindSettings, is_loopback_url
 from assistant.stops import Stops
 from assistant.targets import preflight, targets_of
+from assistant.twofa import Ask
 from assistant.worker import Run, Worker
 from flows import FLOWS
 from flows.base import Flow, Human
@@ -72,7 +73,7 @@ class Engine:
         reporter: Reporter,
         human: Human,
         *,
-        ask_code: Callable[[str, float], str] | None = None,
+        ask_code: Ask | None = None,
         replace: bool = False,
         run_dir: Path | None = None,
         trace: bool = False,
@@ -129,9 +130,9 @@ class Engine:
         desk = Desk(on_stop=self.stops.stop)  # the person, one question at a time
         ask_code = self.ask_code
 
-        def ask(prompt: str, wait: float) -> str:
+        def ask(prompt: str, wait: float, sent: Callable[[], bool] | None = None) -> str | None:
             assert ask_code is not None
-            return desk.ask(lambda: ask_code(prompt, wait))
+            return desk.ask_watching(lambda gone: ask_code(prompt, wait, gone), sent)
 
         shared = Run(
             self.settings,

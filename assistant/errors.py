@@ -84,6 +84,11 @@ class Interrupted(IpbindError):
     exit_code = ExitCode.INTERRUPTED
 
 
+class SentInPage(Exception):
+    """While a code was asked at the terminal, the person typed it into the page and sent
+    it there (a headed run): the step is done, and no code is to be typed."""
+
+
 def first_line(err: BaseException) -> str:
     """An error's first line (Playwright's run to many): what a log line or a message quotes."""
     text = str(err).strip()

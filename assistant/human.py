@@ -31,6 +31,7 @@ from flows.types import Credentials
 HAND_OFF_MINUTES = 10
 # After Enter, how long the page may take to show the step done (the sign-in redirecting).
 NOT_YET_SECONDS = 3
+WATCH_S = 0.1  # how often a prompt looks whether the person did it in the page instead
 
 
 def interactive() -> bool:
@@ -93,6 +94,24 @@ def attention(console: Console, text: str) -> None:
         subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def read_line(
+    console: Console, prompt: str, gone: Callable[[], bool], stdin: TextIO | None = None
+) -> str | None:
+    """A line typed at the terminal (echoed as typed), or None once `gone()` holds: looked
+    at every WATCH_S while nothing has been typed (the person did it elsewhere)."""
+    stdin = stdin or sys.stdin
+    console.print(f"{prompt}: ", end="", markup=False, highlight=False)
+    while True:
+        if select.select([stdin.fileno()], [], [], WATCH_S)[0]:
+            line = stdin.readline()
+            if not line:
+                raise EOFError
+            return line.rstrip("\n")
+        if gone():
+            console.print()  # the prompt's line ends
+            return None
+
+
 def wait_for_person(
     done: Locator,
     seconds: float,
@@ -145,12 +164,18 @@ class TerminalHuman:
         except (EOFError, KeyboardInterrupt):
             raise Interrupted("interrupted at the confirmation; nothing was changed") from None
 
-    def ask_code(self, prompt: str, wait: float) -> str:
-        """Counts down to the next time step when the last code's step is still current."""
+    def ask_code(
+        self, prompt: str, wait: float, sent_in_page: Callable[[], bool] | None = None
+    ) -> str | None:
+        """Counts down to the next time step when the last code's step is still current.
+        `sent_in_page` (a visible window): the person may type the code into the page and
+        send it there instead; once it holds, the prompt gives up (None)."""
         with self.reporter.paused():
-            return self._ask_code(prompt, wait)
+            return self._ask_code(prompt, wait, sent_in_page)
 
-    def _ask_code(self, prompt: str, wait: float) -> str:
+    def _ask_code(
+        self, prompt: str, wait: float, sent_in_page: Callable[[], bool] | None
+    ) -> str | None:
         if wait > 0 and countdown(self.console, wait):
             self.console.print(
                 "What was typed during the countdown was ignored: type the new code now.",
@@ -158,9 +183,16 @@ class TerminalHuman:
             )
         try:  # shown as typed, so that a typo can be seen: a code is spent once sent
             # (it stays masked in every log line, trace and report)
-            return Prompt.ask(prompt, console=self.console)
+            if sent_in_page is None or not sys.stdin.isatty():
+                return Prompt.ask(prompt, console=self.console)
+            answer = read_line(
+                self.console, f"{prompt} (or type it in the browser window)", sent_in_page
+            )
         except (EOFError, KeyboardInterrupt):
             raise Interrupted("cancelled while asking for a code") from None
+        if answer is None:
+            self.console.print("You sent it in the browser window: carrying on.")
+        return answer
 
     def emailed_code(self, exchange: str, purpose: str) -> str:
         if not interactive():

@@ -23,7 +23,7 @@ from assistant import trace as traces
 from assistant.errors import BadInput
 from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, site_origin
-from assistant.twofa import CLOCK, Codes, PromptedCodes, StepMemory, TotpCodes
+from assistant.twofa import CLOCK, Ask, Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import FLOWS
 from flows.base import Credentials, Flow, Human
 
@@ -62,7 +62,7 @@ def codes_for(
     exchange: str,
     origin: str,
     *,
-    ask: Callable[[str, float], str] | None,
+    ask: Ask | None,
     nap: Callable[[float], None] | None = None,
     tell: Callable[[str], None] | None = None,
 ) -> Codes:
@@ -93,7 +93,7 @@ def open_exchange(
     *,
     origin: str | None = None,
     codes: Codes | None = None,
-    ask: Callable[[str, float], str] | None = None,
+    ask: Ask | None = None,
     saved_session: bool = True,
     trace: bool = False,
     state: StorageState | None = None,
@@ -111,7 +111,7 @@ def open_exchange(
     context = browser.new_context(locale="en-US", storage_state=kept)
     if trace:
         traces.start(context, f"ipbind {exchange}")
-    return FLOWS[exchange](
+    flow = FLOWS[exchange](
         context.new_page(),
         origin,
         credentials_of(settings, exchange),
@@ -119,3 +119,5 @@ def open_exchange(
         human,
         timeout=settings.timeout,
     )
+    flow.headed = not settings.headless
+    return flow

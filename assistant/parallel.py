@@ -37,6 +37,8 @@ LANE_MB = 400
 # lanes than cores still run side by side: on 2 busy cores, 10 accounts on 5 exchanges took
 # 25 s on 5 lanes, 32 s on 3, 39 s on 2 and 51 s on 1 (full Chromium).
 LANES_PER_CPU = 3
+# How often a worker waiting for an answer looks at its page (the person may do it there).
+WATCH_S = 0.1
 
 T = TypeVar("T")
 
@@ -117,6 +119,24 @@ class Desk:
         if question.error is not None:
             raise question.error
         return cast(T, question.answer)
+
+    def ask_watching(
+        self, ask: Callable[[Callable[[], bool] | None], T | None], sent: Callable[[], bool] | None
+    ) -> T | None:
+        """`ask(gone)`, asked as `ask` asks; `sent()` (the person did it in the worker's page)
+        is looked at in the calling thread, the page's, and once it holds the question is
+        withdrawn: `gone()` turns true where it is being asked, which gives up (None)."""
+        if sent is None or threading.current_thread() is self.home:
+            return self.ask(lambda: ask(sent))
+        withdrawn = threading.Event()
+        question: Question[T | None] = Question(lambda: ask(withdrawn.is_set))
+        self._questions.put(question)
+        while not question.answered.wait(WATCH_S):
+            if not withdrawn.is_set() and sent():
+                withdrawn.set()
+        if question.error is not None:
+            raise question.error
+        return question.answer
 
     def serve(self, wait: float) -> None:
         """In the home thread: asks the next question, if one comes within `wait` seconds."""

@@ -29,7 +29,7 @@ from typing import Protocol
 import pyotp
 from loguru import logger
 
-from assistant.errors import UserActionNeeded
+from assistant.errors import SentInPage, UserActionNeeded
 from assistant.logs import redactor
 
 MIN_SECRET_BYTES = 10  # 80 bits: the 16-character secrets exchanges have long handed out
@@ -74,13 +74,20 @@ class Totp(pyotp.TOTP):
         return decoded
 
 
+# Asks the person for a code: (prompt, seconds to count down first, sent_in_page) → the
+# answer, or None once sent_in_page() holds.
+Ask = Callable[[str, float, Callable[[], bool] | None], str | None]
+
+
 class Codes(Protocol):
     # Whether the provider tells the person of a refusal itself (the next prompt says it):
     # then the flow's own warning goes to the debug file alone, not twice to the terminal.
     tells_refusals: bool
 
-    def next(self, purpose: str) -> str:
-        """A code whose time step has not been used in this run. May block until one exists."""
+    def next(self, purpose: str, sent_in_page: Callable[[], bool] | None = None) -> str:
+        """A code whose time step has not been used in this run. May block until one exists.
+        A person asked for it who sends one in the page instead (`sent_in_page()` turns
+        true, checked in the caller's thread) ends the asking: SentInPage."""
         ...
 
     def seconds_until_next(self) -> float:
@@ -209,7 +216,7 @@ class TotpCodes:
         if self._memory is not None:
             self._memory.record((step + 1) * self.period)
 
-    def next(self, purpose: str) -> str:
+    def next(self, purpose: str, sent_in_page: Callable[[], bool] | None = None) -> str:
         wait = self.seconds_until_next()
         # The current step is one a run before this one spent (this run has spent none yet).
         spent_before = self.last_step == self._spent_before >= int(self._clock() // self.period)
@@ -229,8 +236,9 @@ class TotpCodes:
 
 
 class PromptedCodes:
-    """Codes typed by a person. `ask(prompt, wait)` shows the prompt (after a countdown of
-    `wait` seconds, when the last code's step is still current) and returns the answer."""
+    """Codes typed by a person. `ask(prompt, wait, sent_in_page)` shows the prompt (after a
+    countdown of `wait` seconds, when the last code's step is still current) and returns the
+    answer, or None once `sent_in_page()` holds (the person sent a code in the page)."""
 
     tells_refusals = True  # "Kraken refused that code (…). Code for …"
 
@@ -238,7 +246,7 @@ class PromptedCodes:
         self,
         exchange: str,
         period: int,
-        ask: Callable[[str, float], str],
+        ask: Ask,
         *,
         clock: Callable[[], float] = CLOCK.time,
         memory: StepMemory | None = None,
@@ -285,13 +293,17 @@ class PromptedCodes:
             "and check that the phone's time is set automatically."
         )
 
-    def next(self, purpose: str) -> str:
+    def next(self, purpose: str, sent_in_page: Callable[[], bool] | None = None) -> str:
         prompt = f"{self.exchange}: authenticator code for {purpose}"
         if self._refusal:
             prompt = f"{self.exchange} refused that code ({self._refusal}). Code for {purpose}"
             self._refusal = None
         for _ in range(5):
-            code = "".join(self._ask(prompt, self.seconds_until_next()).split())
+            answer = self._ask(prompt, self.seconds_until_next(), sent_in_page)
+            if answer is None:  # sent in the page: its step is spent
+                self._use(self._clock())
+                raise SentInPage(purpose)
+            code = "".join(answer.split())
             if not (code.isascii() and code.isdigit() and 6 <= len(code) <= 8):
                 prompt = f"{self.exchange}: a code is 6 to 8 digits. Code for {purpose}"
                 continue

@@ -49,6 +49,7 @@ from assistant.outcome import (
 from assistant.settings import BaseIpbindSettings
 from assistant.stops import Stops
 from assistant.targets import free_name, match_key
+from assistant.twofa import Ask
 from assistant.words import count
 from flows import FLOWS
 from flows.base import Flow, Human, KeyInfo, NewKey, Progress, Step
@@ -66,7 +67,7 @@ class Run:
     origins: dict[str, str]
     reporter: Reporter
     human: Human  # the person, as every worker meets them: one question at a time
-    ask_code: Callable[[str, float], str] | None  # at the terminal, through the same desk
+    ask_code: Ask | None  # at the terminal, through the same desk
     stops: Stops
     journal: Journal
     outcome: Outcome  # the pictures and traces go here as they are taken

@@ -12,10 +12,11 @@ from contextlib import suppress
 from typing import ClassVar
 
 from loguru import logger
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from assistant.errors import SiteTrouble, UserActionNeeded
+from assistant.errors import SentInPage, SiteTrouble, UserActionNeeded
 from assistant.logs import file_only, redactor
 from assistant.twofa import Codes
 from flows.settle import Traffic
@@ -45,18 +46,29 @@ class Answers:
     codes: Codes
     human: Human
     timeout_ms: float
+    headed: bool  # a window the person sees: they may type a code into the page themselves
 
     def settle(self) -> None:
         raise NotImplementedError
 
-    def submit_code(self, purpose: str, attempt: Callable[[str], str | None]) -> None:
+    def submit_code(
+        self, purpose: str, attempt: Callable[[str], str | None], field: Locator | None = None
+    ) -> None:
         """`attempt(code)` types a code, sends it, and returns None once the page accepted it
         or the page's refusal text. A refused code is retried once, never with the same code:
         the provider hears why it was refused and decides whether the next one must wait for
-        a new time step; a second refusal stops the run."""
+        a new time step; a second refusal stops the run. In a visible window, a person asked
+        for the code at the terminal may type it into `field` and send it there instead:
+        once the page has taken it (the field is gone), the step is done."""
         refusal = ""
+        sent = self.sent_in_page(field) if field is not None and self.headed else None
         for tries in (1, 2):
-            refusal = attempt(self.codes.next(purpose)) or ""
+            try:
+                code = self.codes.next(purpose, sent)
+            except SentInPage:
+                logger.info("{}: {}: the person sent the code in the page", self.name, purpose)
+                return
+            refusal = attempt(code) or ""
             if not refusal:
                 return
             if not CODE_REFUSAL.search(refusal):  # e.g. a validation error: no code will help
@@ -75,6 +87,29 @@ class Answers:
             f"(the site said: {refusal})",
             hint=f"{self.codes.refusal_hint(self.id)} Nothing more was sent.",
         )
+
+    @staticmethod
+    def sent_in_page(field: Locator) -> Callable[[], bool]:
+        """Whether the person has sent a code in the page: its field, showing now, gone on
+        two looks in a row later (a field re-rendered in between is not gone), the page
+        having taken the code (a refused one leaves it showing). A field not showing now (a
+        step still to come) is never "gone". Asked from the page's own thread."""
+
+        def showing() -> bool:
+            try:
+                return field.first.is_visible()
+            except PlaywrightError:  # between two pages: look again
+                return True
+
+        if not showing():
+            return lambda: False
+        looks: list[bool] = []
+
+        def gone() -> bool:
+            looks.append(showing())
+            return looks[-2:] == [False, False]
+
+        return gone
 
     def emailed_code(self, purpose: str) -> str:
         """The code the exchange has just e-mailed for `purpose`, as the person gives it (asked

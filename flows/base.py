@@ -131,6 +131,8 @@ class Flow(Answers, Cards):
     narrator: Callable[[str], None] | None = None
     # Shown each control just before it is used (the walkthrough's outline); per flow.
     pointer: Callable[[Locator], None] | None = None
+    # In a window the person sees (a headed run); per flow.
+    headed: bool = False
     # True while the engine reads a key back after changing it (a read before is the plan's);
     # per flow.
     checking: bool = False
@@ -196,7 +198,7 @@ class Flow(Answers, Cards):
                 send = page.get_by_role("button", name=sign_in.code_submit)
                 return self.await_outcome(self.outlined(send).click, [code_field])
 
-        self.submit_code("signing in", attempt)
+        self.submit_code("signing in", attempt, code_field)
 
     def list_keys(self) -> list[KeyInfo]:
         raise NotImplementedError

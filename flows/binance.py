@@ -103,4 +103,4 @@ class Binance(Flow):
                     [dialog, save],
                 )
 
-        self.submit_code(f"saving {key.name!r}", attempt)
+        self.submit_code(f"saving {key.name!r}", attempt, dialog.first.get_by_label(CODE))

@@ -98,7 +98,7 @@ class Bittrex(Flow):
                     self.outlined(page.get_by_role("button", name=ADD)).click, [ip_field]
                 )
 
-        self.submit_code(f"adding {ip}", attempt)
+        self.submit_code(f"adding {ip}", attempt, page.get_by_label(CODE))
 
     def remove(self, ip: str) -> None:
         page = self.page
@@ -113,4 +113,4 @@ class Bittrex(Flow):
                     self.outlined(dialog.get_by_role("button", name=CONFIRM_REMOVE)).click, [dialog]
                 )
 
-        self.submit_code(f"removing {ip}", attempt)
+        self.submit_code(f"removing {ip}", attempt, dialog.get_by_label(CODE))

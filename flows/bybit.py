@@ -170,7 +170,7 @@ class Bybit(Flow):
             return refusal
 
         with shield:
-            self.submit_code(f"creating {name!r}", attempt)
+            self.submit_code(f"creating {name!r}", attempt, verify.get_by_label(GOOGLE_CODE))
             progress(1, 1, "create")
             return self.new_key(name)
 

@@ -210,7 +210,7 @@ class ProfileFlow(Flow):
                     [dialog, save],
                 )
 
-        self.submit_code(purpose, attempt)
+        self.submit_code(purpose, attempt, dialog.get_by_label(words.totp))
         if verification.link:
             confirm = f"the {verification.link!r} link for {key.name!r}"
             if not self.human.open_emailed_link(self.name, confirm):

@@ -118,7 +118,7 @@ class Huobi(Flow):
                     [auth, self.edit_view()],
                 )
 
-        self.submit_code(f"saving {key.name!r}", attempt)
+        self.submit_code(f"saving {key.name!r}", attempt, auth.get_by_label(GOOGLE_CODE))
 
     # -- helpers -----------------------------------------------------------------------------
 

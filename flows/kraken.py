@@ -169,7 +169,7 @@ class Kraken(Flow):
                     self.outlined(dialog.get_by_role("button", name=CONTINUE)).click, [dialog]
                 )
 
-        self.submit_code(f"saving {key.name!r}", attempt)
+        self.submit_code(f"saving {key.name!r}", attempt, dialog.get_by_label(TWO_FACTOR))
         with self.step(f"{key.name!r}: back to the keys after Save"):
             self.appear(saved.first)
 

@@ -111,7 +111,7 @@ class Poloniex(Flow):
                 submit = dialog.first.get_by_role("button", name=SUBMIT)
                 return self.await_outcome(self.outlined(submit).click, [code_field])
 
-        self.submit_code(f"saving {key.name!r}", attempt)
+        self.submit_code(f"saving {key.name!r}", attempt, code_field)
         with self.step(f"{key.name!r}: the confirmation e-mail notice, Got it"):
             got_it = page.get_by_role("dialog").get_by_role("button", name=GOT_IT)
             self.outlined(self.appear(got_it.first)).click()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -150,7 +151,7 @@ def test_typed_codes_a_repeated_one_is_refused_before_it_is_sent(
     typed: list[str] = []
     prompts: list[str] = []
 
-    def person(prompt: str, wait: float) -> str:
+    def person(prompt: str, wait: float, sent_in_page: Any = None) -> str:
         prompts.append(prompt)
         time.sleep(wait)  # stands in for the terminal's countdown to the next time step
         slip = len(prompts) == 2  # the second time, the person types the last code again

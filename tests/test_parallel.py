@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pyotp
@@ -129,7 +130,7 @@ def test_side_by_side_every_list_ends_on_the_server_and_codes_come_one_at_a_time
     lock = threading.Lock()
     totp = pyotp.TOTP(SECRET, interval=mock.site("binance").totp_period)
 
-    def ask_code(prompt: str, wait: float) -> str:
+    def ask_code(prompt: str, wait: float, sent_in_page: Any = None) -> str:
         with lock:
             in_flight[0] += 1
             in_flight[1] = max(in_flight)
@@ -311,6 +312,37 @@ def test_a_ctrl_c_at_a_question_stops_the_run_and_the_worker_that_asked_hears_it
 
     assert stops == [1]  # counted once, where it was pressed
     assert len(heard) == 1
+
+
+def test_a_code_sent_in_a_workers_page_withdraws_its_question_at_the_terminal() -> None:
+    """A lane's worker asks for a code; the run's thread asks it. The worker looks at its
+    own page (`sent`, in its thread) and, once the person sent the code there, withdraws
+    the question: the prompt gives up (its `gone()` turns true) and the worker gets None."""
+    desk = Desk(on_stop=lambda: None)
+    looked_from: set[str] = set()
+    answers: list[str | None] = []
+    looks = iter([False, False, True])
+
+    def sent() -> bool:  # the worker's page: only its own thread may look at it
+        looked_from.add(threading.current_thread().name)
+        return next(looks, True)
+
+    def prompt(gone: Any) -> str | None:  # the terminal, in the run's thread
+        deadline = time.monotonic() + 10
+        while not gone():
+            assert time.monotonic() < deadline, "never withdrawn"
+            time.sleep(0.01)  # standing in for select() on the terminal
+        return None
+
+    thread = threading.Thread(
+        target=lambda: answers.append(desk.ask_watching(prompt, sent)), name="lane"
+    )
+    thread.start()
+    while thread.is_alive():
+        desk.serve(wait=0.05)
+
+    assert answers == [None]
+    assert looked_from == {"lane"}
 
 
 @pytest.mark.parametrize(

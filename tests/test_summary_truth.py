@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -53,7 +54,7 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
     totp = pyotp.TOTP(SECRET, interval=mock.site("bittrex").totp_period)
     asked: list[str] = []
 
-    def person(prompt: str, wait: float) -> str:
+    def person(prompt: str, wait: float, sent_in_page: Any = None) -> str:
         asked.append(prompt)
         time.sleep(wait)  # stands in for the terminal's countdown to the next time step
         return totp.now() if len(asked) <= 2 else f"{len(asked):06d}"  # wrong, each new

@@ -32,6 +32,7 @@ from support import (
     actions,
     altrady_ips,
     binance_seed,
+    codes,
     ipbind_here,
     keys_of,
     run_cli,
@@ -41,6 +42,7 @@ from support import (
 )
 from typer.testing import CliRunner
 
+from assistant import human as humans
 from assistant import logs
 from assistant.cli import app
 from assistant.errors import ExitCode, SiteChanged, UserActionNeeded
@@ -52,6 +54,7 @@ from assistant.runner import Options, run
 from assistant.settings import BaseIpbindSettings
 from assistant.worker import doing
 from fixtures.mockex import MockExchanges
+from flows import FLOWS
 from flows.base import Flow, expected_of
 from flows.base import words as words_of
 
@@ -166,7 +169,7 @@ class Person:
         self.waits: list[float] = []
         self.prompts: list[str] = []
 
-    def __call__(self, prompt: str, wait: float) -> str:
+    def __call__(self, prompt: str, wait: float, sent_in_page: Any = None) -> str:
         self.waits.append(wait)
         self.prompts.append(prompt)
         time.sleep(wait)  # stands in for the terminal's countdown
@@ -200,6 +203,61 @@ def test_a_typo_is_asked_again_at_once_and_the_run_completes(
     assert person.prompts[1].startswith("Binance refused that code (")
     refusals = [m.record for m in warnings if "was refused" in m.record["message"]]
     assert refusals and all(r["extra"].get("file_only") for r in refusals)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_in_a_visible_window_a_code_sent_in_the_page_is_noticed_and_the_run_goes_on(
+    mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    """Asked for the sign-in's code at the terminal, the person types it into the page and
+    sends it there: the prompt gives up once the page has taken it, and the run goes on
+    (the save's code is typed at the terminal)."""
+    period = mock.site("binance").totp_period
+    totp = pyotp.TOTP(SECRET, interval=period)
+    sign_in = FLOWS["binance"].sign_in
+    watched: list[bool] = []
+
+    def person(prompt: str, wait: float, sent_in_page: Any = None) -> str | None:
+        time.sleep(wait)  # the countdown
+        watched.append(sent_in_page is not None)
+        if len(watched) > 1:
+            return totp.now()  # at the terminal
+        page = browser.contexts[-1].pages[-1]  # the run's window, as the person sees it
+        page.get_by_label(sign_in.code).fill(totp.now())
+        page.get_by_role("button", name=sign_in.code_submit).click()
+        deadline = time.monotonic() + 10
+        while not sent_in_page():  # what the prompt looks at while nothing is typed
+            assert time.monotonic() < deadline, "the page's sending was not noticed"
+        return None
+
+    settings = settings_for(mock, "binance", tmp_path, secret="")
+    settings = settings.model_copy(update={"headless": False})  # a window the person sees
+    [result] = run_engine(settings, one_key(tmp_path), browser, ask_code=person)
+
+    assert result.status == "verified", result.error
+    assert watched == [True, True]
+    assert len(mock.state("binance")["sign_ins"]) == 1
+    assert [c["accepted"] for c in codes(mock, "binance", "save")] == [True]
+    assert keys_of(mock, "binance")[0]["ips"] == altrady_ips(start=0)
+
+
+def test_the_code_prompt_gives_up_once_it_was_sent_in_the_page() -> None:
+    """The terminal's side: a line typed is the answer; nothing typed, the prompt looks at
+    the page every turn and gives up (None) once the code was sent there."""
+    console = Console(file=io.StringIO(), width=120)
+    read, write = os.pipe()
+    with os.fdopen(read) as stdin, os.fdopen(write, "w") as typing:
+        looks: list[bool] = []
+
+        def sent_at_the_third_look() -> bool:
+            looks.append(len(looks) == 2)
+            return looks[-1]
+
+        assert humans.read_line(console, "Code", sent_at_the_third_look, stdin) is None
+        assert looks == [False, False, True]
+        typing.write("123456\n")
+        typing.flush()
+        assert humans.read_line(console, "Code", lambda: False, stdin) == "123456"
 
 
 @pytest.mark.usefixtures("seeded")

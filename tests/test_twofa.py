@@ -11,6 +11,7 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -187,7 +188,7 @@ class Asker:
         self.answers = list(answers)
         self.calls: list[tuple[str, float]] = []
 
-    def __call__(self, prompt: str, wait: float) -> str:
+    def __call__(self, prompt: str, wait: float, sent_in_page: Any = None) -> str:
         self.calls.append((prompt, wait))
         return self.answers.pop(0)
 
