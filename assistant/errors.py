@@ -16,7 +16,9 @@ class ExitCode(IntEnum):
     USER_ACTION = 3  # wrong password, 2FA refused, a limit reached: the user must act
     SITE_CHANGED = 4  # the page no longer has what the flow expects: report it
     BROWSER = 5  # no browser could be started
+    HANGUP = 129  # SIGHUP (the terminal closed), stopped as at a Ctrl-C
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM (a supervisor, a shutdown), stopped as at a Ctrl-C
 
 
 class IpbindError(Exception):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,7 +23,7 @@ from assistant.human import TerminalHuman, interactive
 from assistant.outcome import KeyPlan, KeyResult, Mode, Outcome
 from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
-from assistant.stops import Stops
+from assistant.stops import AS_CTRL_C, Stops, as_ctrl_c
 from assistant.words import count
 from flows import ALIASES, FLOWS
 from flows.base import Human
@@ -88,7 +90,21 @@ def run(
 ) -> ExitCode:
     """`human` is the person at the terminal (the wizard brings its own); `person` plays the
     person for e-mailed codes and links in place of the terminal (the demo's stand-in,
-    tests' MailboxHuman)."""
+    tests' MailboxHuman). SIGTERM and SIGHUP stop it as Ctrl-C does."""
+    with as_ctrl_c() as signals:
+        return _run(mode, file, options, settings, chromium, human, person, signals)
+
+
+def _run(
+    mode: Mode,
+    file: Path,
+    options: Options,
+    settings: BaseIpbindSettings | None,
+    chromium: Browser | None,
+    human: TerminalHuman | None,
+    person: Human | None,
+    signals: list[int],
+) -> ExitCode:
     reporter = human.reporter if human else ConsoleReporter(json_mode=options.json_out)
     log_path: Path | None = None
     run_dir: Path | None = None
@@ -162,13 +178,13 @@ def run(
     except IpbindError as err:
         outcome = engine.outcome if engine is not None else None
         if isinstance(err, Interrupted) and outcome is not None and outcome.changing:
-            err = interruption(mode, outcome)
+            err = interruption(mode, outcome, signals)
         where = write_report(reporter, options, mode, outcome, run_dir, err.exit_code, err)
         say_traces(reporter, outcome)
         return fail(reporter, options, mode, results, err, log_path, where)
     except KeyboardInterrupt:
         outcome = engine.outcome if engine is not None else None
-        stop = interruption(mode, outcome)
+        stop = interruption(mode, outcome, signals)
         results = outcome.results if outcome is not None else []  # each key, as read back
         where = write_report(reporter, options, mode, outcome, run_dir, stop.exit_code, stop)
         say_traces(reporter, outcome)
@@ -359,18 +375,23 @@ def offer_assist(
     )
 
 
-def interruption(mode: Mode, outcome: Outcome | None) -> Interrupted:
-    """Ctrl-C, told the same way wherever it comes: whether anything may have changed, and
-    once changes had begun, per key what was saved and what was not."""
+def interruption(mode: Mode, outcome: Outcome | None, signals: Sequence[int] = ()) -> Interrupted:
+    """Ctrl-C (or SIGTERM, SIGHUP: `signals`), told the same way wherever it comes: whether
+    anything may have changed, and once changes had begun, per key what was saved and what
+    was not. A signal's own exit code (143, 129) ends the run."""
+    what = "interrupted" if not signals else f"stopped by {signal.Signals(signals[0]).name}"
     if outcome is not None and outcome.changing:
-        return Interrupted(
-            "interrupted while changing whitelists; the summary says what each key holds as "
-            "read back",
+        stop = Interrupted(
+            f"{what} while changing whitelists; the summary says what each key holds as read back",
             hint="What was saved is on the exchange; a rerun adds only what is still missing.",
         )
-    if mode == "apply":
-        return Interrupted("interrupted before any change; nothing was changed")
-    return Interrupted(f"interrupted; nothing was changed ({mode} only reads)")
+    elif mode == "apply":
+        stop = Interrupted(f"{what} before any change; nothing was changed")
+    else:
+        stop = Interrupted(f"{what}; nothing was changed ({mode} only reads)")
+    if signals:
+        stop.exit_code = AS_CTRL_C[signal.Signals(signals[0])]
+    return stop
 
 
 def fail(

@@ -14,9 +14,38 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from assistant.errors import Interrupted
+from assistant.errors import ExitCode, Interrupted
 from assistant.twofa import CLOCK
 from flows import FLOWS
+
+# Signals that stop a run as Ctrl-C does, and the exit code each ends it with.
+AS_CTRL_C = {signal.SIGTERM: ExitCode.TERMINATED, signal.SIGHUP: ExitCode.HANGUP}
+
+
+@contextmanager
+def as_ctrl_c() -> Iterator[list[int]]:
+    """SIGTERM (a supervisor, a shutdown) and SIGHUP (the terminal closed) stop the run as a
+    Ctrl-C does, through whatever SIGINT's handler is when they come: raised at once, or
+    counted while lanes run (`Stops.counted`) so that the key under way is read back. The
+    list yielded holds the signals heard, first first (for the exit code)."""
+    heard: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield heard  # no signal reaches this thread (an embedding program's own thread)
+        return
+
+    def as_if_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        heard.append(signum)
+        handler = signal.getsignal(signal.SIGINT)
+        if not callable(handler):  # ignored, or the default: raised as Python's own is
+            raise KeyboardInterrupt
+        handler(signal.SIGINT, frame)
+
+    previous = {signum: signal.signal(signum, as_if_ctrl_c) for signum in AS_CTRL_C}
+    try:
+        yield heard
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Stops:

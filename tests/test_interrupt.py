@@ -166,6 +166,31 @@ def test_mid_save_the_summary_tells_what_the_server_holds(
     assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *added]
 
 
+@pytest.mark.full  # fast: test_summary_truth's signals mid-save, in this process
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+@pytest.mark.usefixtures("seeded")
+def test_sigterm_or_sighup_mid_save_stops_as_ctrl_c_does(
+    mock: MockExchanges, tmp_path: Path, signum: int, code: int
+) -> None:
+    """A supervisor's SIGTERM (or SIGHUP) to the run: it stops between steps, reads the key
+    back and tells what the server holds, as at a Ctrl-C, and exits with the signal's code."""
+    child = start(mock, tmp_path, "--yes")
+    child.expect(r"\(2/6\)")
+    child.kill(signum)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == code, child.before
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
+    for noise in NOISE:
+        assert noise not in text
+
+    added = [a["ip"] for a in actions(mock, "bittrex", "add")]
+    assert 2 <= len(added) < 6
+    assert f"stopped by {signal.Signals(signum).name} while changing whitelists" in text
+    assert added_in_summary(text) == len(added)  # read back after the stop, not guessed
+    assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *added]
+
+
 @pytest.mark.full  # fast: test_summary_truth (a stop at a code prompt)
 @pytest.mark.usefixtures("seeded")
 def test_at_a_code_prompt_the_summary_tells_what_the_server_holds(

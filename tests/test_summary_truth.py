@@ -75,14 +75,24 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
     assert "refused" in shape["error"]  # the top level names the failure
 
 
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [
+        (signal.SIGINT, ExitCode.INTERRUPTED),
+        (signal.SIGTERM, ExitCode.TERMINATED),
+        pytest.param(signal.SIGHUP, ExitCode.HANGUP, marks=pytest.mark.full),  # as SIGTERM
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
 @pytest.mark.usefixtures("seeded")
-def test_a_real_ctrl_c_mid_save_stops_at_the_next_step_and_counts_what_the_server_holds(
-    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+def test_a_signal_mid_save_stops_at_the_next_step_and_counts_what_the_server_holds(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, signum: int, code: ExitCode
 ) -> None:
-    """SIGINT to this process once the server holds two new addresses, wherever this thread
-    is then (often inside Playwright): the run stops at its next step, reads the list back
-    in the same browser and tells what the server holds. (The same at a terminal, with the
-    interrupt sent to the whole process group: test_interrupt's mid-save case, full tier.)"""
+    """A real Ctrl-C (SIGINT), or SIGTERM or SIGHUP, to this process once the server holds
+    two new addresses, wherever this thread is then (often inside Playwright): the run
+    stops at its next step, reads the list back in the same browser, tells what the server
+    holds and ends with the signal's own code. (The same at a terminal, with the interrupt
+    sent to the whole process group: test_interrupt's mid-save cases, full tier.)"""
     added = lambda: actions(mock, "bittrex", "add")  # noqa: E731
     pressed = threading.Event()
 
@@ -90,9 +100,10 @@ def test_a_real_ctrl_c_mid_save_stops_at_the_next_step_and_counts_what_the_serve
         deadline = time.monotonic() + 60
         while len(added()) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)  # heard in the main thread, as a Ctrl-C
+        os.kill(os.getpid(), signum)  # heard in the main thread
         pressed.set()
 
+    before = signal.getsignal(signal.SIGTERM)
     threading.Thread(target=press_once_two_are_added, daemon=True).start()
     settings = settings_for(mock, "bittrex", tmp_path)
     result = run_cli(
@@ -100,7 +111,7 @@ def test_a_real_ctrl_c_mid_save_stops_at_the_next_step_and_counts_what_the_serve
     )
 
     assert pressed.is_set()
-    assert result.code == ExitCode.INTERRUPTED
+    assert result.code == code
     held = [a["ip"] for a in added()]
     assert 2 <= len(held) < len(IPS)
     assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *held]
@@ -108,6 +119,11 @@ def test_a_real_ctrl_c_mid_save_stops_at_the_next_step_and_counts_what_the_serve
     [key] = shape["keys"]
     assert key["added"] == held  # read back after the stop, in the same browser
     assert key["missing"] == IPS[len(held) :] and key["unknown"] == []
+    stopped = (
+        "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    )
+    assert shape["error"].startswith(f"{stopped} while changing whitelists")
+    assert signal.getsignal(signal.SIGTERM) == before  # as it was before the run
 
 
 @pytest.mark.usefixtures("seeded")
