@@ -1,5 +1,6 @@
 """Regenerates docs/walkthrough.png: a walkthrough of the demo's Binance key, pictured in its
-visible browser when the banner before pasting the addresses shows.
+visible browser when the banner before pasting the addresses shows and the field about to
+be pasted into is outlined.
 
     xvfb-run -a .venv/bin/python scripts/walkthrough_picture.py
 """
@@ -10,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from assistant import walkthrough
 from assistant.demo import DEMO_ALLOCATION, demo_settings, demo_sites
@@ -32,16 +33,22 @@ def main() -> int:
         f'key = "{account.key}"\nips = {list(account.ips)!r}\n'.replace("'", '"'),
         encoding="utf-8",
     )
-    real_banner = walkthrough.banner
+    real_banner, real_point = walkthrough.banner, walkthrough.point
+    titles: list[str] = []
     taken: list[Path] = []
 
     def banner(page: Page, title: str, text: str, kind: str = "step") -> None:
         real_banner(page, title, text, kind)
-        if WANTED in title and not taken:
-            page.screenshot(path=OUT)
+        titles.append(title)
+
+    def point(control: Locator, pace_ms: float) -> None:  # the control outlined, then used
+        real_point(control, pace_ms)
+        if titles and WANTED in titles[-1] and not taken:
+            control.page.screenshot(path=OUT)
             taken.append(OUT)
 
     walkthrough.banner = banner  # type: ignore[assignment]
+    walkthrough.point = point  # type: ignore[assignment]
     with demo_sites(chaos=101) as mock:
         settings = load_settings(
             **demo_settings(mock, {"binance"}), slow_mo=100, artifacts_dir=folder / "runs"
