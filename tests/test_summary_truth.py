@@ -79,8 +79,9 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
     ("signum", "code"),
     [
         (signal.SIGINT, ExitCode.INTERRUPTED),
-        (signal.SIGTERM, ExitCode.TERMINATED),
-        pytest.param(signal.SIGHUP, ExitCode.HANGUP, marks=pytest.mark.full),  # as SIGTERM
+        # Full tier; fast: test_terminal's signals heard as Ctrl-C, without a browser.
+        pytest.param(signal.SIGTERM, ExitCode.TERMINATED, marks=pytest.mark.full),
+        pytest.param(signal.SIGHUP, ExitCode.HANGUP, marks=pytest.mark.full),
     ],
     ids=["SIGINT", "SIGTERM", "SIGHUP"],
 )

@@ -50,8 +50,9 @@ from assistant.exchanges import listing
 from assistant.human import countdown
 from assistant.outcome import KeyPlan, KeyResult, Target, not_started
 from assistant.output import ConsoleReporter
-from assistant.runner import Options, run
+from assistant.runner import Options, interruption, run
 from assistant.settings import BaseIpbindSettings
+from assistant.stops import as_ctrl_c
 from assistant.worker import doing
 from fixtures.mockex import MockExchanges
 from flows import FLOWS
@@ -512,6 +513,36 @@ def test_ctrl_c_at_the_confirmation_changes_nothing_and_says_so(
     assert code == ExitCode.INTERRUPTED
     assert "nothing was changed" in out
     assert actions(mock, "binance", "save") == []
+
+
+def test_sigterm_and_sighup_are_heard_as_ctrl_c_and_end_with_their_own_codes() -> None:
+    """Whatever SIGINT's handler is (the lanes' counting one here), SIGTERM and SIGHUP reach
+    it; with Python's own, they raise as Ctrl-C does. The stop names the signal and ends
+    with 143 or 129; the handlers are put back afterwards."""
+    pressed: list[int] = []
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    counting = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        with as_ctrl_c() as heard:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGHUP)
+    finally:
+        signal.signal(signal.SIGINT, counting)
+    assert heard == [signal.SIGTERM, signal.SIGHUP] and pressed == [signal.SIGINT] * 2
+    stop = interruption("apply", None, heard)
+    assert stop.exit_code == ExitCode.TERMINATED == 143
+    assert stop.message == "stopped by SIGTERM before any change; nothing was changed"
+    assert interruption("plan", None, [signal.SIGHUP]).exit_code == ExitCode.HANGUP == 129
+    assert interruption("plan", None).exit_code == ExitCode.INTERRUPTED
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), as_ctrl_c():
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise AssertionError("SIGTERM was not heard")
+    finally:
+        signal.signal(signal.SIGINT, counting)
 
 
 @pytest.mark.parametrize("mode", ["plan", pytest.param("verify", marks=pytest.mark.full)])
