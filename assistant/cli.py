@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from assistant import __version__, logs
 from assistant.errors import ExitCode, IpbindError
 from assistant.runner import Options, run
 from assistant.settings import load_settings
+from assistant.stops import AS_CTRL_C, as_ctrl_c
 
 
 class Command(typer.core.TyperCommand):
@@ -321,11 +323,25 @@ def exchanges(
 
 
 def main() -> None:
-    try:
-        app()
-    except IpbindError as err:  # raised before the runner's own handling (e.g. settings)
-        logs.setup()
-        Console(stderr=True).print(f"[bold red]Error:[/] {escape(logs.redactor(err.message))}")
-        raise SystemExit(int(err.exit_code)) from None
-    except KeyboardInterrupt:
-        raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+    """Every command stops at SIGTERM and SIGHUP as at a Ctrl-C (`plan`, `apply`, `verify`
+    and `run` as their own runs say), ending with the signal's code (143, 129)."""
+    with as_ctrl_c() as heard:
+        try:
+            app()
+        except IpbindError as err:  # raised before the runner's own handling (e.g. settings)
+            logs.setup()
+            Console(stderr=True).print(f"[bold red]Error:[/] {escape(logs.redactor(err.message))}")
+            raise SystemExit(stopped(heard, err.exit_code)) from None
+        except KeyboardInterrupt:
+            raise SystemExit(stopped(heard, ExitCode.INTERRUPTED)) from None
+        except SystemExit as done:
+            if done.code == ExitCode.INTERRUPTED:
+                raise SystemExit(stopped(heard, ExitCode.INTERRUPTED)) from None
+            raise
+
+
+def stopped(heard: list[int], code: ExitCode) -> int:
+    """`code`, or, for a stop, the exit code of the signal that stopped it (SIGTERM, SIGHUP)."""
+    if heard and code == ExitCode.INTERRUPTED:
+        return int(AS_CTRL_C[signal.Signals(heard[0])])
+    return int(code)

@@ -166,6 +166,33 @@ def test_mid_save_the_summary_tells_what_the_server_holds(
     assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *added]
 
 
+def test_sigterm_stops_any_command_with_its_own_code(tmp_path: Path) -> None:
+    """`ipbind login` waiting at the terminal for the username: SIGTERM (a supervisor, a
+    shutdown) ends it as a Ctrl-C would, with 143, no traceback and no session kept."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
+    env.update(
+        IPBIND_ARTIFACTS_DIR=str(tmp_path / "runs"),
+        IPBIND_CONFIG=str(tmp_path / "none.toml"),
+        TERM="xterm",
+    )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "login", "kraken"],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect("Kraken e-mail or username")
+    child.kill(signal.SIGTERM)
+    child.expect(pexpect.EOF)
+    child.close()
+
+    assert child.exitstatus == 143, child.before
+    assert "Traceback" not in child.before
+    assert not list((tmp_path / "state").rglob("kraken.json"))
+
+
 @pytest.mark.full  # fast: test_summary_truth's signals mid-save, in this process
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 @pytest.mark.usefixtures("seeded")
