@@ -8,10 +8,12 @@ no page to watch); a person waiting to be asked something hears it through `stop
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 
 from assistant.errors import ExitCode, Interrupted
@@ -35,6 +37,8 @@ def as_ctrl_c() -> Iterator[list[int]]:
 
     def as_if_ctrl_c(signum: int, frame: FrameType | None) -> None:
         heard.append(signum)
+        if signum == signal.SIGHUP:
+            off_the_terminal()
         handler = signal.getsignal(signal.SIGINT)
         if not callable(handler):  # ignored, or the default: raised as Python's own is
             raise KeyboardInterrupt
@@ -46,6 +50,20 @@ def as_ctrl_c() -> Iterator[list[int]]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def off_the_terminal() -> None:
+    """The terminal has gone (SIGHUP): what the run still says goes nowhere, rather than
+    failing its last steps (every write to a hung-up terminal fails). The read-back after the
+    stop, the journal, the debug log and the report still happen."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):  # a terminal, hung up or not (isatty is false once it has gone)
+            with suppress(OSError):
+                if stat.S_ISCHR(os.fstat(fd).st_mode):
+                    os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 class Stops:

@@ -193,29 +193,51 @@ def test_sigterm_stops_any_command_with_its_own_code(tmp_path: Path) -> None:
     assert not list((tmp_path / "state").rglob("kraken.json"))
 
 
-@pytest.mark.full  # fast: test_summary_truth's signals mid-save, in this process
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+@pytest.mark.full  # fast: test_terminal's SIGTERM and SIGHUP heard as Ctrl-C
 @pytest.mark.usefixtures("seeded")
-def test_sigterm_or_sighup_mid_save_stops_as_ctrl_c_does(
-    mock: MockExchanges, tmp_path: Path, signum: int, code: int
-) -> None:
-    """A supervisor's SIGTERM (or SIGHUP) to the run: it stops between steps, reads the key
-    back and tells what the server holds, as at a Ctrl-C, and exits with the signal's code."""
+def test_sigterm_mid_save_stops_as_ctrl_c_does(mock: MockExchanges, tmp_path: Path) -> None:
+    """A supervisor's SIGTERM to the run: it stops between steps, reads the key back and
+    tells what the server holds, as at a Ctrl-C, and exits with 143."""
     child = start(mock, tmp_path, "--yes")
     child.expect(r"\(2/6\)")
-    child.kill(signum)
+    child.kill(signal.SIGTERM)
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == code, child.before
+    assert child.exitstatus == 143, child.before
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
     for noise in NOISE:
         assert noise not in text
 
     added = [a["ip"] for a in actions(mock, "bittrex", "add")]
     assert 2 <= len(added) < 6
-    assert f"stopped by {signal.Signals(signum).name} while changing whitelists" in text
+    assert "stopped by SIGTERM while changing whitelists" in text
     assert added_in_summary(text) == len(added)  # read back after the stop, not guessed
     assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *added]
+
+
+@pytest.mark.full  # fast: test_terminal's SIGTERM and SIGHUP heard as Ctrl-C
+@pytest.mark.usefixtures("seeded")
+def test_the_terminal_closed_mid_save_the_run_still_reads_back_and_exits_129(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    """The terminal window is closed mid-save (its pty's master goes: SIGHUP, and every
+    write to it fails from then on): the run stops between steps all the same, reads the
+    key back, writes its log and report, and exits with 129."""
+    child = start(mock, tmp_path, "--yes")
+    child.expect(r"\(2/6\)")
+    os.close(child.child_fd)  # the window closed
+    child.closed = True  # nothing for pexpect to close any more
+    _, status = os.waitpid(child.pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 129
+    added = [a["ip"] for a in actions(mock, "bittrex", "add")]
+    assert 2 <= len(added) < 6
+    assert account_state(mock, "bittrex")["allow_list"] == ["198.51.100.90", *added]
+    [log] = (tmp_path / "runs").rglob("debug.log")
+    told = log.read_text(encoding="utf-8")
+    assert "failed: stopped by SIGHUP while changing whitelists" in told
+    assert "not read back after the stop" not in told  # read back, for the report
+    assert list((tmp_path / "runs").rglob("report.html"))
 
 
 @pytest.mark.full  # fast: test_summary_truth (a stop at a code prompt)

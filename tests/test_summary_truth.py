@@ -27,6 +27,7 @@ from support import (
     write_allocation,
 )
 
+from assistant import stops
 from assistant.errors import ExitCode
 from assistant.output import result_json
 from fixtures.mockex import MockExchanges
@@ -87,7 +88,13 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
 )
 @pytest.mark.usefixtures("seeded")
 def test_a_signal_mid_save_stops_at_the_next_step_and_counts_what_the_server_holds(
-    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, signum: int, code: ExitCode
+    mock: MockExchanges,
+    browser: Browser,
+    tmp_path: Path,
+    capsys,
+    monkeypatch: pytest.MonkeyPatch,
+    signum: int,
+    code: ExitCode,
 ) -> None:
     """A real Ctrl-C (SIGINT), or SIGTERM or SIGHUP, to this process once the server holds
     two new addresses, wherever this thread is then (often inside Playwright): the run
@@ -105,6 +112,9 @@ def test_a_signal_mid_save_stops_at_the_next_step_and_counts_what_the_server_hol
         pressed.set()
 
     before = signal.getsignal(signal.SIGTERM)
+    # SIGHUP leaves the terminal: here it would be this test runner's (test_interrupt's
+    # closed terminal proves that part).
+    monkeypatch.setattr(stops, "off_the_terminal", lambda: None)
     threading.Thread(target=press_once_two_are_added, daemon=True).start()
     settings = settings_for(mock, "bittrex", tmp_path)
     result = run_cli(

@@ -43,7 +43,7 @@ from support import (
 from typer.testing import CliRunner
 
 from assistant import human as humans
-from assistant import logs
+from assistant import logs, stops
 from assistant.cli import app
 from assistant.errors import ExitCode, SiteChanged, UserActionNeeded
 from assistant.exchanges import listing
@@ -515,10 +515,15 @@ def test_ctrl_c_at_the_confirmation_changes_nothing_and_says_so(
     assert actions(mock, "binance", "save") == []
 
 
-def test_sigterm_and_sighup_are_heard_as_ctrl_c_and_end_with_their_own_codes() -> None:
+def test_sigterm_and_sighup_are_heard_as_ctrl_c_and_end_with_their_own_codes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Whatever SIGINT's handler is (the lanes' counting one here), SIGTERM and SIGHUP reach
-    it; with Python's own, they raise as Ctrl-C does. The stop names the signal and ends
-    with 143 or 129; the handlers are put back afterwards."""
+    it; with Python's own, they raise as Ctrl-C does. SIGHUP also leaves the terminal (not
+    this test runner's, here). The stop names the signal and ends with 143 or 129; the
+    handlers are put back afterwards."""
+    left: list[bool] = []
+    monkeypatch.setattr(stops, "off_the_terminal", lambda: left.append(True))
     pressed: list[int] = []
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
     counting = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
@@ -529,6 +534,7 @@ def test_sigterm_and_sighup_are_heard_as_ctrl_c_and_end_with_their_own_codes() -
     finally:
         signal.signal(signal.SIGINT, counting)
     assert heard == [signal.SIGTERM, signal.SIGHUP] and pressed == [signal.SIGINT] * 2
+    assert left == [True]  # at SIGHUP only
     stop = interruption("apply", None, heard)
     assert stop.exit_code == ExitCode.TERMINATED == 143
     assert stop.message == "stopped by SIGTERM before any change; nothing was changed"
