@@ -151,7 +151,7 @@ def _run(
             run_dir=run_dir,
             trace=options.verbose > 0,
             stops=stops,
-            walkthrough=partial(walkthrough.narrate, pace_ms=settings.slow_mo)
+            walkthrough=partial(walkthrough.narrate, pace_ms=walkthrough.outline_ms(settings))
             if options.walkthrough
             else None,
             fresh_key=partial(offer_fresh_key, reporter, human, file, mode, options),

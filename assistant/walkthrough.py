@@ -147,11 +147,17 @@ POINT_MS = 2000
 
 
 def settings_for(settings: BaseIpbindSettings) -> BaseIpbindSettings:
-    """A visible browser, slowed down (the user's own pace when they set one), one exchange
-    after another: one window to watch."""
-    return settings.model_copy(
-        update={"headless": False, "slow_mo": settings.slow_mo or SLOW_MO_MS, "parallel": 1}
-    )
+    """A visible browser, slowed down, one exchange after another: one window to watch. The
+    pace (the user's own when they set one) is each action's whole time: a third of it after
+    the action (the browser's slow_mo: its effect is seen), two thirds before it, with the
+    control outlined (`outline_ms`)."""
+    pace = settings.slow_mo or SLOW_MO_MS
+    return settings.model_copy(update={"headless": False, "slow_mo": pace / 3, "parallel": 1})
+
+
+def outline_ms(settings: BaseIpbindSettings) -> float:
+    """How long a control shows outlined before its action, in a walkthrough's settings."""
+    return 2 * settings.slow_mo
 
 
 def why(what: str, checking: bool = True) -> str:
