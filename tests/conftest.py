@@ -176,4 +176,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 f"chaos seed {seed}: replay with `pytest --chaos-seed {seed} {item.nodeid}`",
             )
         )
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and report.when == "call" and isinstance(tmp_path, Path):
+        # What a run in a child process was doing when the test gave up on it: its debug
+        # log's last lines (secrets masked, as in every log).
+        for log in sorted(tmp_path.rglob("*.log")):
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-60:]
+            report.sections.append((f"run log {log.relative_to(tmp_path)}", "\n".join(tail)))
     return report

@@ -316,12 +316,16 @@ def test_the_wizard_asks_checks_saves_and_applies(
     child.expect("Binance e-mail or username: ")
     child.sendline(account.username)
     child.expect("Binance password \\(hidden\\): ")
+    # The prompt shows a moment before the terminal stops echoing; a line sent in between
+    # would be echoed, then dropped as echo goes off (a person is never that quick).
+    assert child.waitnoecho(timeout=10)
     child.sendline("not-the-password")
     child.expect(r"Binance refused the sign-in \(.*\)\.\s+Type the Binance")
     child.expect(r"sign-in\s+again \(2 tries\s+left\)")
     child.expect(f"Binance e-mail or username \\[{re.escape(account.username)}\\]: ")
     child.sendline("")  # the one shown
     child.expect("Binance password \\(hidden\\): ")
+    assert child.waitnoecho(timeout=10)
     child.sendline(PASSWORD)
     child.expect("No system keyring is available here")  # told once Binance has taken it
     if not args:
