@@ -48,7 +48,7 @@ class Answers:
     timeout_ms: float
     headed: bool  # a window the person sees: they may type a code into the page themselves
 
-    def settle(self) -> None:
+    def settle(self, until: Locator | None = None) -> bool:
         raise NotImplementedError
 
     def submit_code(
@@ -238,6 +238,24 @@ class Answers:
                 self.check_trouble("the site")
                 return refused
         raise PlaywrightTimeout(f"waiting for {finished[0]} to close, or an error to show")
+
+    def taken(self, since: int) -> None:
+        """After a step the page shows as done (its dialog gone): waits until the server has
+        taken what the page sent, a 2xx answer to one of its own non-GET requests since
+        `since` answers, with none of those still in flight; where none is seen (a site
+        that sends it otherwise), until the page has settled. Whatever the page goes on to
+        show (SITES.md says nothing of it), what was sent is then safe from a page load."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            self.check_trouble("the site")
+            took = any(200 <= status < 300 for status in self.traffic.answers[since:])
+            if took and not self.traffic.sending():
+                return
+            if (not took and not self.traffic.pending()) or time.monotonic() >= deadline:
+                break
+            with suppress(PlaywrightTimeout):
+                self.page.wait_for_event("requestfinished", timeout=100)
+        self.settle()
 
     def check_trouble(self, what: str, *, session: bool = True) -> None:
         """Raises SiteTrouble when the server answered the page's last request with a 5xx,

@@ -20,7 +20,7 @@ class Cards:
     name: ClassVar[str]
     page: Page
 
-    def settle(self) -> None:
+    def settle(self, until: Locator | None = None) -> bool:
         raise NotImplementedError
 
     def await_late(self, expected: Locator) -> None:
@@ -76,9 +76,13 @@ class Cards:
 
         found = look()
         if found is None or found["index"] == -1:  # not there yet is not "not there"
-            self.settle()
-            self.await_late(self.page.get_by_text(name, exact=True))
-            found = look()
+            named = self.page.get_by_text(name, exact=True)
+            if not self.settle(until=named):  # its name showed first: maybe whole already
+                found = look()
+            if found is None or found["index"] == -1:
+                self.settle()
+                self.await_late(named)
+                found = look()
         if found is None:
             raise UserActionNeeded(f"{self.name}: no key named {name!r} on the page")
         if found["index"] == -1:

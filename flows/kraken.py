@@ -9,7 +9,9 @@ As a person does it (seed article, "Add IP addresses to Kraken"):
   5. Extra keys: the same for each, by its own name.
 The saved list is read back from the key's edit view, where each entry is an input. A read
 leaves that view open, so that the report's picture shows the key's addresses (the API page
-shows keys by name only); the other hooks go back to the API page first.
+shows keys by name only), and a change that comes a moment later goes on in it; otherwise the
+hooks go back to the API page first. After Save, the run goes on once the server has answered
+(SITES.md does not say where the page goes then); the read-back loads the API page afresh.
 
 Kraken Pro's newer key form (SITES.md) has the switch "Enable IP address restriction" and
 one field, "IP addresses", that takes the whole list; the rest is the same. Which form the
@@ -18,6 +20,7 @@ edit view shows is found by the switch's words.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -40,6 +43,9 @@ TWO_FACTOR = WORDS.promised("Two-factor authentication", "field", whole=False)
 CONTINUE = WORDS.promised("Continue", "button")
 SAVE = WORDS.promised("Save", "button")
 API_HEADING = WORDS.optional("API", "heading")
+# An edit view read this recently still holds the server's list, as a view opened afresh
+# would (adding the addresses takes longer than that): `change` goes on in it.
+FRESH_VIEW_S = 2.0
 
 
 class Kraken(Flow):
@@ -53,6 +59,7 @@ class Kraken(Flow):
     how = "one per input (newer form: one field), Save, 2FA if set"
     mode = "one by one"
     separators = "\n,"
+    settles_on_open = False  # `list_keys` and `edit` wait for a late list; `read` settles
     vocabulary = WORDS
     sign_in = SignIn(
         username=WORDS.promised("Username", "field"),
@@ -75,6 +82,8 @@ class Kraken(Flow):
             keys = self.keys_listed(self.page.get_by_role("button", name=EDIT))
             return [KeyInfo(key.name, None, key.shown) for key in keys]
 
+    _viewing: tuple[str, float] | None = None  # the key whose edit view `read` left, when
+
     def read(self, key: KeyInfo) -> list[str]:
         """The key's list from its edit view, which stays open (see the module's doc)."""
         self.leave_edit_view()
@@ -82,11 +91,14 @@ class Kraken(Flow):
             self.edit(key)
             self.settle()
             if not self.switch().is_checked():
-                return []
-            if self.newer_form():
-                return ips_in(self.page.get_by_label(LIST_FIELD).input_value())
-            values = self.entries().evaluate_all("inputs => inputs.map(i => i.value)")
-            return ips_in(" ".join(values))
+                found = []
+            elif self.newer_form():
+                found = ips_in(self.page.get_by_label(LIST_FIELD).input_value())
+            else:
+                values = self.entries().evaluate_all("inputs => inputs.map(i => i.value)")
+                found = ips_in(" ".join(values))
+        self._viewing = (key.name, time.monotonic())
+        return found
 
     @contextmanager
     def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
@@ -106,9 +118,10 @@ class Kraken(Flow):
     # -- edit, add one by one, Save, 2FA ---------------------------------------------------
 
     def change(self, key: KeyInfo, add: list[str], remove: list[str], progress: Progress) -> None:
-        self.leave_edit_view()  # the edit view a read left is the server's list as it was then
         with self.step(f"{key.name!r}: Edit, IP whitelisting on"):
-            self.edit(key)
+            if not self.just_read(key):  # else the view `read` left a moment ago will do
+                self.leave_edit_view()  # it holds the server's list as it was then
+                self.edit(key)
             self.outlined(self.switch()).check()
         if self.newer_form():
             self.enter_list(key, add, remove, progress)
@@ -169,19 +182,32 @@ class Kraken(Flow):
                     self.outlined(dialog.get_by_role("button", name=CONTINUE)).click, [dialog]
                 )
 
+        answered = len(self.traffic.answers)
         self.submit_code(f"saving {key.name!r}", attempt, dialog.get_by_label(TWO_FACTOR))
-        with self.step(f"{key.name!r}: back to the keys after Save"):
-            self.appear(saved.first)
+        with self.step(f"{key.name!r}: the server's answer to Save"):
+            self.taken(answered)  # whatever the page shows next: the read-back loads afresh
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def just_read(self, key: KeyInfo) -> bool:
+        """Whether the page shows the edit view that `read` left for `key` a moment ago."""
+        viewing, self._viewing = self._viewing, None
+        return (
+            viewing is not None
+            and viewing[0] == key.name
+            and time.monotonic() - viewing[1] < FRESH_VIEW_S
+            and self.switch().first.is_visible()
+        )
+
     def leave_edit_view(self) -> None:
         """Back to the API page from the edit view a read left open."""
+        self._viewing = None
         if self.switch().first.is_visible():
             self.back()
 
     def edit(self, key: KeyInfo) -> None:
         """From the API page, the key's edit view (a client-side route)."""
+        self._viewing = None
         self.outlined(self.key_control(key.name, "button", EDIT)).click()
         self.appear(self.switch())
 

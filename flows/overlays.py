@@ -60,7 +60,7 @@ def cookie_consent(page: Page) -> Locator:
     return page.get_by_role("button", name=both).or_(banner.get_by_role("button", name=CONSENT))
 
 
-def clear_overlays(page: Page, settle: Callable[[], None]) -> None:
+def clear_overlays(page: Page, settle: Callable[[], object]) -> None:
     """Clears whatever stands in the way of an action when it does: a cookie banner (banners
     come late and may cover the next control) is accepted or rejected, a promotion closed.
     One handler for both: Playwright looks for a handler's locator before every action and

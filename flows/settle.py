@@ -11,7 +11,7 @@ from contextlib import suppress
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, Request, Response
+from playwright.sync_api import Locator, Page, Request, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 QUIET_MS = 250  # no request of the page in flight for this long, and the page has settled
@@ -73,6 +73,10 @@ class Traffic:
         now = time.monotonic()
         return any(now - started < STREAM_S for started in self.in_flight.values())
 
+    def sending(self) -> bool:
+        """A request of the page's own that sends something (not a GET) in flight."""
+        return any(request.method != "GET" for request in self.in_flight)
+
     def pending(self) -> bool:
         """Anything in flight at all, a long poll or a very slow list included."""
         return bool(self.in_flight)
@@ -88,23 +92,26 @@ class Settler:
         page.add_init_script(CHANGES_JS)
         self._settled: tuple[object, float] | None = None  # the page's changes, and when
 
-    def settle(self, timeout_ms: float, name: str) -> None:
+    def settle(self, timeout_ms: float, name: str, until: Locator | None = None) -> bool:
         """Waits until the page has settled: no busy indicator shows (a spinner, i.e. a
         `role=progressbar` without a value, or `aria-busy=true`) and none of its requests
         has been in flight for QUIET_MS. Quick on a page that has been quiet that long
         already; gives up after the step timeout (a page that never stops polling is read as
         it is then: the engine's re-read of a short read-back covers that). At once on a page
-        that has seen no change and no request since it was last found settled."""
+        that has seen no change and no request since it was last found settled. With
+        `until`, returns as soon as that shows, settled or not. Whether it settled."""
         page = self.page
         settled = self._settled
         if settled and self.traffic.last_change < settled[1] and self.changes() == settled[0]:
-            return
+            return True
         # An indeterminate progress bar (a spinner) is busy; one with a value is a gauge.
         spinner = page.get_by_role("progressbar").and_(page.locator(":not([aria-valuenow])"))
         busy = spinner.or_(page.locator("[aria-busy='true']:visible"))
         called = time.monotonic()
         deadline = called + timeout_ms / 1000
         while (now := time.monotonic()) < deadline:
+            if until is not None and until.first.is_visible():
+                return False
             try:
                 if busy.count():
                     busy.first.wait_for(state="hidden", timeout=min(deadline - now, 0.5) * 1000)
@@ -118,7 +125,7 @@ class Settler:
                     if left <= 0:
                         at, changes = time.monotonic(), self.changes()
                         self._settled = None if changes is None else (changes, at)
-                        return
+                        return True
                     page.wait_for_event(
                         "request",
                         predicate=lambda r: r.resource_type in LOADING,
@@ -127,6 +134,7 @@ class Settler:
             except PlaywrightTimeout:
                 pass
         logger.debug("{}: the page was still busy after {} s", name, timeout_ms / 1000)
+        return False
 
     def changed(self, since: object, timeout_s: float) -> None:
         """Waits, up to `timeout_s`, until the page has changed (see CHANGES_JS) from how it

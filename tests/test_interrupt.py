@@ -71,6 +71,7 @@ def spawn(
             "IPBIND_CONFIG": str(tmp_path / "none.toml"),
             "TERM": "xterm",
             "COLUMNS": "200",  # a wide terminal: the summary's rows stay whole
+            "PYTHONFAULTHANDLER": "1",  # a run that hangs shows where (see `stop`)
         }
     )
     if secret:
@@ -113,7 +114,12 @@ def poll(check: Callable[[], bool], timeout: float = 30) -> None:
 def stop(child: pexpect.spawn) -> str:
     """Ctrl-C, as the terminal sends it; everything the run printed, once it has ended."""
     child.sendintr()
-    child.expect(pexpect.EOF)
+    try:
+        child.expect(pexpect.EOF)
+    except pexpect.TIMEOUT:  # every thread's stack, from the fault handler, then fail
+        child.kill(signal.SIGABRT)
+        child.expect(pexpect.EOF, timeout=10)
+        raise AssertionError(f"no end after Ctrl-C:\n{child.before[-6000:]}") from None
     child.close()
     assert child.exitstatus == 130, child.before
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)  # colours and cursor moves

@@ -18,7 +18,11 @@ from support import (
 )
 
 from assistant.errors import ExitCode
+from assistant.human import TerminalHuman
+from assistant.opening import open_exchange
+from assistant.output import ConsoleReporter
 from fixtures.mockex import MockExchanges
+from flows import kraken
 
 IPS = altrady_ips()
 NAMES = ["Altrady main", "Altrady main (old)", "Altrady extra 1", "Altrady extra 2"]
@@ -181,3 +185,60 @@ def test_the_newer_form_keeps_existing_entries_and_replace_removes_them(
 
     assert result.code == ExitCode.OK, result.out
     assert whitelists(mock)["Altrady main"] == IPS[:3]
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_change_opens_the_key_afresh_once_its_read_is_not_a_moment_old(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change goes on in the edit view its read left only a moment ago (`FRESH_VIEW_S`);
+    later, the list there may be old: an address another session saved meanwhile stays."""
+    monkeypatch.setattr(kraken, "FRESH_VIEW_S", 0.0)  # every read is too old
+    reporter = ConsoleReporter()
+    flow = open_exchange(
+        browser,
+        settings_for(mock, "kraken", tmp_path),
+        "kraken",
+        TerminalHuman(reporter, headless=True),
+    )
+    flow.open()
+    [key] = [k for k in flow.list_keys() if k.name == "Altrady extra 1"]
+    assert flow.read(key) == []
+    account = next(iter(mock.site("kraken").accounts.values()))
+    [meanwhile] = [k for k in account.data["keys"] if k["name"] == "Altrady extra 1"]
+    meanwhile.update(ip_whitelisting=True, ips=["198.51.100.7"])  # saved elsewhere
+
+    flow.change(key, IPS[:2], [], lambda done, total, step: None)
+
+    assert whitelists(mock)["Altrady extra 1"] == ["198.51.100.7", *IPS[:2]]
+    flow.page.context.close()
+
+
+# SITES.md says nothing of what the page shows after Save (the mock goes back to the keys
+# once the server has answered). A page that closes its dialog first, or stays where it is,
+# must not have its save cut short by the read-back's page load.
+def test_after_save_the_page_is_left_only_once_the_server_has_answered(
+    mock: MockExchanges, browser: Browser, tmp_path: Path
+) -> None:
+    mock.reset("kraken", kraken_seed({"name": "Altrady main"}, api_2fa=False))
+    mock.fault("kraken", "save", "slow", times=1, seconds=1.0)
+    flow = open_exchange(
+        browser,
+        settings_for(mock, "kraken", tmp_path),
+        "kraken",
+        TerminalHuman(ConsoleReporter(), headless=True),
+    )
+    flow.open()
+    since = len(flow.traffic.answers)
+    flow.page.evaluate(  # the save, sent as the page sends it; the page shows nothing of it
+        """() => { fetch("/api/keys/whitelist", {method: "POST",
+            headers: {"Content-Type": "application/json"}, credentials: "same-origin",
+            body: JSON.stringify({name: "Altrady main", ip_whitelisting: true,
+                                  ips: ["203.0.113.10"]})}); }"""
+    )
+
+    flow.taken(since)
+
+    assert whitelists(mock)["Altrady main"] == ["203.0.113.10"]
+    assert flow.traffic.answers[since:] == [200]
+    flow.page.context.close()
