@@ -216,7 +216,8 @@ class Engine:
                     f"{flow.name}: changing {plan.target.key!r} needs {flow.mail}, and there is "
                     "no terminal to ask for it; nothing was changed",
                     hint="Run ipbind in a terminal, to type the code (or open the link) when "
-                    f"{flow.name} e-mails it.",
+                    f"{flow.name} e-mails it; or let ipbind read it from your mailbox "
+                    "(IPBIND_MAIL__HOST, __USERNAME, __PASSWORD: see the README).",
                 )
 
     def _warn_unrestricted(self, plans: list[KeyPlan]) -> None:

@@ -22,6 +22,7 @@ from assistant import signin
 from assistant import trace as traces
 from assistant.errors import BadInput
 from assistant.logs import redactor
+from assistant.mail import Mailbox, senders_of
 from assistant.settings import BaseIpbindSettings, site_origin
 from assistant.twofa import CLOCK, Ask, Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import FLOWS
@@ -120,4 +121,12 @@ def open_exchange(
         timeout=settings.timeout,
     )
     flow.headed = not settings.headless
+    if settings.mail is not None and flow.mail:  # codes and links from the person's mailbox
+        flow.mailbox = Mailbox(
+            settings.mail,
+            flow.name,
+            senders_of(flow.allowed_origins, exchange),
+            flow.allowed_origins,
+            checkpoint=lambda: flow.checkpoint() if flow.checkpoint is not None else None,
+        )
     return flow

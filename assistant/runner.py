@@ -155,7 +155,7 @@ def _run(
             if options.walkthrough
             else None,
             fresh_key=partial(offer_fresh_key, reporter, human, file, mode, options),
-            reads_mail=person is not None or interactive(),
+            reads_mail=person is not None or interactive() or settings.mail is not None,
         )
         log_path = logs.setup(options.verbose, run_dir)
         logger.info("ipbind {} {}", mode, file)

@@ -37,6 +37,7 @@ from pydantic_settings import (
 )
 
 from assistant.errors import BadInput
+from assistant.mail import MailSettings
 from assistant.net import is_loopback_url
 from assistant.twofa import Totp
 from flows import FLOWS
@@ -147,6 +148,9 @@ class BaseIpbindSettings(BaseSettings):
     # A picture of each key's list as read back, in the run's report; off: the report has
     # none (a failure's screenshot, every field masked, is still kept for the debug report).
     pictures: bool = True
+    # The person's mailbox over IMAP (IPBIND_MAIL__HOST, …): codes and links the exchanges
+    # e-mail are taken from it, with no one at the terminal (assistant/mail.py).
+    mail: MailSettings | None = None
 
     @classmethod
     def settings_customise_sources(

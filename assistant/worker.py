@@ -172,6 +172,8 @@ class Worker:
 
     def close(self) -> None:
         if self.flow is not None:
+            if self.flow.mailbox is not None:
+                self.flow.mailbox.close()
             self._save_trace()
             with suppress(PlaywrightError):  # after a Ctrl-C the browser may be gone already
                 self.flow.page.context.close()

@@ -18,6 +18,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant.errors import SentInPage, SiteTrouble, UserActionNeeded
 from assistant.logs import file_only, redactor
+from assistant.mail import Mailbox
 from assistant.twofa import Codes
 from flows.settle import Traffic
 from flows.types import Human
@@ -47,6 +48,7 @@ class Answers:
     human: Human
     timeout_ms: float
     headed: bool  # a window the person sees: they may type a code into the page themselves
+    mailbox: Mailbox | None = None  # the person's mail over IMAP, when set (assistant/mail.py)
 
     def settle(self, until: Locator | None = None) -> bool:
         raise NotImplementedError
@@ -112,11 +114,30 @@ class Answers:
         return gone
 
     def emailed_code(self, purpose: str) -> str:
-        """The code the exchange has just e-mailed for `purpose`, as the person gives it (asked
-        once: never resent blindly); masked in every log line from now on."""
+        """The code the exchange has just e-mailed for `purpose`: from the mailbox over IMAP
+        when one is set, else as the person gives it (asked once: never resent blindly);
+        masked in every log line from now on."""
+        if self.mailbox is not None:
+            return self.mailbox.code(purpose)
         code = self.human.emailed_code(self.name, purpose)
         redactor.add(code)
         return code
+
+    def emailed_link(self, purpose: str) -> bool:
+        """The confirmation link the exchange has just e-mailed for `purpose`, opened: from
+        the mailbox over IMAP when one is set (a link on the exchange's own origin only, in
+        a tab of its own, as a mail client would open it), else by the person. False when
+        nobody can open it (no terminal): the change then stays pending."""
+        if self.mailbox is None:
+            return self.human.open_emailed_link(self.name, purpose)
+        link = self.mailbox.link(purpose)
+        tab = self.page.context.new_page()
+        try:
+            tab.goto(link)
+        finally:
+            tab.close()
+        logger.info("{}: opened the e-mailed link for {}", self.name, purpose)
+        return True
 
     def messages(self) -> Locator:
         """What the page tells the person, wherever it shows it (SITES.md fixes neither the

@@ -279,6 +279,8 @@ class Flow(Answers, Cards):
     def open(self) -> None:
         """Load the API page afresh (what the server has now, not what the page last showed),
         signing in first when the site sends us to its login page; then let it settle."""
+        if self.mailbox is not None:
+            self.mailbox.mark()  # the exchange's mail from now on; none older is read
         with self.step("opening the API page"):
             self.load_api_page()
             self.check_origin("the API page")

@@ -213,7 +213,7 @@ class ProfileFlow(Flow):
         self.submit_code(purpose, attempt, dialog.get_by_label(words.totp))
         if verification.link:
             confirm = f"the {verification.link!r} link for {key.name!r}"
-            if not self.human.open_emailed_link(self.name, confirm):
+            if not self.emailed_link(confirm):
                 logger.warning(
                     "{}: {!r} waits for the e-mailed {!r} link; until it is opened the key keeps "
                     "its old list",

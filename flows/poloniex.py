@@ -116,7 +116,7 @@ class Poloniex(Flow):
             got_it = page.get_by_role("dialog").get_by_role("button", name=GOT_IT)
             self.outlined(self.appear(got_it.first)).click()
             expect(got_it).to_have_count(0)
-        self.human.open_emailed_link(self.name, f"the trusted IPs of {key.name!r}")
+        self.emailed_link(f"the trusted IPs of {key.name!r}")
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 # Installs what pip cannot: a Chromium for Playwright to drive, and (for the headed tests)
 # a virtual display. Idempotent; does nothing that is already there.
 #   scripts/system-deps.sh browser      a browser only (make demo)
-#   scripts/system-deps.sh test         a browser and xvfb (make test)
+#   scripts/system-deps.sh test         a browser, xvfb and dovecot (make test)
 set -eu
 want=${1:-browser}
 
@@ -24,6 +24,11 @@ fi
 if [ "$want" = test ] && [ "$(uname -s)" = Linux ] && ! have xvfb-run; then
   apt_packages="$apt_packages xvfb"
 fi
+# The e-mail tests read codes from a real IMAP server, which they start on 127.0.0.1 from a
+# config of their own (tests/imap.py); the package's own service is not needed for them.
+if [ "$want" = test ] && [ "$(uname -s)" = Linux ] && ! have dovecot && [ ! -x /usr/sbin/dovecot ]; then
+  apt_packages="$apt_packages dovecot-imapd"
+fi
 [ -n "$apt_packages" ] || exit 0
 
 if have apt-get; then
@@ -31,7 +36,10 @@ if have apt-get; then
   as_root apt-get update -qq
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends $apt_packages
-elif [ -n "${apt_packages%% xvfb}" ]; then
-  echo "No Chromium or Chrome found and no apt-get here: installing Playwright's Chromium."
-  .venv/bin/python -m playwright install chromium
+else
+  case " $apt_packages " in
+    *" chromium "*)
+      echo "No Chromium or Chrome found and no apt-get here: installing Playwright's Chromium."
+      .venv/bin/python -m playwright install chromium ;;
+  esac
 fi

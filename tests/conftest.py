@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import imap
 import keyring
 import pytest
 import support
@@ -30,6 +31,7 @@ from keyrings import NoKeyring
 from playwright.sync_api import Playwright
 
 from assistant import browser, demo, worker
+from assistant.mail import MailSettings
 from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
 from flows import settle
@@ -144,6 +146,24 @@ def mock_server(pytestconfig: pytest.Config) -> Iterator[MockExchanges]:
         pace=1.0 if pytestconfig.getoption("--all") else FAST_PACE,
     ) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[imap.Dovecot]:
+    """A real IMAP server, started by the first test of this worker that reads mail."""
+    server = imap.Dovecot()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(mock: MockExchanges, dovecot: imap.Dovecot) -> Iterator[tuple[MailSettings, Path]]:
+    """A fresh mailbox on the IMAP server, which the mock sites deliver what they e-mail
+    into: the settings that read it, and its Maildir."""
+    conf, home = dovecot.user()
+    mock.deliver_mail_to(home)
+    yield conf, home
+    mock.deliver_mail_to(None)
 
 
 def chaos_seed_of(item: pytest.Item) -> int:

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pyotp
 import pytest
 from loguru import logger
@@ -41,6 +43,19 @@ from flows import FLOWS
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORD = "s3cret-Passw0rd!"
+
+
+def ended(child: pexpect.spawn, timeout: float = 60) -> str:
+    """What `child` wrote until it ended. One that hangs instead is stopped with SIGABRT, and
+    the test fails with every thread's stack (spawn it with PYTHONFAULTHANDLER=1)."""
+    try:
+        child.expect(pexpect.EOF, timeout=timeout)
+    except pexpect.TIMEOUT:
+        child.kill(signal.SIGABRT)
+        child.expect(pexpect.EOF, timeout=10)
+        raise AssertionError(f"{child.args} did not end:\n{child.before[-8000:]}") from None
+    child.close()
+    return str(child.before)
 
 
 def altrady_ips(count: int = 20, base: str = "203.0.113", start: int = 10) -> list[str]:

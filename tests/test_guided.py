@@ -27,6 +27,7 @@ from support import (
     altrady_ips,
     binance_seed,
     bittrex_seed,
+    ended,
     ipbind,
     ipbind_here,
     keys_of,
@@ -254,7 +255,7 @@ def spawn(env: dict[str, str], *args: str, cwd: Path | None = None) -> pexpect.s
     """`ipbind run` at a terminal of its own (120 columns), with `env` and none of this
     process's ipbind settings, in `cwd` (a folder away from the checkout's .env)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
-    full.update(env, COLUMNS="120", LINES="40", TERM="xterm")
+    full.update(env, COLUMNS="120", LINES="40", TERM="xterm", PYTHONFAULTHANDLER="1")
     return pexpect.spawn(
         sys.executable,
         ["-m", "assistant", "run", *args],
@@ -401,8 +402,7 @@ def test_ctrl_c_while_the_wizard_asks_changes_nothing(mock: MockExchanges, tmp_p
     child = spawn(env_for(mock, "binance", tmp_path))
     child.expect("Exchange \\(number or name\\)")
     child.sendintr()
-    child.expect(pexpect.EOF)
-    child.close()
+    ended(child)
     assert child.exitstatus == ExitCode.INTERRUPTED
     assert "nothing was changed" in (child.before or "")
     assert "Traceback" not in (child.before or "")
@@ -441,8 +441,7 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     child.expect("Saved: allocation.toml")
     child.expect("Binance e-mail or username: ")
     child.sendintr()
-    child.expect(pexpect.EOF)
-    child.close()
+    ended(child)
 
     assert child.exitstatus == ExitCode.INTERRUPTED, child.before
     [saved] = load_allocation(tmp_path / "allocation.toml", allow_count=False).accounts
@@ -456,8 +455,7 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     child.sendline("")
     child.expect("Binance e-mail or username: ")  # the run, on that file
     child.sendintr()
-    child.expect(pexpect.EOF)
-    child.close()
+    ended(child)
     assert child.exitstatus == ExitCode.INTERRUPTED, child.before
     assert "Exchange (number or name)" not in (child.before or "")
     # The menu: every exchange an allocation may name, numbers aligned past 9.
@@ -491,8 +489,7 @@ def test_the_wizard_takes_an_assisted_exchange_straight_to_assist(tmp_path: Path
     child.expect("Save these answers")
     child.sendline("n")
     child.expect("ipbind has no flow for Bitget")
-    child.expect(pexpect.EOF)
-    child.close()
+    ended(child)
     out = child.before or ""
 
     assert child.exitstatus == ExitCode.BROWSER, out
@@ -517,8 +514,7 @@ def test_an_interrupted_wizard_with_json_still_writes_its_json(tmp_path: Path) -
     )
     child.expect("Exchange \\(number or name\\)")  # asked on stderr
     child.sendintr()
-    child.expect(pexpect.EOF)
-    child.close()
+    ended(child)
 
     assert child.exitstatus == ExitCode.INTERRUPTED, child.before
     data = json.loads(out.read_text(encoding="utf-8"))  # the JSON object and nothing else

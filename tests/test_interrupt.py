@@ -28,6 +28,7 @@ from support import (
     altrady_ips,
     bittrex_seed,
     codes,
+    ended,
     kraken_seed,
     run_cli,
     settings_for,
@@ -114,13 +115,7 @@ def poll(check: Callable[[], bool], timeout: float = 30) -> None:
 def stop(child: pexpect.spawn) -> str:
     """Ctrl-C, as the terminal sends it; everything the run printed, once it has ended."""
     child.sendintr()
-    try:
-        child.expect(pexpect.EOF)
-    except pexpect.TIMEOUT:  # every thread's stack, from the fault handler, then fail
-        child.kill(signal.SIGABRT)
-        child.expect(pexpect.EOF, timeout=10)
-        raise AssertionError(f"no end after Ctrl-C:\n{child.before[-6000:]}") from None
-    child.close()
+    ended(child)
     assert child.exitstatus == 130, child.before
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)  # colours and cursor moves
     for noise in NOISE:
