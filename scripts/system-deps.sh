@@ -36,6 +36,10 @@ if have apt-get; then
   as_root apt-get update -qq
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends $apt_packages
+  case " $apt_packages " in
+    *" dovecot-imapd "*)  # Debian starts the mail service it installs: the tests need it not
+      if have systemctl; then as_root systemctl disable --now dovecot >/dev/null 2>&1 || true; fi ;;
+  esac
 else
   case " $apt_packages " in
     *" chromium "*)
