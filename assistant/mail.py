@@ -15,6 +15,7 @@ this needs, with no further dependency.
 
 from __future__ import annotations
 
+import imaplib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from imap_tools import AND, OR, BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
-from imap_tools.errors import MailboxLoginError
+from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError
 from imap_tools.message import MailMessage
 from loguru import logger
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -134,7 +135,12 @@ class Mailbox:
                 f"the mail server at {host}:{port} refused IPBIND_MAIL__USERNAME / __PASSWORD",
                 hint="Check them (an app password, where the provider asks for one).",
             ) from None
-        except OSError as err:
+        except MailboxFolderSelectError:
+            raise UserActionNeeded(
+                f"the mailbox {self.conf.username} has no folder {self.conf.folder!r}",
+                hint="Check IPBIND_MAIL__FOLDER (INBOX unless the exchange's mail is filed).",
+            ) from None
+        except (OSError, imaplib.IMAP4.abort) as err:
             raise UserActionNeeded(
                 f"cannot reach the mail server at {host}:{port} ({type(err).__name__}: {err})",
                 hint="Check IPBIND_MAIL__HOST, __PORT and __SECURITY.",
@@ -153,7 +159,13 @@ class Mailbox:
         while True:
             if self.checkpoint is not None:
                 self.checkpoint()
-            found = self._newest(box, find)
+            try:
+                found = self._newest(box, find)
+            except (OSError, imaplib.IMAP4.abort) as err:  # the connection dropped: once more
+                logger.debug("{}: mail: {}; connecting again", self.exchange, type(err).__name__)
+                self._box = None
+                box = self._open()
+                found = self._newest(box, find)
             if found is not None:
                 uid, value = found
                 self._after = uid

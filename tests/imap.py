@@ -80,7 +80,15 @@ class Dovecot:
             (self.root / part).mkdir()
         if os.geteuid() == 0:
             os.chown(self.root / "mail", self.uid, self.gid)
-        (self.root / "users").write_text("")
+        # Every user up front: a user added to the passwd-file within a second of dovecot's
+        # last read of it was refused (seen: dovecot judges the file unchanged by its mtime).
+        self.users = [(f"person{n}@mail.test", f"pw-{os.urandom(6).hex()}") for n in range(500)]
+        (self.root / "users").write_text(
+            "".join(
+                f"{name}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{self.root / 'mail' / name}::\n"
+                for name, password in self.users
+            )
+        )
         self.port = free_port()
         config = self.root / "dovecot.conf"
         config.write_text(
@@ -112,9 +120,8 @@ class Dovecot:
 
     def user(self) -> tuple[MailSettings, Path]:
         """A new mailbox: the settings that read it, and its Maildir."""
+        name, password = self.users[self.count]
         self.count += 1
-        name = f"person{self.count}@mail.test"
-        password = f"mail-pw-{os.urandom(6).hex()}"
         home = self.root / "mail" / name
         maildir = mailbox.Maildir(home, create=True)
         del maildir
@@ -122,8 +129,6 @@ class Dovecot:
             os.chmod(path, 0o700)
             if os.geteuid() == 0:
                 os.chown(path, self.uid, self.gid)
-        with (self.root / "users").open("a") as users:
-            users.write(f"{name}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{home}::\n")
         settings = MailSettings(
             host="127.0.0.1",
             port=self.port,

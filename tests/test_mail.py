@@ -13,7 +13,7 @@ from playwright.sync_api import Browser
 from pydantic import SecretStr, ValidationError
 from support import altrady_ips, run_cli, settings_for, tiered, write_allocation, written
 
-from assistant.errors import ExitCode
+from assistant.errors import ExitCode, UserActionNeeded
 from assistant.mail import Mailbox, MailSettings
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.sites import SITES
@@ -159,3 +159,25 @@ def test_a_message_that_comes_during_the_wait_wakes_it(
     finally:
         box.close()
     assert pushed and any(b"EXISTS" in line for line in pushed[0])
+
+
+def test_a_dropped_connection_is_made_again(mailbox: tuple[MailSettings, Path]) -> None:
+    """A long run outlives an IMAP connection (servers end idle ones): ipbind connects again
+    and still reads only after its mark."""
+    conf, home = mailbox
+    put(home, "Exchange <no-reply@huobi.localhost>", "Your code", "Your code is 135790.")
+    box = Mailbox(conf, "Huobi", ["huobi.localhost"], ["http://huobi.localhost:1"])
+    box.mark()
+    box._open().client.shutdown()  # the connection is gone
+    put(home, "HTX <no-reply@huobi.localhost>", "Code", "Your verification code: 246810")
+    try:
+        assert box.code("the test") == "246810"
+    finally:
+        box.close()
+
+
+def test_a_missing_folder_is_named(mailbox: tuple[MailSettings, Path]) -> None:
+    conf, _ = mailbox
+    box = Mailbox(conf.model_copy(update={"folder": "Exchanges"}), "Huobi", ["huobi.localhost"], [])
+    with pytest.raises(UserActionNeeded, match="has no folder 'Exchanges'"):
+        box.mark()
