@@ -15,6 +15,7 @@ from support import altrady_ips, run_cli, settings_for, tiered, write_allocation
 
 from assistant.errors import ExitCode, UserActionNeeded
 from assistant.mail import Mailbox, MailSettings
+from assistant.settings import BaseIpbindSettings
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.sites import SITES
 
@@ -27,6 +28,18 @@ JOBS = {
     "okx": ("Altrady main", IPS),
     "bybit": ("Altrady bench", []),
 }
+
+
+def job(
+    mock: MockExchanges, site: str, tmp_path: Path, mail: MailSettings
+) -> tuple[BaseIpbindSettings, Path]:
+    """`site`'s job (JOBS) as an allocation file, and settings that read codes from `mail`."""
+    account = next(iter(mock.site(site).accounts.values()))
+    settings = settings_for(mock, site, tmp_path, secret=account.totp_secret)
+    key, ips = JOBS[site]
+    entry = {"exchange": site, "name": "Mine", "key": key} | ({"ips": ips} if ips else {})
+    path = write_allocation(tmp_path / "allocation.toml", [entry])
+    return settings.model_copy(update={"mail": mail}), path
 
 
 @pytest.mark.parametrize("site", tiered(list(JOBS), fast={"huobi", "poloniex"}))
@@ -43,12 +56,8 @@ def test_with_no_terminal_the_mailed_code_or_link_comes_from_the_mailbox_and_not
     older = put(  # the exchange's own, from before the run: never read, never used
         home, f"Exchange <no-reply@{site}.localhost>", "Your code", "Your code is 135790."
     )
-    account = next(iter(mock.site(site).accounts.values()))
-    settings = settings_for(mock, site, tmp_path, secret=account.totp_secret)
-    settings = settings.model_copy(update={"mail": conf})
+    settings, path = job(mock, site, tmp_path, conf)
     key, ips = JOBS[site]
-    entry = {"exchange": site, "name": "Mine", "key": key} | ({"ips": ips} if ips else {})
-    path = write_allocation(tmp_path / "allocation.toml", [entry])
 
     # pytest's stdin is no terminal, and no stand-in plays the person: the mailbox or nothing.
     result = run_cli("apply", path, settings, browser, capsys, allow_count=True)
@@ -76,11 +85,7 @@ def test_with_nothing_in_the_mailbox_the_run_stops_saying_what_it_waited_for(
 ) -> None:
     conf, _ = mailbox
     mock.deliver_mail_to(None)  # the exchange writes elsewhere
-    account = next(iter(mock.site("huobi").accounts.values()))
-    settings = settings_for(mock, "huobi", tmp_path, secret=account.totp_secret)
-    settings = settings.model_copy(update={"mail": conf.model_copy(update={"wait": 1.0})})
-    entry = {"exchange": "huobi", "name": "Mine", "key": "Altrady main 2", "ips": IPS}
-    path = write_allocation(tmp_path / "allocation.toml", [entry])
+    settings, path = job(mock, "huobi", tmp_path, conf.model_copy(update={"wait": 1.0}))
 
     result = run_cli("apply", path, settings, browser, capsys, allow_count=True)
 
@@ -99,13 +104,8 @@ def test_a_wrong_mail_password_stops_before_anything_changes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     conf, _ = mailbox
-    account = next(iter(mock.site("huobi").accounts.values()))
-    settings = settings_for(mock, "huobi", tmp_path, secret=account.totp_secret)
-    settings = settings.model_copy(
-        update={"mail": conf.model_copy(update={"password": SecretStr("nope")})}
-    )
-    entry = {"exchange": "huobi", "name": "Mine", "key": "Altrady main 2", "ips": IPS}
-    path = write_allocation(tmp_path / "allocation.toml", [entry])
+    wrong = conf.model_copy(update={"password": SecretStr("nope")})
+    settings, path = job(mock, "huobi", tmp_path, wrong)
 
     result = run_cli("apply", path, settings, browser, capsys, allow_count=True)
 
