@@ -138,5 +138,8 @@ def setup(verbosity: int = 0, run_dir: Path | None = None, *, quiet: bool = Fals
 
 
 def new_run_dir(artifacts: Path) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    return artifacts / stamp
+    """A new run's folder, named by the time (2026-12-06_20.02.09_3119d). No run of more
+    than five digits in it: a code masked in the run's output (six digits) must never be
+    found inside the folder's name as it is printed (20261206-200209-201133 was, once)."""
+    now = datetime.now()
+    return artifacts / f"{now:%Y-%m-%d_%H.%M.%S}_{now.microsecond:05x}"

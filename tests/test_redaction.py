@@ -176,3 +176,14 @@ def test_an_error_in_a_playwright_listener_goes_to_the_debug_file_not_the_termin
 
     assert capsys.readouterr().err == ""
     assert "playwright: Error occurred in event listener: KeyboardInterrupt" in read_log(path)
+
+
+def test_no_six_digit_code_can_be_masked_inside_a_run_folders_name(tmp_path: Path) -> None:
+    """A code is masked wherever it shows; the run's folder, printed at the end, holds no
+    run of six digits for one to be found in."""
+    import re
+
+    from assistant.logs import new_run_dir
+
+    name = new_run_dir(tmp_path).name
+    assert not re.search(r"\d{6}", name), name
