@@ -24,6 +24,7 @@ from rich.prompt import Confirm, Prompt
 
 from assistant import walkthrough
 from assistant.errors import Interrupted, UserActionNeeded
+from assistant.keyboard import KEYBOARD
 from assistant.logs import redactor
 from assistant.output import ConsoleReporter
 from flows.types import Credentials
@@ -160,7 +161,7 @@ class TerminalHuman:
                 hint="Pass --yes to apply without asking.",
             )
         try:
-            return Confirm.ask(question, console=self.console, default=False)
+            return Confirm.ask(question, console=self.console, default=False, stream=KEYBOARD)
         except (EOFError, KeyboardInterrupt):
             raise Interrupted("interrupted at the confirmation; nothing was changed") from None
 
@@ -184,7 +185,7 @@ class TerminalHuman:
         try:  # shown as typed, so that a typo can be seen: a code is spent once sent
             # (it stays masked in every log line, trace and report)
             if sent_in_page is None or not sys.stdin.isatty():
-                return Prompt.ask(prompt, console=self.console)
+                return Prompt.ask(prompt, console=self.console, stream=KEYBOARD)
             answer = read_line(
                 self.console, f"{prompt} (or type it in the browser window)", sent_in_page
             )
@@ -206,6 +207,7 @@ class TerminalHuman:
                 code = Prompt.ask(  # shown as typed, as the authenticator's codes are
                     f"{exchange} has e-mailed a code to your address for {purpose}: type it",
                     console=self.console,
+                    stream=KEYBOARD,
                 )
             except (EOFError, KeyboardInterrupt):
                 raise Interrupted("cancelled while asking for an e-mailed code") from None
@@ -224,6 +226,7 @@ class TerminalHuman:
                     console=self.console,
                     default="",
                     show_default=False,
+                    stream=KEYBOARD,
                 )
             except (EOFError, KeyboardInterrupt):
                 raise Interrupted("cancelled while waiting for an e-mailed link") from None

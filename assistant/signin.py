@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from assistant import browser as browsers
+from assistant import keyboard
 from assistant.errors import BadInput, Interrupted
 from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, ExchangeSettings, config_file, parse_totp
@@ -379,7 +380,7 @@ def prompt(
 ) -> str:
     shown = f"{text} [{default}]: " if default else f"{text}: "
     try:
-        answer = console.input(shown, password=password, markup=False)
+        answer = keyboard.ask(console, shown, hidden=password)
     except (EOFError, KeyboardInterrupt):
         raise Interrupted("interrupted while asking for the sign-in; nothing was changed") from None
     return answer.strip() or (default or "")

@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from assistant import keyboard
 from assistant.allocation import documentation_ips
 from assistant.errors import BadInput, ExitCode, Interrupted, IpbindError
 from assistant.exchanges import listing
@@ -47,7 +48,7 @@ class Wizard:
     def ask(self, prompt: str, *, password: bool = False, default: str | None = None) -> str:
         shown = f"{prompt} [{default}]: " if default else f"{prompt}: "
         try:  # as written: "[y/N]" and "[allocation.toml]" are not rich markup
-            answer = self.console.input(shown, password=password, markup=False)
+            answer = keyboard.ask(self.console, shown, hidden=password)
         except (EOFError, KeyboardInterrupt):
             raise Stop from None
         return answer.strip() or (default or "")
@@ -102,7 +103,7 @@ class Wizard:
         lines: list[str] = []
         while True:
             try:
-                line = self.console.input("")
+                line = keyboard.typed()
             except (EOFError, KeyboardInterrupt):
                 raise Stop from None
             if not line.strip():

@@ -175,6 +175,7 @@ def test_sigterm_stops_any_command_with_its_own_code(tmp_path: Path) -> None:
         IPBIND_ARTIFACTS_DIR=str(tmp_path / "runs"),
         IPBIND_CONFIG=str(tmp_path / "none.toml"),
         TERM="xterm",
+        PYTHONFAULTHANDLER="1",
     )
     child = pexpect.spawn(
         sys.executable,
@@ -186,11 +187,10 @@ def test_sigterm_stops_any_command_with_its_own_code(tmp_path: Path) -> None:
     )
     child.expect("Kraken e-mail or username")
     child.kill(signal.SIGTERM)
-    child.expect(pexpect.EOF)
-    child.close()
+    text = ended(child, timeout=30)
 
-    assert child.exitstatus == 143, child.before
-    assert "Traceback" not in child.before
+    assert child.exitstatus == 143, text
+    assert "Traceback" not in text
     assert not list((tmp_path / "state").rglob("kraken.json"))
 
 
