@@ -26,7 +26,7 @@ class Keyboard:
     """What rich's prompts read from (`Prompt.ask(..., stream=KEYBOARD)`)."""
 
     def readline(self) -> str:
-        return typed() + "\n"
+        return typed()  # without its newline, as input() gives it: rich takes "" as the default
 
 
 KEYBOARD = cast(TextIO, Keyboard())  # rich reads only its readline()
