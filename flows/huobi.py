@@ -8,11 +8,13 @@ As a person does it (seed article, "most exchanges", and "Extra Keys"):
      their e-mailed code and the "Google Authenticator code", then "Confirm".
   4. Extra keys: the same list on each, by its own Note.
 The list page shows only the first few linked IPs ("+N more"), so the saved list is read
-from the key's edit view.
+from the key's edit view, which `read` leaves open: the report's picture is taken of it, and
+a change of that key straight after starts from it; every other hook closes it first.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,6 +37,9 @@ GOOGLE_CODE = WORDS.promised("Google Authenticator code", "field")
 NOTE = WORDS.optional("Note", "label", whole=True)
 CANCEL = WORDS.optional("Cancel", "button", whole=True)
 API_HEADING = WORDS.optional("API", "heading")
+# A key's edit view that `read` left open is changed in place this soon after (it shows the
+# server's list as it was then); later, it is opened afresh.
+FRESH_VIEW_S = 2.0
 
 
 class Huobi(Flow):
@@ -51,6 +56,7 @@ class Huobi(Flow):
     unrestricted = "90 days"
     vocabulary = WORDS
     sign_in = SignIn(username=USERNAME, submit=LOG_IN, code=GOOGLE_CODE, code_submit=CONFIRM)
+    _viewing: tuple[str, str | None, float] | None = None  # the key's view `read` left, when
 
     def api_page_ready(self) -> Locator:
         return self.page.get_by_role("button", name=EDIT).or_(
@@ -60,27 +66,34 @@ class Huobi(Flow):
     # -- the keys and their lists ----------------------------------------------------------
 
     def list_keys(self) -> list[KeyInfo]:
+        self.leave_edit_view()
         with self.step("listing the API keys"):
             return self.keys_listed(self.page.get_by_role("button", name=EDIT), NOTE)
 
     def read(self, key: KeyInfo) -> list[str]:
+        """The key's list from its edit view, which stays open (for the picture, or a change
+        of the same key straight after); every other hook closes it first."""
+        self.leave_edit_view()
         with self.step(f"{key.name!r}: reading the linked IPs"):
             field = self.edit(key)
             ips = ips_in(field.input_value())
-            self.close_edit_view()
+        self._viewing = (key.name, key.api_key, time.monotonic())
         return ips
 
     @contextmanager
     def showing(self, key: KeyInfo) -> Iterator[Locator | None]:
-        """The key's edit view, opened for the picture and closed after it: the list page
-        shows only the first few linked IPs ("+N more"), the edit view the whole list."""
-        with self.step(f"{key.name!r}: reading the linked IPs again, for the report's picture"):
-            self.edit(key)
+        """The key's edit view: the list page shows only the first few linked IPs ("+N
+        more"), the edit view the whole list. The one `read` left open, else opened again;
+        closed after the picture."""
+        if not self.viewing(key, None):
+            self.leave_edit_view()
+            with self.step(f"{key.name!r}: reading the linked IPs again, for the picture"):
+                self.edit(key)
         try:
             yield self.edit_view()
         finally:
             with self.step(f"{key.name!r}: closing the linked IPs"):
-                self.close_edit_view()
+                self.leave_edit_view(always=True)
 
     # -- edit, the whole list, Confirm, e-mailed code and 2FA ------------------------------
 
@@ -88,7 +101,12 @@ class Huobi(Flow):
         page = self.page
         purpose = f"saving the linked IPs of {key.name!r}"
         with self.step(f"{key.name!r}: Edit, the linked IPs"):
-            field = self.edit(key)
+            if self.viewing(key, FRESH_VIEW_S):  # the view `read` left a moment ago will do
+                field = self.edit_view().get_by_label(IP_FIELD)
+            else:  # it holds the server's list as it was then
+                self.leave_edit_view()
+                field = self.edit(key)
+            self._viewing = None
             current = [ip for ip in ips_in(field.input_value()) if ip not in remove]
             self.outlined(field).fill(", ".join(current + [ip for ip in add if ip not in current]))
             progress(len(add), len(add), "add")
@@ -133,6 +151,22 @@ class Huobi(Flow):
             .filter(has=page.get_by_role("button", name=CONFIRM))
             .last
         )
+
+    def viewing(self, key: KeyInfo, within_s: float | None) -> bool:
+        """Whether the page shows the edit view `read` left open for `key` (`within_s`
+        seconds ago at most, unless None)."""
+        if self._viewing is None or self._viewing[:2] != (key.name, key.api_key):
+            return False
+        if within_s is not None and time.monotonic() - self._viewing[2] > within_s:
+            return False
+        return self.edit_view().is_visible()
+
+    def leave_edit_view(self, *, always: bool = False) -> None:
+        """Closes the edit view a `read` left open, if the page still shows it (the engine
+        may have loaded the API page since); `always`: whatever opened it."""
+        left, self._viewing = self._viewing, None
+        if (left is not None or always) and self.edit_view().is_visible():
+            self.close_edit_view()
 
     def close_edit_view(self) -> None:
         """Leaves the key's edit view unsaved: its "Cancel", else Escape."""
