@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from assistant import __version__, logs
 from assistant.errors import ExitCode, IpbindError
-from assistant.runner import Options, run
+from assistant.runner import Options, load_allocation, run
 from assistant.settings import load_settings
 from assistant.stops import AS_CTRL_C, as_ctrl_c
 
@@ -236,6 +236,53 @@ def verify(
     """Check every key's whitelist. Read-only; exit 1 if an allocated address is missing."""
     chosen = options(ctx, parallel, json_out=json_out, allow_count=allow_count)
     finish(run("verify", file, chosen))
+
+
+@command
+def check(
+    ctx: typer.Context,
+    file: FileArg,
+    install_hint: Annotated[
+        bool,
+        typer.Option(
+            "--install-hint",
+            help="Print the systemd timer (or cron line) that runs this check every six hours.",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+    allow_count: CountOpt = False,
+) -> None:
+    """Verify unattended (a timer, cron): asks nothing, changes nothing, and notifies what is
+    wrong. Exit 0 all good, 1 an address missing, 4 a page changed."""
+    from assistant import check as checks
+
+    if install_hint:
+        load_allocation(file, allow_count)  # the lines name a file a check can read
+        typer.echo(checks.install_hint(file, allow_count=allow_count), nl=False)
+        return
+    chosen = options(ctx, json_out=json_out, allow_count=allow_count)
+    finish(checks.check(file, chosen))
+
+
+@command
+def watch(
+    ctx: typer.Context,
+    file: FileArg,
+    every: Annotated[
+        str,
+        typer.Option(
+            "--every",
+            metavar="INTERVAL",
+            help="How often to check: 6h, 30m, 1h30m, 1d (each give or take a tenth).",
+        ),
+    ] = "6h",
+    allow_count: CountOpt = False,
+) -> None:
+    """`check` again and again until stopped (Ctrl-C, SIGTERM)."""
+    from assistant import check as checks
+
+    seconds = checks.parse_every(every)
+    finish(checks.watch(file, seconds, options(ctx, allow_count=allow_count)))
 
 
 @command

@@ -3,12 +3,8 @@ the visible browser for the steps only a person can do (captcha, e-mailed code).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import select
-import shutil
-import subprocess
 import sys
 import termios
 import threading
@@ -22,7 +18,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from rich.console import Console
 from rich.prompt import Confirm, Prompt
 
-from assistant import walkthrough
+from assistant import notify, walkthrough
 from assistant.errors import Interrupted, UserActionNeeded
 from assistant.keyboard import KEYBOARD
 from assistant.logs import redactor
@@ -81,18 +77,7 @@ def attention(console: Console, text: str) -> None:
     """The terminal's bell and, where the desktop has one, a notification."""
     if console.is_terminal:
         console.bell()
-    sender = shutil.which("notify-send") if sys.platform.startswith("linux") else None
-    if sys.platform == "darwin":
-        sender = shutil.which("osascript")
-    if sender is None or not (os.environ.get("DISPLAY") or sys.platform == "darwin"):
-        return
-    args = (
-        [sender, "-e", f'display notification {json.dumps(text)} with title "ipbind"']
-        if sys.platform == "darwin"
-        else [sender, "ipbind", text]
-    )
-    with contextlib.suppress(OSError):  # a notification is a courtesy
-        subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    notify.desktop(text)
 
 
 def read_line(
@@ -153,9 +138,15 @@ class TerminalHuman:
         # Set by the run at a Ctrl-C: a hand-off waiting in another thread than the one the
         # Ctrl-C reached gives up too.
         self.stopped: threading.Event | None = None
+        # False for `check` and `watch`: nobody is there, even at a terminal (a timer).
+        self.present = True
+
+    def there(self) -> bool:
+        """Whether someone is at the terminal to be asked."""
+        return self.present and interactive()
 
     def confirm(self, question: str) -> bool:
-        if not interactive():
+        if not self.there():
             raise UserActionNeeded(
                 "there is no terminal to confirm the plan",
                 hint="Pass --yes to apply without asking.",
@@ -196,7 +187,7 @@ class TerminalHuman:
         return answer
 
     def emailed_code(self, exchange: str, purpose: str) -> str:
-        if not interactive():
+        if not self.there():
             raise UserActionNeeded(
                 f"{exchange} has e-mailed a code for {purpose}, and there is no terminal to "
                 "ask for it",
@@ -216,7 +207,7 @@ class TerminalHuman:
         return code
 
     def open_emailed_link(self, exchange: str, purpose: str) -> bool:
-        if not interactive():
+        if not self.there():
             return False
         with self.reporter.paused():
             try:
@@ -237,7 +228,7 @@ class TerminalHuman:
     ) -> Credentials | None:
         """Asked at the terminal (None with no terminal; nor, in a visible browser, when
         there is no sign-in at all: the person signs in in the window)."""
-        if not interactive() or (refused is None and not self.headless):
+        if not self.there() or (refused is None and not self.headless):
             return None
         from assistant import signin
 
@@ -252,7 +243,7 @@ class TerminalHuman:
         """Let the person do a step in the visible browser: a banner on the page says what,
         the terminal rings (and the desktop shows a notification) in case they looked away;
         go on once `done` shows, or once they press Enter at the terminal."""
-        if self.headless:
+        if self.headless or not self.present:
             raise UserActionNeeded(
                 f"{message} — a step only a person can do",
                 hint="Run again with --headed and do it in the browser window.",

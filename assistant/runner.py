@@ -53,6 +53,17 @@ class Options:
     # The wizard's run: the person is at the terminal answering, so a missing sign-in is
     # asked even under --yes (which only skips the plan's confirmation) or --json.
     asks_sign_in: bool = False
+    # `check` and `watch`: nobody is there to ask anything (a timer, cron), terminal or not.
+    unattended: bool = False
+
+
+@dataclass
+class Ended:
+    """How a run ended, for a caller that acts on it (`check`): each key's result, and the
+    error that stopped the run as a whole, if one did."""
+
+    results: list[KeyResult] = field(default_factory=list)
+    error: IpbindError | None = None
 
 
 def load_allocation(path: Path, allow_count: bool) -> Allocation:
@@ -87,12 +98,15 @@ def run(
     chromium: Browser | None = None,
     human: TerminalHuman | None = None,
     person: Human | None = None,
+    ended: Ended | None = None,
 ) -> ExitCode:
     """`human` is the person at the terminal (the wizard brings its own); `person` plays the
     person for e-mailed codes and links in place of the terminal (the demo's stand-in,
-    tests' MailboxHuman). SIGTERM and SIGHUP stop it as Ctrl-C does."""
+    tests' MailboxHuman); `ended` is filled in with how it ended. SIGTERM and SIGHUP stop it
+    as Ctrl-C does."""
     with as_ctrl_c() as signals:
-        return _run(mode, file, options, settings, chromium, human, person, signals)
+        ended = ended or Ended()
+        return _run(mode, file, options, settings, chromium, human, person, signals, ended)
 
 
 def _run(
@@ -104,7 +118,9 @@ def _run(
     human: TerminalHuman | None,
     person: Human | None,
     signals: list[int],
+    ended: Ended,
 ) -> ExitCode:
+    there = interactive() and not options.unattended  # someone to ask, at a terminal
     reporter = human.reporter if human else ConsoleReporter(json_mode=options.json_out)
     log_path: Path | None = None
     run_dir: Path | None = None
@@ -123,7 +139,7 @@ def _run(
                 f"--secret-file {options.secret_file}: the file exists; ipbind never "
                 "overwrites one: name a new file"
             )
-        if mode == "apply" and not options.yes and not interactive():
+        if mode == "apply" and not options.yes and not there:
             raise BadInput(
                 "apply asks before changing anything, and there is no terminal to ask: pass --yes"
             )
@@ -132,13 +148,14 @@ def _run(
             settings,
             [account.exchange for account in allocation.accounts],
             reporter.console,
-            ask=interactive() and (options.asks_sign_in or not (options.yes or options.json_out)),
-            terminal=interactive(),
+            ask=there and (options.asks_sign_in or not (options.yes or options.json_out)),
+            terminal=there,
             by_hand=not settings.headless,
         )
         run_dir = logs.new_run_dir(settings.artifacts_dir)  # a name; made by logs.setup
         human = human or TerminalHuman(reporter, headless=settings.headless)
         human.headless = settings.headless
+        human.present = not options.unattended
         stops = Stops()
         human.stopped = stops.stopped  # a wait on the person gives up at a Ctrl-C
         engine = Engine(
@@ -146,7 +163,7 @@ def _run(
             allocation,
             reporter,
             person or human,
-            ask_code=human.ask_code if interactive() else None,
+            ask_code=human.ask_code if there else None,
             replace=options.replace,
             run_dir=run_dir,
             trace=options.verbose > 0,
@@ -155,7 +172,7 @@ def _run(
             if options.walkthrough
             else None,
             fresh_key=partial(offer_fresh_key, reporter, human, file, mode, options),
-            reads_mail=person is not None or interactive() or settings.mail is not None,
+            reads_mail=person is not None or there or settings.mail is not None,
         )
         log_path = logs.setup(options.verbose, run_dir)
         logger.info("ipbind {} {}", mode, file)
@@ -181,6 +198,7 @@ def _run(
             err = interruption(mode, outcome, signals)
         where = write_report(reporter, options, mode, outcome, run_dir, err.exit_code, err)
         say_traces(reporter, outcome)
+        ended.results, ended.error = results, err
         return fail(reporter, options, mode, results, err, log_path, where)
     except KeyboardInterrupt:
         outcome = engine.outcome if engine is not None else None
@@ -188,8 +206,10 @@ def _run(
         results = outcome.results if outcome is not None else []  # each key, as read back
         where = write_report(reporter, options, mode, outcome, run_dir, stop.exit_code, stop)
         say_traces(reporter, outcome)
+        ended.results, ended.error = results, stop
         return fail(reporter, options, mode, results, stop, log_path, where)
     reporter.end_progress()
+    ended.results = results
     code = exit_code_of(results, mode)
     outcome = engine.outcome
     report_path = write_report(reporter, options, mode, outcome, run_dir, code, None, say=False)

@@ -39,6 +39,7 @@ from pydantic_settings import (
 from assistant.errors import BadInput
 from assistant.mail import MailSettings
 from assistant.net import is_loopback_url
+from assistant.notify import NotifySettings
 from assistant.twofa import Totp
 from flows import FLOWS
 
@@ -151,6 +152,9 @@ class BaseIpbindSettings(BaseSettings):
     # The person's mailbox over IMAP (IPBIND_MAIL__HOST, …): codes and links the exchanges
     # e-mail are taken from it, with no one at the terminal (assistant/mail.py).
     mail: MailSettings | None = None
+    # Where `check` and `watch` say what they found wrong (IPBIND_NOTIFY__WEBHOOK, __EMAIL,
+    # …; the desktop by default): assistant/notify.py.
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @classmethod
     def settings_customise_sources(
