@@ -58,6 +58,11 @@ class SignInRefused(UserActionNeeded):
     typed, the keyring, or the variables set). A person at the terminal is asked again."""
 
 
+class BrowserGone(UserActionNeeded):
+    """The browser's process ended under the run (out of memory, a crash), not a window the
+    person closed: a run that launched its own starts another once and goes on."""
+
+
 class SiteTrouble(UserActionNeeded):
     """The exchange's server failed a request of the page (an HTTP 5xx), limited it (429), or
     ended the session (401): not the user's doing, and worth one more try."""

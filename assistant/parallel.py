@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
 
+from loguru import logger
 from playwright.sync_api import Browser, Locator, Page, Playwright
 from playwright.sync_api import Error as PlaywrightError
 
@@ -187,6 +188,8 @@ class OneAtATime:
 class Work(Protocol):
     """One exchange's part of a run, as a lane runs it (see `assistant.worker.Worker`)."""
 
+    relaunch: Callable[[], Browser] | None  # a new browser for its lane, when it has its own
+
     def plan(self, chromium: Browser) -> None: ...
     def park(self) -> None: ...
     def apply(self) -> None: ...
@@ -240,10 +243,16 @@ class Lanes:
             else:
                 self._own_lane(asked)
 
-    def _lane(self, chromium: Callable[[], Browser], decide: Callable[[], bool]) -> None:
+    def _lane(
+        self,
+        chromium: Callable[[], Browser],
+        decide: Callable[[], bool],
+        relaunch: Callable[[], Browser] | None = None,
+    ) -> None:
         """One lane: takes workers one after another and plans their keys in its browser;
         once the run is decided, applies each one's keys. A worker stays on its lane: its
-        pages belong to this thread."""
+        pages belong to this thread. `relaunch` starts the lane's browser again (for a
+        worker whose browser died), where the lane launched its own."""
         mine: list[Work] = []
         try:
             while not self.stops.stopping:
@@ -252,6 +261,7 @@ class Lanes:
                 except queue.Empty:
                     break
                 mine.append(worker)
+                worker.relaunch = relaunch
                 worker.plan(chromium())
                 if self.one_window:
                     worker.park()
@@ -273,10 +283,15 @@ class Lanes:
             def chromium() -> Browser:
                 if not launched:
                     launched.append(self.launch(pw))
-                return launched[0]
+                return launched[-1]
+
+            def relaunch() -> Browser:
+                logger.info("the browser's process ended; starting another")
+                launched.append(self.launch(pw))
+                return launched[-1]
 
             try:
-                self._lane(chromium, decide)
+                self._lane(chromium, decide, relaunch)
             finally:
                 for browser in launched:
                     with suppress(PlaywrightError):  # after a Ctrl-C it may be gone already

@@ -23,6 +23,7 @@ from playwright.sync_api import Error as PlaywrightError
 from assistant import report
 from assistant import trace as traces
 from assistant.errors import (
+    BrowserGone,
     Interrupted,
     IpbindError,
     SiteChanged,
@@ -111,6 +112,10 @@ class Worker:
         self.results: list[KeyResult] = []
         self._chromium: Browser | None = None
         self._parked: StorageState | None = None  # the session of a window closed after planning
+        # Starts a new browser for this worker's lane, when the run launched its own: one
+        # whose process ended mid-change is replaced once (`_in_a_new_browser`).
+        self.relaunch: Callable[[], Browser] | None = None
+        self._relaunched = False
 
     # -- the worker's part, as a lane runs it ------------------------------------------------
 
@@ -341,6 +346,8 @@ class Worker:
         else:
             assert plan.key is not None
             result = self._change(flow, plan, plan.to_add, plan.to_remove, progress)
+        if isinstance(result.error, BrowserGone) and result.created is None:
+            return self._in_a_new_browser(plan, result, progress)
         if not isinstance(result.error, SiteTrouble) or result.created is not None:
             return result
         # The server failed, limited or ended the session: not the user's doing. Once more,
@@ -351,19 +358,57 @@ class Worker:
         try:
             self.run.stops.nap(flow.id, wait)  # the pause the server asked for, or a short one
             flow.open()
-            if target.binding is not None:
-                named = [k for k in flow.list_keys() if k.name == target.key]
-            else:
-                assert plan.key is not None
-                now = flow.read(plan.key)
+            now = self._read_now(flow, plan)
         except (KeyboardInterrupt, Interrupted):
             self.run.stops.interrupted(flow.id)
             return stopped(plan, result.after)
         except IpbindError as err:
             logger.info("{}: {!r}: no second try: {}", flow.name, target.key, err.message)
             return result
+        return self._redo(flow, plan, now, progress)
+
+    def _in_a_new_browser(self, plan: KeyPlan, result: KeyResult, progress: Progress) -> KeyResult:
+        """The browser's process ended under the change (out of memory, a crash): once, a new
+        one, signed in again, and the rest of the job from what the key holds now (what the
+        dead one got saved is not sent again). Not where the browser is not the run's own
+        (an embedding program's, the tests' shared one)."""
+        if self.relaunch is None or self._relaunched:
+            return result
+        self._relaunched = True
+        assert result.error is not None
+        name = FLOWS[self.exchange].name
+        self.run.reporter.notice(
+            f"{result.error.message}; starting it again, and going on from what "
+            f"{plan.target.key!r} holds now"
+        )
+        self.close()  # what is left of the old one (its trace, if it can still be had)
+        try:
+            self._chromium = self.relaunch()
+            self.flow = flow = self._open(self._chromium)
+            with self._failure_capture(flow, f"reopen-{plan.target.key}"):
+                flow.open()
+                now = self._read_now(flow, plan)
+        except (KeyboardInterrupt, Interrupted):
+            self.run.stops.interrupted(self.exchange)
+            return stopped(plan, result.after)
+        except IpbindError as err:
+            logger.info("{}: {!r}: not carried on: {}", name, plan.target.key, err.message)
+            return result
+        return self._redo(flow, plan, now, progress)
+
+    def _read_now(self, flow: Flow, plan: KeyPlan) -> list[str]:
+        """Before a second try: the key's list as the page shows it now; for a key bound to
+        Altrady, its name if a key of that name exists now."""
+        if plan.target.binding is not None:
+            return [k.name for k in flow.list_keys() if k.name == plan.target.key]
+        assert plan.key is not None
+        return flow.read(plan.key)
+
+    def _redo(self, flow: Flow, plan: KeyPlan, now: list[str], progress: Progress) -> KeyResult:
+        """The second try, from `now` (see `_read_now`): only what is still to do."""
+        target = plan.target
         if target.binding is not None:
-            if named:  # created after all, but its answer (the secret, shown once) was lost
+            if now:  # created after all, but its answer (the secret, shown once) was lost
                 return KeyResult(plan, "failed", error=secret_lost(flow, target.key))
             return self._create(flow, plan, progress)
         add = [ip for ip in target.ips if ip not in now]

@@ -55,7 +55,13 @@ from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
-from assistant.errors import SignInRefused, SiteChanged, UserActionNeeded, first_line
+from assistant.errors import (
+    BrowserGone,
+    SignInRefused,
+    SiteChanged,
+    UserActionNeeded,
+    first_line,
+)
 from assistant.logs import redactor
 from assistant.net import unreachable_hint
 from assistant.twofa import Codes
@@ -426,6 +432,9 @@ class Flow(Answers, Cards):
             ) from None
         except PlaywrightError as err:
             if "Target" in str(err) and "closed" in str(err):
+                browser = self.page.context.browser
+                if browser is not None and not browser.is_connected():  # its process ended
+                    raise BrowserGone(f"{self.name}: {what}: the browser stopped") from None
                 raise UserActionNeeded(f"{self.name}: {what}: the browser was closed") from None
             if network := NETWORK_ERROR.search(str(err)):
                 raise UserActionNeeded(

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +349,84 @@ def test_killed_during_a_kraken_save_the_list_is_old_or_new_and_the_next_apply_f
     assert told in " ".join(text.split())  # from the journal the crashed run left
     [report] = (tmp_path / "runs").rglob("report.html")  # the crashed run wrote none
     assert html.escape(told) in report.read_text()
+
+
+TWENTY = altrady_ips(20)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under `pid`, from /proc (the child's driver, its browser, …)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def browser_processes(pid: int) -> list[int]:
+    """Chromium's processes under `pid` (the browser and its renderers, GPU, utilities)."""
+    found = []
+    for process in descendants(pid):
+        with suppress(OSError):  # ended meanwhile
+            if b"chrom" in Path(f"/proc/{process}/cmdline").read_bytes():
+                found.append(process)
+    return found
+
+
+@pytest.mark.long
+@pytest.mark.usefixtures("seeded")
+def test_a_browser_killed_mid_apply_is_started_again_and_the_same_run_ends_verified(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    """Chromium's processes killed (as out of memory would) after 2 of 6 Bittrex adds: the
+    run starts a new browser, signs in again, reads the list afresh and adds the rest, each
+    address sent once, and ends verified (exit 0)."""
+    child = start(mock, tmp_path, "--yes")
+    child.expect(r"\(2/6\)", timeout=60)
+    killed = browser_processes(child.pid)
+    assert killed, "no browser under the run"
+    for pid in killed:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", ended(child, timeout=90))
+
+    assert child.exitstatus == ExitCode.OK, text
+    assert "the browser stopped; starting it again" in " ".join(text.split())
+    added = [a["ip"] for a in actions(mock, "bittrex", "add")]
+    assert sorted(added) == sorted(IPS)  # each sent once, across both browsers
+    assert set(account_state(mock, "bittrex")["allow_list"]) == {"198.51.100.90", *IPS}
+
+
+@pytest.mark.full  # fast: test_terminal's SIGTERM and SIGHUP heard as Ctrl-C
+@pytest.mark.long
+@pytest.mark.usefixtures("seeded")
+def test_sigterm_after_seven_of_twenty_and_the_rerun_adds_the_other_thirteen_once(
+    mock: MockExchanges, tmp_path: Path
+) -> None:
+    account = {"exchange": "bittrex", "name": "B", "key": "K", "ips": TWENTY}
+    child = spawn(mock, tmp_path, account, "--yes")
+    child.expect(r"\(7/20\)", timeout=90)
+    child.kill(signal.SIGTERM)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", ended(child, timeout=60))
+
+    assert child.exitstatus == ExitCode.TERMINATED, text
+    assert "stopped by SIGTERM while changing whitelists" in text
+    first = [a["ip"] for a in actions(mock, "bittrex", "add")]
+    assert 7 <= len(first) < 20
+    assert added_in_summary(text) == len(first)
+
+    rerun = spawn(mock, tmp_path, account, "--yes")
+    again = ended(rerun, timeout=120)
+
+    assert rerun.exitstatus == ExitCode.OK, again
+    added = [a["ip"] for a in actions(mock, "bittrex", "add")]
+    assert added[: len(first)] == first
+    assert sorted(added) == sorted(TWENTY)  # the other 13 (or so), each once
