@@ -128,6 +128,7 @@ def test_existing_addresses_are_kept_and_only_missing_ones_added(
     assert sorted(save["ips"]) == sorted(["198.51.100.9", *IPS])
 
 
+@pytest.mark.full  # fast: test_guided's plan, which changes nothing either
 @pytest.mark.usefixtures("seeded")
 def test_plan_changes_nothing(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
@@ -414,6 +415,7 @@ def test_without_a_password_the_person_signs_in_and_the_run_goes_on(
     assert keys_of(mock, "binance")[0]["ips"] == IPS
 
 
+@pytest.mark.full  # fast: the key found among near-namesakes (apply_adds_exactly_the_twenty)
 @pytest.mark.usefixtures("seeded")
 def test_a_single_key_is_found_by_its_label(
     mock: MockExchanges, seed: Seed, browser: Browser, tmp_path: Path, capsys

@@ -133,8 +133,11 @@ def test_verify_writes_a_report_too_and_plan_does_not(
         tmp_path / "a.toml",
         [{"exchange": "binance", "name": "B", "key": "Altrady main", "ips": IPS}],
     )
+    before = mock.state("binance")["accounts"]
     assert run_cli("plan", file, settings, browser, capsys).code == ExitCode.OK
     assert reports_in(tmp_path) == []
+    assert mock.state("binance")["accounts"] == before  # plan changes nothing
+    assert actions(mock, "binance", "save") == []
 
     outcome = run_cli("verify", file, settings, browser, capsys)
 
