@@ -38,8 +38,9 @@ from support import (
 
 from assistant.errors import ExitCode, Interrupted
 from assistant.output import ConsoleReporter
-from assistant.parallel import Desk, lanes_for
+from assistant.parallel import Desk, Lanes, lanes_for
 from assistant.settings import BaseIpbindSettings, load_settings
+from assistant.stops import Stops
 from fixtures.mockex import MockExchanges
 
 IPS = {  # a few addresses per exchange, each its own
@@ -360,3 +361,42 @@ def test_the_parallel_setting_comes_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("IPBIND_PARALLEL", "0")
     with pytest.raises(Exception, match="IPBIND_PARALLEL"):
         load_settings(_env_file=None)
+
+
+class Recorded:
+    """A worker that only says what a lane asked of it, and when."""
+
+    def __init__(self, name: str, calls: list[str]):
+        self.name, self.calls = name, calls
+        self.relaunch = None
+
+    def plan(self, chromium: Any) -> None:
+        self.calls.append(f"{self.name} plan")
+
+    def park(self) -> None:
+        self.calls.append(f"{self.name} park")
+
+    def apply(self) -> None:
+        self.calls.append(f"{self.name} apply")
+
+    def close(self) -> None:
+        self.calls.append(f"{self.name} close")
+
+
+def test_one_window_at_a_time_parks_each_exchange_once_planned_and_closes_it_once_applied() -> None:
+    """The walkthrough's lane (full tier: test_guided's two exchanges in a visible browser):
+    each exchange's window closes once planned and again once applied, so only one is open."""
+    calls: list[str] = []
+    stops = Stops()
+    lanes = Lanes(
+        [Recorded("a", calls), Recorded("b", calls)],
+        lambda pw: None,  # type: ignore[arg-type,return-value]
+        stops,
+        Desk(stops.stop),
+        one_window=True,
+    )
+    lanes.run(1, lambda: True, object())  # type: ignore[arg-type]
+
+    assert calls[:8] == [
+        "a plan", "a park", "b plan", "b park", "a apply", "a close", "b apply", "b close",
+    ]  # fmt: skip
