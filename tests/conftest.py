@@ -31,6 +31,7 @@ from keyrings import NoKeyring
 from playwright.sync_api import Playwright
 
 from assistant import browser, demo, worker
+from assistant.logs import redactor
 from assistant.mail import MailSettings
 from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
@@ -126,6 +127,14 @@ def pytest_report_header(config: pytest.Config) -> str:
     fixed = [s for s in seeds if s not in FIXED_SEEDS]
     extra = f" ({fixed[-1]} drawn at random; replay with --chaos-seed {fixed[-1]})" if fixed else ""
     return f"mock sites: chaos seeds {', '.join(map(str, seeds))}{extra}"
+
+
+@pytest.fixture(autouse=True)
+def secrets_of_this_test_only() -> None:
+    """The redactor (one per process, as in a run) starts each test knowing no secret: one
+    test's secret (a wrong mail password, "nope") must not mask another's words ("nope.toml")
+    in the same worker."""
+    redactor.clear()
 
 
 @pytest.fixture(scope="session")

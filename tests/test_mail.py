@@ -104,7 +104,7 @@ def test_a_wrong_mail_password_stops_before_anything_changes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     conf, _ = mailbox
-    wrong = conf.model_copy(update={"password": SecretStr("nope")})
+    wrong = conf.model_copy(update={"password": SecretStr("not-the-Mail-passw0rd")})
     settings, path = job(mock, "huobi", tmp_path, wrong)
 
     result = run_cli("apply", path, settings, browser, capsys, allow_count=True)
