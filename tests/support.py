@@ -319,6 +319,27 @@ def ipbind(
     )
 
 
+def site_env(
+    mock: MockExchanges, site: str, tmp_path: Path, *, sign_in: bool = True
+) -> dict[str, str]:
+    """The settings a command run by a test needs for `site` on the mock (its first seeded
+    account; `sign_in`: with its username and password), and its own run folder."""
+    account = next(iter(mock.site(site).accounts.values()))
+    prefix = f"IPBIND_{site.upper()}__"
+    env = {
+        f"{prefix}TOTP_SECRET": account.totp_secret,
+        f"{prefix}TOTP_PERIOD": str(mock.site(site).totp_period),
+        f"{prefix}BASE_URL": mock.base_url(site),
+        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+        "IPBIND_CONFIG": str(tmp_path / "no-config.toml"),
+        "IPBIND_TIMEOUT": "15",
+    }
+    if sign_in:
+        env[f"{prefix}USERNAME"] = account.username
+        env[f"{prefix}PASSWORD"] = account.password
+    return env
+
+
 def command_env(env: dict[str, str] | None) -> dict[str, str]:
     """This process's environment without ipbind's settings, plus `env`: what a command run
     by a test sees."""

@@ -6,7 +6,6 @@ the desktop, with the timer's exit codes: 0 all good, 1 an address missing, 4 a 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sys
@@ -23,14 +22,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser
 from support import (
-    SECRET,
     actions,
     altrady_ips,
     binance_seed,
+    command_env,
     ended,
     keys_of,
     leaks,
     settings_for,
+    site_env,
     write_allocation,
     written,
 )
@@ -254,18 +254,9 @@ def test_watch_checks_then_waits_and_a_sigterm_ends_the_wait_at_once(
     """An hour between checks: a SIGTERM during the wait ends it with 143, not an hour
     later (`ended` gives it 20 s), after exactly one check."""
     binance_holding(mock, [OTHER, *IPS])
-    user = next(iter(mock.site("binance").accounts.values()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IPBIND_")}
-    env.update(
-        IPBIND_BINANCE__USERNAME=user.username,
-        IPBIND_BINANCE__PASSWORD=user.password,
-        IPBIND_BINANCE__TOTP_SECRET=SECRET,
-        IPBIND_BINANCE__TOTP_PERIOD=str(mock.site("binance").totp_period),
-        IPBIND_BINANCE__BASE_URL=mock.base_url("binance"),
-        IPBIND_ARTIFACTS_DIR=str(tmp_path / "runs"),
-        IPBIND_CONFIG=str(tmp_path / "none.toml"),
-        IPBIND_NOTIFY__DESKTOP="false",
-        PYTHONFAULTHANDLER="1",
+    env = command_env(
+        site_env(mock, "binance", tmp_path)
+        | {"IPBIND_NOTIFY__DESKTOP": "false", "PYTHONFAULTHANDLER": "1"}
     )
     child = pexpect.spawn(
         sys.executable,

@@ -36,6 +36,7 @@ from support import (
     seeded_account,
     settings_for,
     settings_for_sites,
+    site_env,
     write_allocation,
     written,
 )
@@ -52,23 +53,6 @@ from fixtures.mockex import MockExchanges
 from flows.bybit import Bybit
 
 IPS = altrady_ips()
-
-
-def env_for(mock: MockExchanges, site: str, tmp_path: Path, *, sign_in: bool = True) -> dict:
-    account = next(iter(mock.site(site).accounts.values()))
-    prefix = f"IPBIND_{site.upper()}__"
-    env = {
-        f"{prefix}TOTP_SECRET": account.totp_secret,
-        f"{prefix}TOTP_PERIOD": str(mock.site(site).totp_period),
-        f"{prefix}BASE_URL": mock.base_url(site),
-        "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
-        "IPBIND_CONFIG": str(tmp_path / "no-config.toml"),
-        "IPBIND_TIMEOUT": "15",
-    }
-    if sign_in:
-        env[f"{prefix}USERNAME"] = account.username
-        env[f"{prefix}PASSWORD"] = account.password
-    return env
 
 
 def reports_in(tmp_path: Path) -> list[Path]:
@@ -172,9 +156,9 @@ def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
     mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`login` as the person runs it; the runs after it in this process, on the same state
-    folder (`settings_for` puts it beside the same runs folder as `env_for`)."""
+    folder (`settings_for` puts it beside the same runs folder as `site_env`)."""
     binance_keys(mock, "Altrady main")
-    env = env_for(mock, "binance", tmp_path)
+    env = site_env(mock, "binance", tmp_path)
     file = write_allocation(
         tmp_path / "a.toml",
         [{"exchange": "binance", "name": "B", "key": "Altrady main", "ips": IPS}],
@@ -216,7 +200,7 @@ def test_login_keeps_a_private_session_and_apply_then_signs_in_no_more(
 @pytest.mark.full  # the fault matrix's ended sessions prove the sign-in again
 def test_an_expired_session_is_signed_in_again(mock: MockExchanges, tmp_path: Path) -> None:
     binance_keys(mock, "Altrady main")
-    env = env_for(mock, "binance", tmp_path)
+    env = site_env(mock, "binance", tmp_path)
     file = write_allocation(
         tmp_path / "a.toml",
         [{"exchange": "binance", "name": "B", "key": "Altrady main", "ips": IPS}],
@@ -287,7 +271,7 @@ def test_the_wizard_asks_checks_saves_and_applies(
     mock: MockExchanges, tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     binance_keys(mock, "Altrady main")
-    env = env_for(mock, "binance", tmp_path, sign_in=False)
+    env = site_env(mock, "binance", tmp_path, sign_in=False)
     saved = tmp_path / "mine.toml"
     account = next(iter(mock.site("binance").accounts.values()))
     child = spawn(env, *args)
@@ -362,7 +346,7 @@ def test_ctrl_c_in_the_middle_stops_cleanly_and_says_per_key_what_was_saved(
     mock: MockExchanges, tmp_path: Path
 ) -> None:
     mock.reset("bittrex", bittrex_seed())
-    child = spawn(env_for(mock, "bittrex", tmp_path))
+    child = spawn(site_env(mock, "bittrex", tmp_path))
     child.expect("Exchange \\(number or name\\)")
     child.sendline("bittrex")
     child.expect("trading account's name")
@@ -402,7 +386,7 @@ def test_the_wizard_without_a_terminal_asks_for_a_file(tmp_path: Path) -> None:
 
 @pytest.mark.full  # a real Ctrl-C at a question
 def test_ctrl_c_while_the_wizard_asks_changes_nothing(mock: MockExchanges, tmp_path: Path) -> None:
-    child = spawn(env_for(mock, "binance", tmp_path))
+    child = spawn(site_env(mock, "binance", tmp_path))
     child.expect("Exchange \\(number or name\\)")
     child.sendintr()
     ended(child)
