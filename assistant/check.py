@@ -73,19 +73,12 @@ def check(
     if found:
         failed = notify.send(found, settings.notify)
         reporter = ConsoleReporter(json_mode=options.json_out)
-        told = told_to(settings.notify)
+        told = " and ".join(notify.reaches(settings.notify))
         if told:
             reporter.say(f"Told {told}: {notify.headline(found)[len('ipbind: ') :]}.", "bold")
         for problem in failed:
             reporter.say(f"Could not notify {problem}", "yellow", error=True)
     return code
-
-
-def told_to(conf: notify.NotifySettings) -> str:
-    channels = ["the webhook"] if conf.webhook else []
-    channels += [f"{conf.email} by e-mail"] if conf.email else []
-    channels += ["the desktop"] if conf.desktop and notify.has_desktop() else []
-    return " and ".join(channels)
 
 
 def watch(

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
-from pydantic import SecretStr, ValidationError, create_model
+from pydantic import BaseModel, SecretStr, ValidationError, create_model
 from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource, TomlConfigSettingsSource
 from rich.console import Console
 
-from assistant import __version__, signin
+from assistant import __version__, notify, signin
 from assistant import browser as browsers
 from assistant.errors import BadInput, ExitCode, IpbindError, first_line
 from assistant.logs import redactor
@@ -230,6 +230,11 @@ def shown(value: Any) -> str:
         return "not set"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, SecretStr):
+        return "set (hidden)"
+    if isinstance(value, BaseModel):  # a group of settings (mail, notify): what is set
+        fields = [(name, getattr(value, name)) for name in type(value).model_fields]
+        return ", ".join(f"{name} {shown(v)}" for name, v in fields if v is not None)
     return str(value) if isinstance(value, Path | int | float) else repr(value)
 
 
@@ -392,6 +397,12 @@ def doctor(overrides: dict[str, Any], console: Console | None = None) -> ExitCod
             problems.append(Problem(f"{name}: {path} cannot be written or made"))
     for name in unknown_names():
         say(f"  {name}: not a setting ipbind knows; ignored", "yellow")
+
+    say("Notifications of `ipbind check` and `ipbind watch` (IPBIND_NOTIFY__*)", "bold")
+    for line in notify.channels(settings.notify):
+        say(f"  {line}")
+    if not notify.reaches(settings.notify):
+        say("  none reaches you from a timer: a check's findings are only in its output", "yellow")
 
     say("Exchanges", "bold")
     merged = sources.merged()

@@ -173,6 +173,31 @@ def judge(result: KeyResult, where: str) -> tuple[Kind, str, list[str]] | None:
     return None
 
 
+def reaches(conf: NotifySettings) -> list[str]:
+    """The channels set up that can reach the person from here, in words."""
+    told = ["the webhook"] if conf.webhook else []
+    told += [f"{conf.email} by e-mail"] if conf.email else []
+    return told + (["the desktop"] if conf.desktop and has_desktop() else [])
+
+
+def channels(conf: NotifySettings) -> list[str]:
+    """Each channel and whether it is set up, for `ipbind doctor`."""
+    hook = "set (hidden: it may hold a token)" if conf.webhook else "not set (__WEBHOOK)"
+    mail = "not set (__EMAIL, with __SMTP_HOST)"
+    if conf.email and conf.smtp_host:
+        port = conf.smtp_port or SMTP_PORTS[conf.smtp_security]
+        mail = f"to {conf.email} through {conf.smtp_host}:{port} ({conf.smtp_security})"
+    sender = has_desktop()
+    desk = (
+        "off (__DESKTOP=false)"
+        if not conf.desktop
+        else f"yes ({sender})"
+        if sender
+        else "no desktop session here (or no notify-send): left out"
+    )
+    return [f"webhook: {hook}", f"e-mail: {mail}", f"desktop: {desk}"]
+
+
 def headline(found: list[Finding]) -> str:
     return f"ipbind: {count(len(found), 'problem')} with your Altrady whitelists"
 

@@ -214,3 +214,23 @@ def test_a_setting_that_is_not_valid_is_shown_as_given_and_named(
 def test_a_browser_that_started_is_said_to(home: Path) -> None:
     _, out = check()
     assert line_of(out, "starts:") == "starts: yes, started once, headless (chromium 1.2.3)"
+
+
+def test_notifications_say_what_reaches_you_and_keep_a_webhooks_token_hidden(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)  # no desktop session: left out, said so
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert "none reaches you from a timer" in check()[1]
+
+    token = "T0ken-in-the-hook-url"
+    monkeypatch.setenv("IPBIND_NOTIFY__WEBHOOK", f"https://hooks.example.com/{token}")
+    monkeypatch.setenv("IPBIND_NOTIFY__EMAIL", "me@example.com")
+    monkeypatch.setenv("IPBIND_NOTIFY__SMTP_HOST", "mail.example.com")
+    out = check()[1]
+
+    assert token not in out
+    assert line_of(out, "webhook:") == "webhook: set (hidden: it may hold a token)"
+    assert line_of(out, "e-mail:") == "e-mail: to me@example.com through mail.example.com:465 (tls)"
+    assert line_of(out, "desktop:").startswith("desktop: no desktop session here")
+    assert "none reaches you" not in out
