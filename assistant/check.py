@@ -20,6 +20,7 @@ import re
 import shlex
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -50,14 +51,7 @@ def check(
 ) -> ExitCode:
     """One unattended verify of `file`; what it finds wrong is notified."""
     settings = settings or load_settings(**options.overrides)
-    options = Options(
-        verbose=options.verbose,
-        overrides=options.overrides,
-        json_out=options.json_out,
-        allow_count=options.allow_count,
-        yes=True,
-        unattended=True,
-    )
+    options = replace(options, yes=True, unattended=True)  # verify asks nothing anyway
     ended = Ended()
     code = run("verify", file, options, settings=settings, chromium=chromium, ended=ended)
     if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED, ExitCode.HANGUP):
