@@ -123,6 +123,23 @@ def finish(code: ExitCode) -> None:
     raise typer.Exit(int(code))
 
 
+@app.command(name="import", cls=Command)
+def import_(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="Where from: altrady.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", metavar="FILE", help="The allocation file to write."),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Write the allocation file from Altrady: signs in, reads each trading account's key,
+    addresses and extra keys. Changes nothing in Altrady."""
+    from assistant.importer import import_allocation
+
+    finish(import_allocation(source, output, ctx.obj.overrides, force=force))
+
+
 @command
 def plan(
     ctx: typer.Context,

@@ -49,6 +49,8 @@ def demo_settings(mock: MockExchanges, allocation_exchanges: set[str]) -> dict[s
             "totp_period": DEMO_PERIOD,
             "base_url": mock.base_url(site_id),
         }
+        if account.data.get("pass_key"):  # Altrady's "5 word pass key" (`ipbind import`)
+            overrides[site_id]["pass_key"] = account.data["pass_key"]
     return overrides
 
 
@@ -164,14 +166,17 @@ def serve_demo(
             out.write("\n".join(lines) + "\n")
         console = Console(highlight=False)
         console.print(
-            f"[bold]ipbind demo --serve[/]: {len(sites)} mock exchanges on this machine "
+            f"[bold]ipbind demo --serve[/]: {len(sites) - 1} mock exchanges and a mock Altrady "
+            "on this machine "
             f"({mock.base_url(sites[0])} and the others on the same port), with demo "
             "accounts. Nothing leaves this computer. Their settings:\n"
         )
         for line in lines:
             console.print(f"  {line}", markup=False, soft_wrap=True)
         console.print(f"\nIn another terminal (the settings are in {env}):\n", markup=False)
-        for command in (f"source {env}", *(f"ipbind {m} {DEMO_ALLOCATION}" for m in MODES)):
+        commands = [f"source {env}", *(f"ipbind {m} {DEMO_ALLOCATION}" for m in MODES)]
+        commands.append("ipbind import altrady -o my-allocation.toml   # from the mock Altrady")
+        for command in commands:
             console.print(f"  {command}", markup=False, soft_wrap=True)  # whole, to copy
         console.print(
             "\nWhat the sites e-mail (codes, links) is in each one's inbox: "

@@ -42,7 +42,7 @@ from assistant.settings import (
     settings_problem,
     site_origin,
 )
-from flows import FLOWS
+from flows import FLOWS, SIGN_INS
 
 DEFAULT = "default"
 NONE_CONFIGURED = (
@@ -213,7 +213,7 @@ def load(sources: Sources) -> Loaded:
 def unknown_names() -> list[str]:
     """IPBIND_… names in the environment or `.env` that are no setting: the settings ignore
     them without a word, so a typo in one would go unseen."""
-    known = {*BaseIpbindSettings.model_fields, *FLOWS, "config"}  # IPBIND_CONFIG: the file
+    known = {*BaseIpbindSettings.model_fields, *SIGN_INS, "config"}  # IPBIND_CONFIG: the file
     names = [*os.environ, *(dotenv_values(".env") if Path(".env").is_file() else {})]
     return sorted(
         {

@@ -25,7 +25,7 @@ from assistant.logs import redactor
 from assistant.mail import Mailbox, senders_of
 from assistant.settings import BaseIpbindSettings, site_origin
 from assistant.twofa import CLOCK, Ask, Codes, PromptedCodes, StepMemory, TotpCodes
-from flows import FLOWS
+from flows import SIGN_INS
 from flows.base import Credentials, Flow, Human
 
 TOTP_STEPS_FILE = "totp-steps.json"
@@ -35,7 +35,7 @@ def origin_of(settings: BaseIpbindSettings, exchange: str) -> str:
     """Where `exchange` is reached: its real origin, or the BASE_URL set for it."""
     conf = settings.exchange(exchange)
     return site_origin(
-        conf.base_url, FLOWS[exchange].origins, f"IPBIND_{exchange.upper()}__BASE_URL"
+        conf.base_url, SIGN_INS[exchange].origins, f"IPBIND_{exchange.upper()}__BASE_URL"
     )
 
 
@@ -46,7 +46,7 @@ def credentials_of(settings: BaseIpbindSettings, exchange: str) -> Credentials |
     redactor.add(*conf.secret_values())
     if not (conf.username and conf.password):
         return None
-    secrets = {name: getattr(conf, name, None) for name in FLOWS[exchange].secrets}
+    secrets = {name: getattr(conf, name, None) for name in SIGN_INS[exchange].secrets}
     source = signin.source_of(conf)
     return Credentials(
         conf.username,
@@ -80,10 +80,10 @@ def codes_for(
         return TotpCodes(secret, totp.period, totp.digits, sleep=sleep, memory=memory, tell=tell)
     if ask is None:
         raise BadInput(
-            f"{FLOWS[exchange].name} needs an authenticator code and there is no terminal to "
+            f"{SIGN_INS[exchange].name} needs an authenticator code and there is no terminal to "
             f"ask: set IPBIND_{exchange.upper()}__TOTP_SECRET"
         )
-    return PromptedCodes(FLOWS[exchange].name, conf.totp_period, ask, memory=memory)
+    return PromptedCodes(SIGN_INS[exchange].name, conf.totp_period, ask, memory=memory)
 
 
 def open_exchange(
@@ -112,7 +112,7 @@ def open_exchange(
     context = browser.new_context(locale="en-US", storage_state=kept)
     if trace:
         traces.start(context, f"ipbind {exchange}")
-    flow = FLOWS[exchange](
+    flow = SIGN_INS[exchange](
         context.new_page(),
         origin,
         credentials_of(settings, exchange),

@@ -41,7 +41,7 @@ from assistant.mail import MailSettings
 from assistant.net import is_loopback_url
 from assistant.notify import NotifySettings
 from assistant.twofa import Totp
-from flows import FLOWS
+from flows import SIGN_INS
 
 APP_DIR = Path(typer.get_app_dir("ipbind"))
 
@@ -186,13 +186,14 @@ def exchange_settings(secrets: tuple[str, ...]) -> type[ExchangeSettings]:
     return create_model("ExchangeSettings", __base__=ExchangeSettings, **fields)  # type: ignore[no-any-return]
 
 
-# One field per supported exchange, so IPBIND_<EXCHANGE>__<FIELD> works for each flow.
+# One field per supported exchange, so IPBIND_<EXCHANGE>__<FIELD> works for each flow; and
+# one for Altrady (IPBIND_ALTRADY__…, with its PASS_KEY).
 Settings = create_model(  # type: ignore[call-overload]
     "Settings",
     __base__=BaseIpbindSettings,
     **{
         fid: (model, Field(default_factory=model))
-        for fid, model in ((fid, exchange_settings(flow.secrets)) for fid, flow in FLOWS.items())
+        for fid, model in ((fid, exchange_settings(flow.secrets)) for fid, flow in SIGN_INS.items())
     },
 )
 

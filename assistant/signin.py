@@ -38,7 +38,7 @@ from assistant import keyboard
 from assistant.errors import BadInput, Interrupted
 from assistant.logs import redactor
 from assistant.settings import BaseIpbindSettings, ExchangeSettings, config_file, parse_totp
-from flows import FLOWS
+from flows import SIGN_INS
 from flows.types import Credentials
 
 Source = Literal["settings", "keyring", "typed"]
@@ -51,7 +51,7 @@ _told_no_keyring = False  # "no keyring here" is said once per process
 def fields_of(exchange: str) -> list[str]:
     """What a sign-in of `exchange` may keep: its username, password, TOTP secret and the
     flow's own secrets (a fund password)."""
-    return ["username", "password", TOTP, *FLOWS[exchange].secrets]
+    return ["username", "password", TOTP, *SIGN_INS[exchange].secrets]
 
 
 def source_of(conf: ExchangeSettings) -> Source:
@@ -158,7 +158,7 @@ def complete(
     BadInput (exit 2) names every variable still missing."""
     missing: list[str] = []
     for exchange in dict.fromkeys(exchanges):
-        if FLOWS[exchange].mode == "assisted":  # no flow signs in: the person does
+        if SIGN_INS[exchange].mode == "assisted":  # no flow signs in: the person does
             continue
         conf = settings.exchange(exchange)
         redactor.add(*conf.secret_values())
@@ -214,7 +214,7 @@ def ask_sign_in(
 ) -> ExchangeSettings | None:
     """The sign-in typed at the terminal (what the settings and keyring lack), then the
     offer to keep it in the keyring. None: the person chose to sign in in the window."""
-    name = FLOWS[exchange].name
+    name = SIGN_INS[exchange].name
     console.print(
         f"No sign-in for {name} is set (IPBIND_{exchange.upper()}__USERNAME / __PASSWORD) or "
         "kept in the system keyring. Type it here; the password is hidden.",
@@ -237,7 +237,7 @@ def ask_sign_in(
         totp = totp_secret(console, name, conf.totp_period)
         if totp:
             values[TOTP] = totp
-    for secret in FLOWS[exchange].secrets:
+    for secret in SIGN_INS[exchange].secrets:
         if not filled(conf, secret):
             values[secret] = hidden(console, f"{name} {secret.replace('_', ' ')} (hidden)")
     redactor.add(*(v for k, v in values.items() if k != "username"))
@@ -287,7 +287,7 @@ def offer_to_keep(console: Console, exchange: str, values: dict[str, str]) -> No
     what = "password and authenticator secret" if TOTP in values else "password"
     if not yes(
         console,
-        f"{FLOWS[exchange].name} took the sign-in you typed. Keep the {what} in the system "
+        f"{SIGN_INS[exchange].name} took the sign-in you typed. Keep the {what} in the system "
         f"keyring ({backend}), so that the next run does not ask?",
     ):
         console.print(
@@ -313,7 +313,7 @@ def ask_again(
     new one, and one typed here offered to the keyring as a first typing is
     (`Credentials.accepted`: a refused one is never offered). None: nobody to ask (the
     caller then stops with the refusal)."""
-    name = FLOWS[exchange].name
+    name = SIGN_INS[exchange].name
     console.print(
         f"{why}. Type the {name} sign-in again ({tries_left} "
         f"{'try' if tries_left == 1 else 'tries'} left):",
@@ -357,7 +357,7 @@ def ask_again(
 def check_for(exchange: str, source: Source) -> str:
     """What to check when the sign-in is refused: where its credentials came from, never
     variables the person has not set."""
-    name = FLOWS[exchange].name
+    name = SIGN_INS[exchange].name
     if source == "typed":
         return f"Check the {name} username and password you typed, and run again."
     if source == "keyring":

@@ -2,6 +2,7 @@
 exchanges with a way of their own, a profile each (flows/profiles.py) for the exchanges of
 the generic bulk pattern, and an entry each for those ipbind only assists with."""
 
+from flows.altrady import Altrady
 from flows.base import Flow
 from flows.binance import Binance
 from flows.bittrex import Bittrex
@@ -26,3 +27,8 @@ FLOWS: dict[str, type[Flow]] = {flow.id: flow for flow in sorted(ALL, key=lambda
 
 # Other names an allocation may use for an exchange: one Bybit key serves Bybit Futures too.
 ALIASES: dict[str, str] = {alias: flow.id for flow in FLOWS.values() for alias in flow.also}
+
+# Every site ipbind signs in to: the exchanges, and Altrady, where the allocation comes from
+# (`ipbind import altrady`). Settings (IPBIND_ALTRADY__…), the keyring and the sign-in take
+# each alike.
+SIGN_INS: dict[str, type[Flow]] = {**FLOWS, Altrady.id: Altrady}

@@ -95,8 +95,11 @@ Step = Literal["add", "remove", "create"]
 Progress = Callable[[int, int, Step], None]
 # How an exchange takes the list: pasted whole; one entry at a time; one entry and one fresh
 # 2FA code at a time (account-wide); no list but a key bound to a third-party app; or no
-# flow at all, the person entering it with ipbind's help.
-ExchangeMode = Literal["bulk", "one by one", "per-address 2FA", "third-party app", "assisted"]
+# flow at all, the person entering it with ipbind's help; or not an exchange but where the
+# allocation comes from (Altrady, flows/altrady.py).
+ExchangeMode = Literal[
+    "bulk", "one by one", "per-address 2FA", "third-party app", "assisted", "source"
+]
 
 IPV4 = r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.])"
 IPV6 = r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:/\d{1,3})?(?![\w:])"
@@ -186,7 +189,10 @@ class Flow(Answers, Cards):
         authenticator code."""
         assert self.credentials is not None
         page, sign_in = self.page, self.sign_in
-        code_field = page.get_by_label(sign_in.code)
+        # The field, not a dialog named by the same words ("Google Authenticator").
+        code_field = page.get_by_role("textbox", name=sign_in.code).or_(
+            page.get_by_role("spinbutton", name=sign_in.code)
+        )
         puzzle = page.get_by_role("slider")
         with self.step("signing in: username and password"):
             self.outlined(page.get_by_label(sign_in.username)).fill(self.credentials.username)
@@ -205,6 +211,8 @@ class Flow(Answers, Cards):
         def attempt(code: str) -> str | None:
             with self.step("signing in: authenticator code"):
                 self.type_secret(code_field, code)
+                if sign_in.code_submit is None:  # no word for its button: Enter sends the form
+                    return self.await_outcome(lambda: code_field.press("Enter"), [code_field])
                 send = page.get_by_role("button", name=sign_in.code_submit)
                 return self.await_outcome(self.outlined(send).click, [code_field])
 

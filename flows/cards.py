@@ -341,3 +341,17 @@ function valueOf(scope, label) {
   return norm(text.slice(text.indexOf(':') + 1));
 }
 """
+
+
+# The key strings in a text, in order, once each: the tokens CARD_JS's `isKey` takes for one
+# (SITES.md fixes no key's format; this is the one guess every flow shares).
+KEY_TOKEN = re.compile(r"(?<![\w\-.+/=])[\w\-.+/=]{16,}(?![\w\-.+/=])")
+
+
+def key_strings(text: str) -> list[str]:
+    found = (
+        token
+        for token in KEY_TOKEN.findall(text)
+        if re.search(r"\d", token) and re.search(r"[a-z]", token, re.I)
+    )
+    return list(dict.fromkeys(found))

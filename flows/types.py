@@ -53,7 +53,7 @@ class SignIn:
     username: re.Pattern[str]
     submit: re.Pattern[str]
     code: re.Pattern[str]
-    code_submit: re.Pattern[str]
+    code_submit: re.Pattern[str] | None  # None: the site names no button; Enter sends the code
     password: re.Pattern[str] = re.compile(r"^\s*password\s*$", re.I)
 
 
