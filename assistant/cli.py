@@ -141,6 +141,28 @@ def import_(
 
 
 @command
+def sync(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Where to keep the allocation read from Altrady (default: in the state folder).",
+        ),
+    ] = None,
+    yes: YesOpt = False,
+    parallel: ParallelOpt = None,
+) -> None:
+    """The whole job: read the allocation from Altrady, whitelist it on every exchange (one
+    confirmation), then click Update in Altrady for each trading account that verified."""
+    from assistant.sync import sync as run_sync
+
+    finish(run_sync(options(ctx, parallel, yes=yes), output))
+
+
+@command
 def plan(
     ctx: typer.Context,
     file: FileArg,

@@ -89,6 +89,11 @@ class DemoPerson:
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
         raise UserActionNeeded(f"demo: {message} — the demo cannot do that for you")
 
+    def which_key(
+        self, exchange: str, wanted: str, accounts: list[str], names: list[str]
+    ) -> str | None:
+        return None  # the demo's keys are named as its allocation names them
+
     def sign_in_again(
         self, exchange: str, refused: Credentials | None, why: str, tries_left: int
     ) -> Credentials | None:

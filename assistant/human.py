@@ -239,6 +239,32 @@ class TerminalHuman:
         with self.reporter.paused():  # the live lines off the screen while it asks
             ask()
 
+    def which_key(
+        self, exchange: str, wanted: str, accounts: list[str], names: list[str]
+    ) -> str | None:
+        """A numbered list of the keys, asked at the terminal (None with nobody there)."""
+        if not self.there():
+            return None
+        from assistant import signin
+
+        with self.reporter.paused():
+            self.console.print(
+                f"{exchange} lists its keys by name, and Altrady shows the API key {wanted} "
+                f"for {', '.join(map(repr, accounts))}. Which of {exchange}'s keys is it? "
+                "(asked once: ipbind remembers it)",
+                markup=False,
+                highlight=False,
+            )
+            for number, name in enumerate(names, 1):
+                self.console.print(f"  {number}) {name}", markup=False, highlight=False)
+            while True:
+                answer = signin.prompt(self.console, "Number (Enter: none of them)")
+                if not answer:
+                    return None
+                if answer.isdigit() and 1 <= int(answer) <= len(names):
+                    return names[int(answer) - 1]
+                self.console.print(f"A number from 1 to {len(names)}.", style="yellow")
+
     def hand_off(self, page: Page, message: str, done: Locator) -> None:
         """Let the person do a step in the visible browser: a banner on the page says what,
         the terminal rings (and the desktop shows a notification) in case they looked away;

@@ -25,8 +25,11 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+from playwright.sync_api import Browser, StorageState
 
 from assistant import browser as browsers
 from assistant import logs, signin
@@ -35,7 +38,7 @@ from assistant.human import TerminalHuman, interactive
 from assistant.opening import codes_for, open_exchange, origin_of
 from assistant.output import ConsoleReporter
 from assistant.runner import load_allocation
-from assistant.settings import load_settings
+from assistant.settings import BaseIpbindSettings, load_settings
 from flows import ALIASES, FLOWS
 from flows.altrady import Altrady, TradingAccount
 
@@ -101,11 +104,6 @@ def entry(account: TradingAccount, exchange: str) -> str:
             "list on the exchange, then click Update in Altrady."
         )
     flow = FLOWS[ALIASES.get(exchange, exchange)]
-    if flow.keys_by.startswith("name"):
-        lines.append(
-            f"# {flow.name} finds keys by their name, which Altrady does not show: put the "
-            f"key's name on {flow.name} in place of its API key below."
-        )
     lines += [
         "[[accounts]]",
         f"exchange = {toml_string(exchange)}",
@@ -140,7 +138,8 @@ def file_text(accounts: list[tuple[TradingAccount, str]], origin: str) -> str:
     head = (
         f"# Written by `ipbind import altrady` on {date.today().isoformat()} from {origin}: "
         f"{len(accounts)} trading account(s),\n# each key named by its API key as Altrady "
-        "shows it. Next: ipbind plan THIS-FILE\n"
+        "shows it. Where an exchange lists keys by name only (Kraken),\n# the first `plan` at "
+        "a terminal asks which key it is, and remembers. Next: ipbind plan THIS-FILE\n"
     )
     ordered = sorted(accounts, key=lambda pair: not pair[0].resolve)  # "Resolve" first
     return head + "\n" + "\n\n".join(entry(a, x) for a, x in ordered) + "\n"
@@ -180,6 +179,71 @@ def check_output(path: Path, force: bool) -> None:
         )
 
 
+@dataclass
+class Read:
+    """What Altrady showed: each trading account with its exchange, where it was read, and
+    the browser session it was read in (for `sync` to click Update without signing in
+    again)."""
+
+    accounts: list[tuple[TradingAccount, str]]
+    origin: str
+    session: StorageState
+
+
+def altrady_settings(
+    settings: BaseIpbindSettings, reporter: ConsoleReporter, *, ask: bool
+) -> BaseIpbindSettings:
+    """Altrady's sign-in: settings, the keyring, else typed when `ask` (BadInput naming the
+    variables otherwise)."""
+    return signin.complete(
+        settings, [Altrady.id], reporter.console, ask=ask, terminal=ask, sessions=False
+    )
+
+
+def opened_altrady(
+    chromium: Browser,
+    settings: BaseIpbindSettings,
+    human: TerminalHuman,
+    *,
+    ask: bool,
+    state: StorageState | None = None,
+) -> Altrady:
+    """Altrady's flow on a page of its own (`state`: a session kept from earlier), signed
+    in and on Settings > Exchange Account API Keys."""
+    origin = origin_of(settings, Altrady.id)
+    codes = codes_for(settings, Altrady.id, origin, ask=human.ask_code if ask else None)
+    flow = open_exchange(
+        chromium, settings, Altrady.id, human, origin=origin, codes=codes, state=state
+    )
+    assert isinstance(flow, Altrady)
+    flow.open()
+    flow.open_keys()
+    return flow
+
+
+def read_altrady(
+    chromium: Browser, settings: BaseIpbindSettings, human: TerminalHuman, *, ask: bool
+) -> Read:
+    """Every trading account Altrady lists, read whole; UserActionNeeded when it lists none
+    or names an exchange ipbind does not know."""
+    reporter = human.reporter
+    flow = opened_altrady(chromium, settings, human, ask=ask)
+    rows = flow.trading_accounts()
+    if not rows:
+        raise UserActionNeeded(
+            "Altrady shows no trading account under Settings > Exchange Account API Keys; "
+            "nothing was written",
+            hint="Add the exchange account in Altrady first.",
+        )
+    found = []
+    for number, row in enumerate(rows, 1):
+        reporter.say(f"Reading {row.name!r} in Altrady ({number}/{len(rows)})")
+        found.append(flow.read_account(row))
+    session = flow.page.context.storage_state()
+    flow.page.context.close()
+    return Read(with_exchanges(found), flow.origin, session)
+
+
 def import_allocation(
     source: str, output: Path, overrides: dict[str, object], *, force: bool = False
 ) -> ExitCode:
@@ -189,45 +253,26 @@ def import_allocation(
         if source.strip().lower() not in SOURCES:
             raise BadInput(f"unknown source {source!r}; ipbind imports from: {', '.join(SOURCES)}")
         check_output(output, force)
-        settings = load_settings(**overrides)
-        settings = signin.complete(
-            settings,
-            [Altrady.id],
-            reporter.console,
-            ask=interactive(),
-            terminal=interactive(),
-            sessions=False,
-        )
-        origin = origin_of(settings, Altrady.id)
+        settings = altrady_settings(load_settings(**overrides), reporter, ask=interactive())
         human = TerminalHuman(reporter, headless=settings.headless)
-        codes = codes_for(
-            settings, Altrady.id, origin, ask=human.ask_code if interactive() else None
-        )
-        reporter.say(f"Signing in to Altrady at {origin} …")
+        reporter.say(f"Signing in to Altrady at {origin_of(settings, Altrady.id)} …")
         with browsers.opened(settings) as chromium:
-            flow = open_exchange(chromium, settings, Altrady.id, human, origin=origin, codes=codes)
-            assert isinstance(flow, Altrady)
-            flow.open()
-            flow.open_keys()
-            rows = flow.trading_accounts()
-            if not rows:
-                raise UserActionNeeded(
-                    "Altrady shows no trading account under Settings > Exchange Account API "
-                    "Keys; nothing was written",
-                    hint="Add the exchange account in Altrady first.",
-                )
-            found = []
-            for number, row in enumerate(rows, 1):
-                reporter.say(f"Reading {row.name!r} ({number}/{len(rows)})")
-                found.append(flow.read_account(row))
-        accounts = with_exchanges(found)
-        write_checked(output, file_text(accounts, origin))
+            read = read_altrady(chromium, settings, human, ask=interactive())
+        write_checked(output, file_text(read.accounts, read.origin))
     except IpbindError as err:
         reporter.error(err)
         return err.exit_code
     except KeyboardInterrupt:
         reporter.say("Interrupted; nothing was written.", "yellow", error=True)
         return ExitCode.INTERRUPTED
+    say_written(reporter, output, read.accounts)
+    reporter.say(f"Next: ipbind plan {output}")
+    return ExitCode.OK
+
+
+def say_written(
+    reporter: ConsoleReporter, output: Path, accounts: list[tuple[TradingAccount, str]]
+) -> None:
     resolve = [a.name for a, _ in accounts if a.resolve]
     reporter.say(
         f"Wrote {output} (readable by you alone): {len(accounts)} trading account(s) from "
@@ -239,5 +284,3 @@ def import_allocation(
             f"Altrady shows Resolve for {', '.join(map(repr, resolve))}: those come first.",
             "yellow",
         )
-    reporter.say(f"Next: ipbind plan {output}")
-    return ExitCode.OK

@@ -7,6 +7,13 @@ It is for telling, not for deciding: when the last apply of the same allocation 
 way (Ctrl-C, a crash, the machine off), the next run says so, and its report too. The engine
 never skips work on the journal's word: every run reads each key afresh from the exchange,
 and what the page shows is what counts.
+
+Beside the runs, `added.json` remembers, per key, the addresses ipbind itself put there (as
+read back) and has not taken off since, whatever the allocation file: when Altrady's list for
+a key changes (a "Resolve", a new allocation), those no longer allocated are what `plan`
+offers to remove ("no longer Altrady's"); the person's own addresses are never among them.
+A key is known by every name it went by: as an allocation named it, its name on the
+exchange, its API key.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from typing import Any
 from loguru import logger
 
 from assistant.logs import redactor
-from assistant.outcome import KeyPlan, KeyResult, Mode, Target
+from assistant.outcome import KeyPlan, KeyResult, Mode, Target, names_of
 from assistant.words import count
 
 JOURNAL_DIR = "journal"
+ADDED_FILE = "added.json"  # in JOURNAL_DIR: what ipbind added to each key, and still there
 KEEP = 30  # runs; older journals are deleted
 
 
@@ -94,6 +102,7 @@ class Journal:
         self.write("change", exchange=plan.target.exchange, key=plan.target.key)
 
     def result(self, result: KeyResult) -> None:
+        self.remember(result)
         target = result.plan.target
         self.write(
             "result",
@@ -105,6 +114,68 @@ class Journal:
             unknown=len(result.unknown),
             error=result.error.message if result.error else None,
         )
+
+    # -- what ipbind added to each key ------------------------------------------------------
+
+    def added_before(self, exchange: str, names: set[str]) -> set[str]:
+        """The addresses earlier applies added to the key that went by any of `names` on
+        `exchange`, and have not removed since."""
+        return {
+            ip
+            for entry in self._added()
+            if entry["exchange"] == exchange and names & set(entry["names"])
+            for ip in entry["ips"]
+        }
+
+    def remember(self, result: KeyResult) -> None:
+        """What this key's change came to: the addresses it added (as read back) are
+        remembered, and those it removed forgotten."""
+        plan = result.plan
+        removed = (
+            [ip for ip in plan.to_remove if ip not in result.after]
+            if result.after is not None
+            else []
+        )
+        if not result.added and not removed:
+            return
+        names = names_of(plan.target, plan.key)
+        with self.lock:
+            entries = self._added()
+            entry = next(
+                (
+                    e
+                    for e in entries
+                    if e["exchange"] == plan.target.exchange and names & set(e["names"])
+                ),
+                None,
+            )
+            if entry is None:
+                entry = {"exchange": plan.target.exchange, "names": [], "ips": []}
+                entries.append(entry)
+            entry["names"] = sorted(set(entry["names"]) | names)
+            kept = [ip for ip in entry["ips"] if ip not in removed]
+            entry["ips"] = kept + [ip for ip in result.added if ip not in kept]
+            self._keep_added(entries)
+
+    def _added(self) -> list[dict[str, Any]]:
+        try:
+            data = json.loads((self.folder / ADDED_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return data.get("keys", []) if isinstance(data, dict) else []
+
+    def _keep_added(self, entries: list[dict[str, Any]]) -> None:
+        """Written whole (a temporary file, renamed), 0600; a failure is only logged."""
+        try:
+            self.folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, exist_ok=True)
+            temp = self.folder / f".{ADDED_FILE}.{os.getpid()}.{threading.get_ident()}"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump({"keys": entries}, out, indent=1)
+            os.replace(temp, self.folder / ADDED_FILE)
+        except OSError as err:
+            logger.debug("could not keep what ipbind added: {}", err)
 
     def write(self, event: str, **fields: Any) -> None:
         """One line; a journal that cannot be written is only logged: it never stops a run."""

@@ -48,6 +48,15 @@ class Target:
     binding: Binding | None = None  # instead of a list: the key bound to Altrady (Bybit)
 
 
+def names_of(target: Target, key: KeyInfo | None) -> set[str]:
+    """Every name a key goes by: as the allocation names it, and its name and API key on the
+    exchange as found there."""
+    names = {target.key}
+    if key is not None:
+        names |= {n for n in (key.name, key.api_key) if n}
+    return names
+
+
 @dataclass
 class KeyPlan:
     target: Target
@@ -55,6 +64,9 @@ class KeyPlan:
     current: list[str] = field(default_factory=list)
     to_add: list[str] = field(default_factory=list)
     to_remove: list[str] = field(default_factory=list)
+    # The addresses to remove are those ipbind added before and the allocation no longer
+    # holds ("no longer Altrady's"), not every address outside it (--replace).
+    retiring: bool = False
     create: bool = False  # a key bound to Altrady is created (no key of its name yet)
     # A key of the target's name exists, bound as asked: its secret was shown once, on the
     # run that made it. The first name free for a fresh key, should the person need one.

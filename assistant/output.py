@@ -38,6 +38,10 @@ KEPT_MEANS = (
     "kept: addresses already on the exchange that are not Altrady's; ipbind leaves them "
     "alone (`apply --replace` removes them)."
 )
+RETIRING_MEANS = (
+    "to remove: addresses ipbind put on that key before, which Altrady no longer allocates "
+    "to it; removed only once you confirm. Your own addresses stay (kept)."
+)
 
 
 def short(ips: list[str], limit: int = 3) -> str:
@@ -107,6 +111,7 @@ class ConsoleReporter(Reporter):
         self._held: list[tuple[str, str | None, bool]] = []  # said by others meanwhile
         self._told: set[str] = set()  # error messages already shown: each is shown once
         self._kept_explained = False
+        self._retiring_explained = False
 
     @property
     def rich(self) -> bool:
@@ -150,6 +155,9 @@ class ConsoleReporter(Reporter):
         if any(p.kept for p in plans) and not self._kept_explained:
             self._kept_explained = True
             self.say(KEPT_MEANS, "dim")
+        if any(p.retiring for p in plans) and not self._retiring_explained:
+            self._retiring_explained = True
+            self.say(RETIRING_MEANS, "dim")
 
     def plans(self, plans: list[KeyPlan], mode: Mode) -> None:
         if mode != "verify":  # verify's own table is its summary: present and missing
@@ -318,7 +326,10 @@ def plan_line(plan: KeyPlan) -> str:
         head + f"to add {len(plan.to_add)} · already there {of_total(plan.present, plan)} · "
         f"kept {len(plan.kept)}"
     )
-    return text + (f" · to remove {len(plan.to_remove)}" if plan.to_remove else "")
+    if not plan.to_remove:
+        return text
+    why = " (no longer Altrady's)" if plan.retiring else ""
+    return text + f" · to remove {len(plan.to_remove)}{why}"
 
 
 def binding_plan(plan: KeyPlan) -> str:

@@ -184,6 +184,11 @@ class OneAtATime:
     def signed_in(self, ask: Callable[[], None]) -> None:
         self.desk.ask(lambda: self.human.signed_in(ask))  # from the run's thread
 
+    def which_key(
+        self, exchange: str, wanted: str, accounts: list[str], names: list[str]
+    ) -> str | None:
+        return self.desk.ask(lambda: self.human.which_key(exchange, wanted, accounts, names))
+
 
 class Work(Protocol):
     """One exchange's part of a run, as a lane runs it (see `assistant.worker.Worker`)."""

@@ -260,7 +260,8 @@ def list_rows(result: KeyResult) -> list[tuple[str, str]]:
         ("kept (not Altrady's, left alone)", ips_cell(plan.kept)),
     ]
     if plan.to_remove:
-        rows.append(("plan: to remove", ips_cell(plan.to_remove)))
+        why = " (no longer Altrady's)" if plan.retiring else ""
+        rows.append((f"plan: to remove{why}", ips_cell(plan.to_remove)))
     missing = missing_of(result)
     if missing and plan.pending:  # saved, awaiting the e-mailed link: as the terminal says
         rows.append((PENDING, ips_cell(missing)))

@@ -4,7 +4,13 @@ lists, and the settings checked before any browser starts."""
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 from dataclasses import replace
+from pathlib import Path
+
+from loguru import logger
 
 from assistant import browser as browsers
 from assistant.allocation import Account, Allocation, documentation_ips
@@ -40,6 +46,45 @@ def targets_of(allocation: Allocation) -> dict[str, list[Target]]:
             Target(account.exchange, key, [account.name], list(account.ips)) for key in account.keys
         )
     return grouped
+
+
+class KeyNames:
+    """The names the person said keys go by on exchanges that list keys by name only (Kraken,
+    and the others whose pages SITES.md does not promise show the key string): asked once,
+    when a key named by its API key (as `ipbind import` writes it) is not found by it, and
+    remembered per exchange in `<state dir>/key-names.json` (0600). Names and key strings
+    only: no secret."""
+
+    FILE = "key-names.json"
+
+    def __init__(self, state_home: Path):
+        self.path = state_home / self.FILE
+        self.lock = threading.Lock()
+
+    def get(self, exchange: str, wanted: str) -> str:
+        """The name `wanted` goes by on `exchange`, as the person said; else `wanted`."""
+        return str(self._read().get(exchange, {}).get(wanted, wanted))
+
+    def remember(self, exchange: str, wanted: str, name: str) -> None:
+        with self.lock:
+            names = self._read()
+            names.setdefault(exchange, {})[wanted] = name
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                temp = self.path.with_name(f".{self.FILE}.{os.getpid()}")
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    json.dump(names, out, indent=1)
+                os.replace(temp, self.path)
+            except OSError as err:
+                logger.debug("could not keep the key's name: {}", err)
+
+    def _read(self) -> dict[str, dict[str, str]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
 
 def match_key(flow: type[Flow], wanted: str, keys: list[KeyInfo]) -> KeyInfo:

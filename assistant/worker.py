@@ -44,16 +44,18 @@ from assistant.outcome import (
     Outcome,
     Reporter,
     Target,
+    names_of,
     planned,
     stopped,
 )
 from assistant.settings import BaseIpbindSettings
 from assistant.stops import Stops
-from assistant.targets import free_name, match_key
+from assistant.targets import KeyNames, free_name, match_key
 from assistant.twofa import Ask
 from assistant.words import count
 from flows import FLOWS
 from flows.base import Flow, Human, KeyInfo, NewKey, Progress, Step
+from flows.cards import key_strings
 
 RETRY_WAIT = 2.0  # seconds before the second try after a server error with no Retry-After
 MAX_RETRY_WAIT = 60.0  # at most this long, whatever a Retry-After asks
@@ -266,14 +268,16 @@ class Worker:
                 "controls ipbind looks for"
             )
         plan.key = (
-            KeyInfo(ACCOUNT_LIST)
-            if flow.scope == "account"
-            else match_key(type(flow), target.key, keys)
+            KeyInfo(ACCOUNT_LIST) if flow.scope == "account" else self._key(flow, target, keys)
         )
         plan.current = flow.read(plan.key)
         plan.to_add = [ip for ip in target.ips if ip not in plan.current]
         if self.run.replace:
             plan.to_remove = [ip for ip in plan.current if ip not in target.ips]
+        elif self.run.mode != "verify":  # ipbind's own, which Altrady no longer allocates
+            former = self.run.journal.added_before(target.exchange, names_of(target, plan.key))
+            plan.to_remove = [ip for ip in plan.current if ip in former and ip not in target.ips]
+            plan.retiring = bool(plan.to_remove)
         total = len(plan.current) - len(plan.to_remove) + len(plan.to_add)
         if total > flow.max_ips:
             raise UserActionNeeded(
@@ -283,12 +287,42 @@ class Worker:
                 "--replace to swap the old ones for Altrady's.",
             )
 
+    def _key(self, flow: Flow, target: Target, keys: list[KeyInfo]) -> KeyInfo:
+        """The target's key among `keys`. One named by its API key (as `ipbind import`
+        writes it) on a page that lists keys by name only: the person is asked once which
+        key it is, and the answer remembered (`KeyNames`)."""
+        names = KeyNames(self.run.settings.state_home)
+        wanted = names.get(target.exchange, target.key)
+        try:
+            return match_key(type(flow), wanted, keys)
+        except UserActionNeeded as err:
+            if wanted != target.key or not keys or key_strings(target.key) != [target.key]:
+                raise
+            listed = [k.name for k in keys]
+            chosen = self.run.human.which_key(flow.name, target.key, target.accounts, listed)
+            if chosen is None:
+                raise UserActionNeeded(
+                    err.message,
+                    hint=f"{flow.name} lists keys by name, and Altrady shows the API key: run "
+                    "`ipbind plan FILE` once at a terminal (ipbind asks which key it is, and "
+                    "remembers), or put the key's name in the file.",
+                ) from None
+            names.remember(target.exchange, target.key, chosen)
+            return match_key(type(flow), chosen, keys)
+
     def _read_binding(self, flow: Flow, plan: KeyPlan, keys: list[KeyInfo]) -> None:
         """A key bound to Altrady: none of its name yet → create one; one bound as asked →
         nothing to do; one bound otherwise → stop: a binding cannot be changed."""
         target, wanted = plan.target, plan.target.binding
+        assert wanted is not None
         named = [k for k in keys if k.name == target.key]
         if not named:
+            # Named by its API key (`ipbind import`), which its card shows whole: that key,
+            # never a new one.
+            by_key = [k for k in keys if target.key in (k.api_key, *k.shown)]
+            if len(by_key) == 1:
+                self._bound_already(flow, plan, by_key[0])
+                return
             plan.create = True
             return
         free = free_name(target.key, keys)
@@ -301,7 +335,6 @@ class Worker:
         plan.key = named[0]
         bound = flow.binding(plan.key)
         if bound != wanted:
-            assert wanted is not None
             shows = (  # a page may not say which other application, only that it is not ours
                 f"bound to {flow.app} ({', '.join(bound.permissions)})"
                 if bound.app == wanted.app
@@ -315,6 +348,21 @@ class Worker:
                 f"that key, {wanted}.",
             )
         plan.fresh = free  # bound as asked: nothing to do, unless its secret is not in Altrady
+
+    def _bound_already(self, flow: Flow, plan: KeyPlan, key: KeyInfo) -> None:
+        """A key named by its API key, as Altrady shows it: Altrady has it, so it must be
+        bound to Altrady already (with whatever permissions its owner gave it); a key that
+        is not cannot be bound now, and no other key is made in its place."""
+        plan.key = key
+        bound = flow.binding(key)
+        if bound.app != flow.app:
+            raise UserActionNeeded(
+                f"{flow.name}: key {plan.target.key!r} is not bound to {flow.app}, and "
+                f"{flow.name} cannot bind an existing key; nothing was changed",
+                hint=f"Create a key on {flow.name} with {flow.app} as its third-party "
+                f"application, and put it in {flow.app} in place of this one.",
+            )
+        plan.target.binding = bound  # as it is: its permissions are its owner's choice
 
     # -- apply -----------------------------------------------------------------------------
 

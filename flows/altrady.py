@@ -4,8 +4,9 @@ Not an exchange, so not in FLOWS: `ipbind import altrady` reads it. It signs in 
 does ("Email", "Password", "Log in", then the "Google Authenticator" code), follows
 "Settings" and "Exchange Account API Keys", and reads each trading account's row (its name,
 its API key, "Edit" or "Resolve") and edit dialog (the key, the allocated addresses, the
-extra keys), giving the "5 word pass key" when Altrady asks for it. It reads only: it never
-clicks "Update API Key or Secret", "+Add extra key" or "Update".
+extra keys), giving the "5 word pass key" when Altrady asks for it. It never clicks "Update
+API Key or Secret" or "+Add extra key"; "Update" only in `update`, which `sync` calls once a
+trading account's keys are all verified on their exchange.
 
 SITES.md fixes no path but the app's own, no dialog title, and not how a row says which
 exchange the account is on: the exchange is found by its name anywhere in the row or the
@@ -18,6 +19,7 @@ import re
 from contextlib import suppress
 from dataclasses import dataclass
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -97,19 +99,34 @@ class Altrady(Flow):
         with self.step("reading the trading accounts"):
             return self.keys_listed(self.rows())
 
-    def read_account(self, row: KeyInfo) -> TradingAccount:
-        """Opens the row's dialog (the pass key first, if Altrady asks), reads it, closes it."""
+    def edit(self, name: str) -> tuple[Locator, bool]:
+        """Opens the trading account's dialog (the pass key first, if Altrady asks): the
+        dialog, found by its "Update" button, and whether the row said "Resolve"."""
         page = self.page
         update = page.get_by_role("button", name=UPDATE)
         pass_key = page.get_by_label(PASS_KEY)
-        with self.step(f"opening {row.name!r}"):
-            control = self.key_control(row.name, "button", any_of(EDIT, RESOLVE))
+        with self.step(f"opening {name!r}"):
+            control = self.key_control(name, "button", any_of(EDIT, RESOLVE))
             resolve = bool(RESOLVE.search(control.inner_text()))
             self.outlined(control).click()
             self.appear(update.or_(pass_key).first)
         if not update.first.is_visible() and pass_key.first.is_visible():
             self.unlock(pass_key, update)
-        dialog = page.get_by_role("dialog").filter(has=update)
+        return page.get_by_role("dialog").filter(has=update), resolve
+
+    def update(self, name: str) -> None:
+        """Clicks "Update" in the trading account's dialog: Altrady takes its keys as
+        whitelisted. Done once the server has taken it (SITES.md promises no words after)."""
+        dialog, _ = self.edit(name)
+        with self.step(f'clicking "Update" for {name!r}'):
+            self.settle()
+            button = dialog.first.get_by_role("button", name=UPDATE)
+            self.sent(self.outlined(button).click, f'"Update" of {name!r}')
+        self.close_dialog(dialog)
+
+    def read_account(self, row: KeyInfo) -> TradingAccount:
+        """Opens the row's dialog (the pass key first, if Altrady asks), reads it, closes it."""
+        dialog, resolve = self.edit(row.name)
         with self.step(f"reading {row.name!r}"):
             self.settle()
             text = dialog.first.inner_text()
@@ -148,17 +165,17 @@ class Altrady(Flow):
             )
 
     def close_dialog(self, dialog: Locator) -> None:
-        """Escape, else its close button, else the list again (SITES.md says nothing of how
-        a dialog closes)."""
+        """Its close button, else Escape, else the list loaded again (SITES.md says nothing of
+        how a dialog closes, nor whether "Update" closes it)."""
         with self.step("closing the dialog"):
-            self.page.keyboard.press("Escape")
-            with suppress(PlaywrightTimeout):
-                dialog.first.wait_for(state="hidden", timeout=500)
             close = dialog.first.get_by_role("button", name=CLOSE)
-            if dialog.first.is_visible() and close.count():
-                close.first.click()
-                with suppress(PlaywrightTimeout):
-                    dialog.first.wait_for(state="hidden", timeout=1000)
+            with suppress(PlaywrightError):  # a dialog that closed meanwhile
+                if dialog.first.is_visible() and close.count():
+                    close.first.click(timeout=1000)
+                if dialog.first.is_visible():
+                    self.page.keyboard.press("Escape")
+            with suppress(PlaywrightTimeout):
+                dialog.first.wait_for(state="hidden", timeout=1000)
             if dialog.first.is_visible():
                 self.page.goto(self.list_url)
             self.settle()

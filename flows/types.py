@@ -99,6 +99,14 @@ class Human(Protocol):
         system keyring?) is asked now, in the person's turn."""
         ...
 
+    def which_key(
+        self, exchange: str, wanted: str, accounts: list[str], names: list[str]
+    ) -> str | None:
+        """Which of `names` (the keys `exchange` lists, by name only) is the key Altrady shows
+        as `wanted` (its API key) for the trading accounts `accounts`. None: none of them, or
+        nobody to ask."""
+        ...
+
     def sign_in_again(
         self, exchange: str, refused: Credentials | None, why: str, tries_left: int
     ) -> Credentials | None:

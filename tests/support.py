@@ -39,7 +39,7 @@ from assistant.settings import BaseIpbindSettings, load_settings
 from assistant.twofa import CLOCK
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.mailbox import Mailbox
-from flows import FLOWS
+from flows import SIGN_INS
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORD = "s3cret-Passw0rd!"
@@ -206,10 +206,11 @@ def run_cli(
 
 
 def secrets_of(settings: BaseIpbindSettings) -> dict[str, str]:
-    """Every secret the settings hold (passwords, TOTP secrets, a flow's own), by name."""
+    """Every secret the settings hold (passwords, TOTP secrets, a flow's own; Altrady's pass
+    key), by name."""
     return {
         f"{exchange} secret {n}": value
-        for exchange in FLOWS
+        for exchange in SIGN_INS
         for n, value in enumerate(settings.exchange(exchange).secret_values())
         if len(value) >= 4  # as the redactor: shorter ones would match anything
     }

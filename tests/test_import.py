@@ -13,22 +13,35 @@ from playwright.sync_api import Browser
 
 from assistant.errors import ExitCode, UserActionNeeded
 from assistant.importer import exchange_named, file_text, with_exchanges
-from assistant.runner import load_allocation
+from assistant.runner import Options, load_allocation
 from assistant.settings import load_settings
+from assistant.sync import sync
 from fixtures.mockex import MockExchanges
 from fixtures.mockex.core import load_seed
 from flows.altrady import TradingAccount
 from tests.support import (
+    SECRET,
     account_state,
     actions,
+    altrady_ips,
+    binance_seed,
+    bittrex_seed,
     ipbind,
     ipbind_here,
     keys_of,
+    kraken_seed,
+    leaks,
+    login_of,
     run_cli,
+    secrets_of,
+    settings_for,
     site_env,
+    write_allocation,
+    written,
 )
 
 EXCHANGES = ("binance", "poloniex", "huobi", "bybit")
+PASS_KEY = "amber river candle stone mirror"  # the default seed's
 # Each trading account of the default Altrady seed: the exchange, and the names of its key
 # and extra keys there (the name field, the key string's field).
 HOLDS = {
@@ -36,7 +49,7 @@ HOLDS = {
     "Binance bot": ("binance", ["Altrady extra"]),
     "My Poloniex": ("poloniex", ["Altrady main", "Altrady extra 1"]),
     "My Huobi": ("huobi", ["Altrady main", "Altrady extra 1"]),
-    "My Bybit": ("bybit", ["Altrady (old)"]),
+    "My Bybit": ("bybit", ["Altrady"]),
 }
 FIELDS = {
     "binance": ("label", "api_key"),
@@ -46,11 +59,21 @@ FIELDS = {
 }
 
 
+READ_ONLY = {"permissions": {"access": "Read-Only"}}
+
+
 def seed_altrady(mock: MockExchanges) -> None:
     """Altrady holding the keys as the mock exchanges issued them (under chaos, a site may
     write its keys in a format of its own)."""
+    bybit = load_seed("bybit")  # a key bound to Altrady, as Altrady's Bybit keys are
+    bybit["accounts"][0]["keys"].append(
+        {"name": "Altrady", "api_key": "Ab1Cd2Ef3Gh4Ij5Kl6", "app": "Altrady", **READ_ONLY}
+    )
+    mock.reset("bybit", bybit)
     seed = load_seed("altrady")
-    for entry in seed["accounts"][0]["trading_accounts"]:
+    trading = seed["accounts"][0]["trading_accounts"]
+    trading.append({"name": "My Bybit", "exchange": "Bybit", "api_key": ""})
+    for entry in trading:
         site, names = HOLDS[entry["name"]]
         named, key_field = FIELDS[site]
         strings = [
@@ -122,6 +145,33 @@ def test_import_writes_every_trading_account_asking_nothing_and_plan_reads_it(
     assert result.code == ExitCode.OK, result.out
     for name in ("My Binance", "Binance bot", "My Poloniex", "My Huobi"):
         assert name in result.out
+    # The Bybit key Altrady holds is found by its API key, bound as its owner made it.
+    assert "create" not in result.out and "bound to Altrady (Read-Only)" in result.out
+
+
+def test_a_bybit_key_named_by_its_api_key_is_never_replaced_by_a_new_one(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unbound = next(k for k in keys_of(mock, "bybit") if k["name"] == "Altrady (old)")
+    allocation = write_allocation(
+        tmp_path / "a.toml", [{"exchange": "bybit", "name": "My Bybit", "key": unbound["api_key"]}]
+    )
+    settings = load_settings(
+        bybit={
+            "username": next(iter(mock.site("bybit").accounts)),
+            "password": next(iter(mock.site("bybit").accounts.values())).password,
+            "totp_secret": next(iter(mock.site("bybit").accounts.values())).totp_secret,
+            "totp_period": mock.site("bybit").totp_period,
+            "base_url": mock.base_url("bybit"),
+        },
+        artifacts_dir=tmp_path / "runs",
+        timeout=10,
+        _env_file=None,
+    )
+    result = run_cli("plan", allocation, settings, browser, capsys)
+    assert result.code == ExitCode.USER_ACTION, result.out
+    assert "is not bound to Altrady, and Bybit cannot bind an existing key" in result.out
+    assert actions(mock, "bybit", "create") == []
 
 
 def test_a_wrong_pass_key_stops_the_import_and_writes_nothing(
@@ -211,7 +261,148 @@ def test_the_file_says_what_a_person_must_do_where_altrady_cannot_tell(tmp_path:
         "https://app.altrady.com",
     )
     assert text.index('name = "Old"') < text.index('name = "Spot"')  # "Resolve" first
-    assert "Kraken finds keys by their name" in text
+    assert "lists keys by name only (Kraken)" in text
     path = tmp_path / "a.toml"
     path.write_text(text)
     assert [a.name for a in load_allocation(path, allow_count=False).accounts] == ["Old", "Spot"]
+
+
+def test_a_changed_allocation_removes_what_ipbind_added_before_and_keeps_the_persons_own(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Altrady re-allocates (a "Resolve"): the addresses an earlier apply put on the key and
+    Altrady no longer allocates are planned "to remove (no longer Altrady's)" and removed
+    once confirmed; the person's own address stays. Known across the key's names: the first
+    file names it by label, the second (as `import` writes it) by its API key."""
+    own = "198.51.100.9"
+    mock.reset("binance", binance_seed({"label": "Altrady main", "ips": [own]}))
+    settings = settings_for(mock, "binance", tmp_path)
+    old, new = altrady_ips(4, start=10), altrady_ips(4, start=12)  # two stay, two go
+    first = write_allocation(
+        tmp_path / "old.toml",
+        [{"exchange": "binance", "name": "My Binance", "key": "Altrady main", "ips": old}],
+    )
+    assert run_cli("apply", first, settings, browser, capsys, allow_count=True).code == 0
+    assert keys_of(mock, "binance")[0]["ips"] == [own, *old]
+
+    api_key_now = keys_of(mock, "binance")[0]["api_key"]
+    second = write_allocation(
+        tmp_path / "new.toml",
+        [{"exchange": "binance", "name": "My Binance", "key": api_key_now, "ips": new}],
+    )
+    plan = run_cli("plan", second, settings, browser, capsys, allow_count=True)
+    assert plan.code == 0, plan.out
+    assert "to remove 2 (no longer Altrady's)" in plan.out and "kept 1" in plan.out
+    assert keys_of(mock, "binance")[0]["ips"] == [own, *old]  # plan changed nothing
+
+    done = run_cli("apply", second, settings, browser, capsys, allow_count=True)
+    assert done.code == 0, done.out
+    assert sorted(keys_of(mock, "binance")[0]["ips"]) == sorted([own, *new])
+    again = run_cli("plan", second, settings, browser, capsys, allow_count=True)
+    assert "to remove" not in again.out  # what it took off is forgotten
+
+
+def test_sync_whitelists_everywhere_then_updates_exactly_the_accounts_that_verified(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One command: Altrady's three trading accounts read, applied (one of them a "Resolve":
+    the addresses an earlier ipbind run put there go, the person's own stays), and Update
+    clicked in Altrady for the two that verified; not for the one whose exchange failed."""
+    own = "198.51.100.9"
+    mock.reset("binance", binance_seed({"label": "Altrady main", "ips": [own]}, {"label": "Bot"}))
+    mock.reset("bittrex", bittrex_seed())
+    altrady = next(iter(mock.site("altrady").accounts.values()))
+    settings = load_settings(
+        binance=login_of(mock, "binance", SECRET),
+        bittrex=login_of(mock, "bittrex", SECRET),
+        altrady={**login_of(mock, "altrady", altrady.totp_secret), "pass_key": PASS_KEY},
+        artifacts_dir=tmp_path / "runs",
+        timeout=10,
+        _env_file=None,
+    )
+    old = altrady_ips(4, start=40)  # what an earlier ipbind run put on the main key
+    earlier = write_allocation(
+        tmp_path / "earlier.toml",
+        [{"exchange": "binance", "name": "Main", "key": "Altrady main", "ips": old}],
+    )
+    assert run_cli("apply", earlier, settings, browser, capsys, allow_count=True).code == 0
+    binance = {k["label"]: k for k in keys_of(mock, "binance")}
+    lists = {
+        "Main": altrady_ips(20, start=100),
+        "Bot": altrady_ips(20, base="198.51.100", start=120),
+        "Old exchange": altrady_ips(20, base="192.0.2", start=20),
+    }
+    trading = [
+        {"name": "Main", "exchange": "Binance", "resolve": True,
+         "api_key": binance["Altrady main"]["api_key"], "ips": lists["Main"]},
+        {"name": "Bot", "exchange": "Binance", "api_key": binance["Bot"]["api_key"],
+         "ips": lists["Bot"]},
+        {"name": "Old exchange", "exchange": "Bittrex", "api_key": "b7c1d2e3f4a5b6c7d8e9f0a1",
+         "ips": lists["Old exchange"]},
+    ]  # fmt: skip
+    seed = load_seed("altrady")
+    seed["accounts"][0]["trading_accounts"] = trading
+    mock.reset("altrady", seed)
+    mock.fault("bittrex", "add", "http500", times=2)  # its first add, and the retry
+
+    code = sync(Options(yes=True), tmp_path / "synced.toml", settings=settings, chromium=browser)
+    out = capsys.readouterr()
+    printed = out.out + out.err
+    assert code != ExitCode.OK, printed
+    after = {k["label"]: k for k in keys_of(mock, "binance")}
+    assert sorted(after["Altrady main"]["ips"]) == sorted([own, *lists["Main"]])  # old gone
+    assert sorted(after["Bot"]["ips"]) == sorted(lists["Bot"])
+    assert account_state(mock, "bittrex")["allow_list"] == []
+    updates = {t["name"]: t["updates"] for t in trading_accounts(mock)}
+    assert updates == {"Main": 1, "Bot": 1, "Old exchange": 0}
+    assert not next(t for t in trading_accounts(mock) if t["name"] == "Main")["resolve"]
+    assert "'Main' (binance): verified · Updated in Altrady" in printed
+    assert "'Old exchange' (bittrex): not whitelisted" in printed
+    known = secrets_of(settings)  # passwords, TOTP secrets and the pass key
+    assert leaks(printed, known) == []
+    for path, text in written(tmp_path):
+        assert leaks(text, known) == [], f"a secret in {path}"
+
+
+class Chooser:
+    """The person at a terminal, asked which of an exchange's keys is the one Altrady shows
+    by its API key: answers `name`, and counts the questions."""
+
+    def __init__(self, name: str | None):
+        self.name = name
+        self.asked: list[tuple[str, str, list[str]]] = []
+
+    def which_key(self, exchange: str, wanted: str, accounts: list[str], names: list[str]):
+        self.asked.append((exchange, wanted, names))
+        return self.name
+
+
+def test_where_keys_are_listed_by_name_the_person_is_asked_once_which_key_it_is(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mock.reset("kraken", kraken_seed({"name": "Altrady main"}, {"name": "Personal bot"}))
+    settings = settings_for(mock, "kraken", tmp_path)
+    shown_by_altrady = "kQ9xWv2Lm8Zr4Tn6Yp1Bc3Hd5Jf7Gs0"
+    allocation = write_allocation(
+        tmp_path / "a.toml",
+        [{"exchange": "kraken", "name": "My Kraken", "key": shown_by_altrady,
+          "ips": altrady_ips(3)}],
+    )  # fmt: skip
+    person = Chooser("Altrady main")
+    first = run_cli("plan", allocation, settings, browser, capsys, allow_count=True, person=person)
+    assert first.code == ExitCode.OK, first.out
+    assert person.asked == [("Kraken", shown_by_altrady, ["Altrady main", "Personal bot"])]
+    assert "to add 3" in first.out
+
+    again = Chooser(None)
+    second = run_cli("plan", allocation, settings, browser, capsys, allow_count=True, person=again)
+    assert second.code == ExitCode.OK and again.asked == []  # remembered
+
+    other = write_allocation(
+        tmp_path / "b.toml",
+        [{"exchange": "kraken", "name": "My Kraken", "key": "zZ8yXx7wWv6uUt5sSr4qQp3",
+          "ips": altrady_ips(3)}],
+    )  # fmt: skip
+    nobody = run_cli("plan", other, settings, browser, capsys, allow_count=True)  # no terminal
+    assert nobody.code == ExitCode.USER_ACTION
+    assert "run `ipbind plan FILE` once at a terminal" in nobody.out
