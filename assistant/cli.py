@@ -133,8 +133,8 @@ def import_(
     ],
     force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
 ) -> None:
-    """Write the allocation file from Altrady: signs in, reads each trading account's key,
-    addresses and extra keys. Changes nothing in Altrady."""
+    """Write the allocation file from Altrady. Signs in, reads each trading account's key,
+    addresses and extra keys; changes nothing in Altrady."""
     from assistant.importer import import_allocation
 
     finish(import_allocation(source, output, ctx.obj.overrides, force=force))
@@ -155,8 +155,9 @@ def sync(
     yes: YesOpt = False,
     parallel: ParallelOpt = None,
 ) -> None:
-    """The whole job: read the allocation from Altrady, whitelist it on every exchange (one
-    confirmation), then click Update in Altrady for each trading account that verified."""
+    """The whole job, from Altrady back to Altrady. Reads the allocation there, whitelists it
+    on every exchange (one confirmation), then clicks Update for each trading account that
+    verified."""
     from assistant.sync import sync as run_sync
 
     finish(run_sync(options(ctx, parallel, yes=yes), output))

@@ -101,8 +101,10 @@ class Journal:
     def changing(self, plan: KeyPlan) -> None:
         self.write("change", exchange=plan.target.exchange, key=plan.target.key)
 
-    def result(self, result: KeyResult) -> None:
-        self.remember(result)
+    def result(self, result: KeyResult, whose: str | None = None) -> None:
+        """`whose`: the account the key is on (see `remember`); none: not remembered."""
+        if whose is not None:
+            self.remember(result, whose)
         target = result.plan.target
         self.write(
             "result",
@@ -117,19 +119,21 @@ class Journal:
 
     # -- what ipbind added to each key ------------------------------------------------------
 
-    def added_before(self, exchange: str, names: set[str]) -> set[str]:
-        """The addresses earlier applies added to the key that went by any of `names` on
-        `exchange`, and have not removed since."""
+    def added_before(self, whose: str, names: set[str]) -> set[str]:
+        """The addresses earlier applies added to the key that went by any of `names` in the
+        account `whose`, and have not removed since."""
         return {
             ip
             for entry in self._added()
-            if entry["exchange"] == exchange and names & set(entry["names"])
+            if entry.get("account") == whose and names & set(entry["names"])
             for ip in entry["ips"]
         }
 
-    def remember(self, result: KeyResult) -> None:
+    def remember(self, result: KeyResult, whose: str) -> None:
         """What this key's change came to: the addresses it added (as read back) are
-        remembered, and those it removed forgotten."""
+        remembered, and those it removed forgotten. `whose`: the account the key is on (the
+        exchange, where it was reached, the username), so that a key of the same name in
+        another account is another key."""
         plan = result.plan
         removed = (
             [ip for ip in plan.to_remove if ip not in result.after]
@@ -142,15 +146,11 @@ class Journal:
         with self.lock:
             entries = self._added()
             entry = next(
-                (
-                    e
-                    for e in entries
-                    if e["exchange"] == plan.target.exchange and names & set(e["names"])
-                ),
+                (e for e in entries if e.get("account") == whose and names & set(e["names"])),
                 None,
             )
             if entry is None:
-                entry = {"exchange": plan.target.exchange, "names": [], "ips": []}
+                entry = {"account": whose, "names": [], "ips": []}
                 entries.append(entry)
             entry["names"] = sorted(set(entry["names"]) | names)
             kept = [ip for ip in entry["ips"] if ip not in removed]

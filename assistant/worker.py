@@ -275,7 +275,7 @@ class Worker:
         if self.run.replace:
             plan.to_remove = [ip for ip in plan.current if ip not in target.ips]
         elif self.run.mode != "verify":  # ipbind's own, which Altrady no longer allocates
-            former = self.run.journal.added_before(target.exchange, names_of(target, plan.key))
+            former = self.run.journal.added_before(self._whose(), names_of(target, plan.key))
             plan.to_remove = [ip for ip in plan.current if ip in former and ip not in target.ips]
             plan.retiring = bool(plan.to_remove)
         total = len(plan.current) - len(plan.to_remove) + len(plan.to_add)
@@ -286,6 +286,14 @@ class Worker:
                 hint="Remove addresses you no longer use on the exchange, or rerun with "
                 "--replace to swap the old ones for Altrady's.",
             )
+
+    def _whose(self) -> str:
+        """The account this worker's keys are on, for what ipbind added to them: the
+        exchange, where it is reached, and the username signed in with (if set)."""
+        conf = self.run.settings.exchange(self.exchange)
+        return " ".join(
+            filter(None, [self.exchange, self.run.origins[self.exchange], conf.username])
+        )
 
     def _key(self, flow: Flow, target: Target, keys: list[KeyInfo]) -> KeyInfo:
         """The target's key among `keys`. One named by its API key (as `ipbind import`
@@ -371,7 +379,7 @@ class Worker:
         if plan.changes:
             self.run.journal.changing(plan)
         result = self._apply_key(flow, plan)
-        self.run.journal.result(result)
+        self.run.journal.result(result, self._whose())
         return result
 
     def _apply_key(self, flow: Flow, plan: KeyPlan) -> KeyResult:

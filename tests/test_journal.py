@@ -89,3 +89,28 @@ def test_the_same_allocation_is_known_by_its_keys_and_addresses() -> None:
 
     assert allocation_id(one) == allocation_id(same)  # the account's name is not the job
     assert allocation_id(one) != allocation_id(other)
+
+
+def test_what_ipbind_added_is_remembered_per_key_by_any_of_its_names_until_removed(
+    tmp_path: Path,
+) -> None:
+    first = KeyPlan(
+        Target("binance", "Altrady main", ["A"], IPS), KeyInfo("Altrady main", "K1" * 9)
+    )
+    first.to_add = list(IPS)
+    journal = Journal(tmp_path / "state", "alloc1")
+    journal.result(KeyResult(first, "verified", ["198.51.100.9", *IPS]), "binance me")
+    journal.result(KeyResult(first, "verified", IPS), None)  # not remembered: whose unknown
+
+    later = Journal(tmp_path / "state", "alloc2")  # another file, naming the key by its API key
+    assert later.added_before("binance me", {"K1" * 9}) == set(IPS)
+    assert later.added_before("binance someone-else", {"Altrady main"}) == set()  # not theirs
+    assert later.added_before("binance me", {"Altrady extra"}) == set()
+
+    second = KeyPlan(Target("binance", "K1" * 9, ["A"], ["203.0.113.50"]), KeyInfo("Altrady main"))
+    second.to_remove, second.to_add = [IPS[0]], ["203.0.113.50"]
+    later.result(KeyResult(second, "verified", [IPS[1], "203.0.113.50"]), "binance me")
+    assert later.added_before("binance me", {"Altrady main"}) == {IPS[1], "203.0.113.50"}
+    kept = tmp_path / "state" / "journal" / "added.json"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert "198.51.100.9" not in kept.read_text()  # the person's own was never ipbind's
