@@ -266,6 +266,21 @@ def logout(
 
 
 @command
+def repair(
+    exchange: Annotated[str, typer.Argument(metavar="EXCHANGE", help="The exchange's id.")],
+    list_fixes: Annotated[
+        bool, typer.Option("--list", help="List the local fixes (the default).")
+    ] = False,
+    forget: Annotated[bool, typer.Option("--forget", help="Remove them.")] = False,
+) -> None:
+    """The local fixes of an exchange's pages. Made in a headed run: where a control ipbind
+    looks for is missing, it asks you to click it, and remembers it."""
+    from assistant.repair import repair as run_repair
+
+    finish(run_repair(exchange, forget=forget and not list_fixes))
+
+
+@command
 def verify(
     ctx: typer.Context,
     file: FileArg,

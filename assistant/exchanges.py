@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
+from loguru import logger
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from assistant.allocation import ALTRADY_IPS_PER_KEY
+from assistant.errors import BadInput
+from assistant.settings import APP_DIR, load_settings
+from assistant.targets import fixes_of
 from flows import FLOWS
 from flows.base import Flow
 
@@ -21,16 +26,74 @@ ASSISTED = (
 )
 
 
-def status_of(flow: type[Flow]) -> str:
+MODEL_TESTED = "model"
+MODEL_TESTED_MEANS = (
+    "model: proven against a model of the exchange's pages built to its documented "
+    'wording (docs/SITES.md), not against the live site; "verified here": a run on this '
+    "machine read every address back from the real site; a local fix: a control you showed "
+    "ipbind in a headed run (`ipbind repair EXCHANGE`)."
+)
+VERIFIED_FILE = "verified-here.json"  # in the state folder: exchange -> the last day
+
+
+def verified_here(state_home: Path) -> dict[str, str]:
+    """The exchanges a run on this machine read every address back from, on their own
+    (real) origin: the day it last did, by exchange."""
+    try:
+        data = json.loads((state_home / VERIFIED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def note_verified(state_home: Path, exchanges: list[str], day: str) -> None:
+    """Kept for `ipbind exchanges`; a failure to write is only logged."""
+    if not exchanges:
+        return
+    known = verified_here(state_home) | dict.fromkeys(exchanges, day)
+    try:
+        state_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (state_home / VERIFIED_FILE).write_text(json.dumps(known, indent=1), encoding="utf-8")
+    except OSError as err:
+        logger.debug("could not note the exchanges verified here: {}", err)
+
+
+def status_of(flow: type[Flow], verified: dict[str, str], fixes: int) -> str:
+    """What is known of the exchange's flow: tested against the model of its pages (never
+    the live site, from here); a run on this machine that read back every address from
+    its real site, and when; the local fixes it runs with."""
     if flow.mode == "assisted":
         return "by hand"
-    return "working"
+    status = MODEL_TESTED
+    if flow.id in verified:
+        status += f", verified here {verified[flow.id]}"
+    if fixes:
+        status += f", {fixes} local fix" + ("es" if fixes > 1 else "")
+    return status
+
+
+def local_state() -> tuple[dict[str, str], dict[str, int]]:
+    """The exchanges verified on this machine, and each one's local fixes (a file of fixes
+    that cannot be read counts none here: a run says what is wrong with it)."""
+    try:
+        state_home = load_settings().state_home
+    except BadInput:
+        state_home = APP_DIR / "state"
+    fixes = {}
+    for fid in FLOWS:
+        try:
+            fixes[fid] = len(fixes_of(fid))
+        except BadInput:
+            fixes[fid] = 0
+    return verified_here(state_home), fixes
 
 
 def listing() -> list[dict[str, Any]]:
     """Every id an allocation may name, sorted; an alias (bybit-futures) is an entry of its
     own. The --json shape: id, name, mode, max_ips (null: the key takes no list, it is bound
-    to an app's pool), cidr, how, origins, keys_by, status, notice."""
+    to an app's pool), cidr, how, origins, keys_by, status, verified_here (the day a run here
+    last read every address back from the real site, or null), local_fixes, notice."""
+    verified, fixes = local_state()
     named = [(flow.id, flow.name, flow.how, flow) for flow in FLOWS.values()] + [
         (alias, name, f"the {flow.id} key: {flow.how}", flow)
         for flow in FLOWS.values()
@@ -46,7 +109,9 @@ def listing() -> list[dict[str, Any]]:
             "how": how,
             "origins": list(flow.origins),
             "keys_by": flow.keys_by,
-            "status": status_of(flow),
+            "status": status_of(flow, verified, fixes.get(flow.id, 0)),
+            "verified_here": verified.get(flow.id) if flow.mode != "assisted" else None,
+            "local_fixes": fixes.get(flow.id, 0),
             "notice": flow.notice,
         }
         for fid, name, how, flow in sorted(named, key=lambda entry: entry[0])
@@ -75,8 +140,9 @@ def table(entries: list[dict[str, Any]]) -> Table:
         padding=(0, 1),
         collapse_padding=True,
     )
-    for column in ("id", "exchange", "mode", "max IPs", "status"):
+    for column in ("id", "exchange", "mode", "max IPs"):
         grid.add_column(column, no_wrap=True)
+    grid.add_column("status", max_width=16)  # "model, verified here 2026-12-06" wraps
     grid.add_column("how · keys found by", ratio=1, min_width=30)
     for e in entries:
         max_ips = str(e["max_ips"]) if e["max_ips"] else "none"
@@ -99,7 +165,7 @@ def footnotes() -> list[str]:
         notes.append(
             "max IPs none: the key takes no list; it is bound to Altrady and accepts its pool."
         )
-    return [*notes, ASSISTED]
+    return [*notes, MODEL_TESTED_MEANS, ASSISTED]
 
 
 README_BEGIN = "<!-- exchanges: generated by `make readme` from flows.FLOWS; do not edit -->"

@@ -24,6 +24,7 @@ from assistant.errors import BadInput
 from assistant.logs import redactor
 from assistant.mail import Mailbox, senders_of
 from assistant.settings import BaseIpbindSettings, site_origin
+from assistant.targets import fixes_of
 from assistant.twofa import CLOCK, Ask, Codes, PromptedCodes, StepMemory, TotpCodes
 from flows import SIGN_INS
 from flows.base import Credentials, Flow, Human
@@ -121,6 +122,7 @@ def open_exchange(
         timeout=settings.timeout,
     )
     flow.headed = not settings.headless
+    flow.fixes = fixes_of(exchange)  # a renamed control, shown to ipbind once
     if settings.mail is not None and flow.mail:  # codes and links from the person's mailbox
         flow.mailbox = Mailbox(
             settings.mail,

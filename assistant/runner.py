@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from assistant import logs, report, signin, walkthrough
 from assistant.allocation import Allocation, load
 from assistant.engine import Engine
 from assistant.errors import BadInput, BrowserMissing, ExitCode, Interrupted, IpbindError
+from assistant.exchanges import note_verified
 from assistant.human import TerminalHuman, interactive
+from assistant.opening import origin_of
 from assistant.outcome import KeyPlan, KeyResult, Mode, Outcome
 from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
@@ -76,6 +79,21 @@ def load_allocation(path: Path, allow_count: bool) -> Allocation:
         aliases=ALIASES,
         bindings={f.id: f.permissions for f in FLOWS.values() if f.mode == "third-party app"},
     )
+
+
+def verified_live(settings: BaseIpbindSettings, results: list[KeyResult]) -> list[str]:
+    """The exchanges whose every key read back whole from the exchange's own site (not a
+    mock on this machine): `ipbind exchanges` says "verified here"."""
+    done: dict[str, bool] = {}
+    for result in results:
+        exchange = result.plan.target.exchange
+        whole = result.status in ("verified", "unchanged") and not result.missing
+        done[exchange] = done.get(exchange, True) and whole and result.error is None
+    return [
+        exchange
+        for exchange, whole in done.items()
+        if whole and origin_of(settings, exchange) in FLOWS[exchange].origins
+    ]
 
 
 def exit_code_of(results: list[KeyResult], mode: Mode) -> ExitCode:
@@ -211,6 +229,8 @@ def _run(
     reporter.end_progress()
     ended.results = results
     code = exit_code_of(results, mode)
+    if mode != "plan":
+        note_verified(settings.state_home, verified_live(settings, results), str(date.today()))
     outcome = engine.outcome
     report_path = write_report(reporter, options, mode, outcome, run_dir, code, None, say=False)
     new_keys = hand_over_new_keys(reporter, options, results)

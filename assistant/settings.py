@@ -13,13 +13,11 @@ Secrets are `SecretStr`: they print as `**********` and reach a page only throug
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import typer
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,15 +38,9 @@ from assistant.errors import BadInput
 from assistant.mail import MailSettings
 from assistant.net import is_loopback_url
 from assistant.notify import NotifySettings
+from assistant.paths import APP_DIR, config_file
 from assistant.twofa import Totp
 from flows import SIGN_INS
-
-APP_DIR = Path(typer.get_app_dir("ipbind"))
-
-
-def config_file() -> Path:
-    """The TOML config file, looked up each time settings load (IPBIND_CONFIG overrides it)."""
-    return Path(os.environ.get("IPBIND_CONFIG", APP_DIR / "config.toml"))
 
 
 class TotpSetting(BaseModel):

@@ -16,9 +16,11 @@ from assistant import browser as browsers
 from assistant.allocation import Account, Allocation, documentation_ips
 from assistant.errors import BadInput, UserActionNeeded
 from assistant.outcome import ACCOUNT_LIST, Target
+from assistant.paths import overrides_dir
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
-from flows import FLOWS
-from flows.base import Binding, Flow, KeyInfo
+from flows import FLOWS, SIGN_INS
+from flows.base import COMMON, Binding, Flow, KeyInfo
+from flows.fixes import Fixes
 
 
 def targets_of(allocation: Allocation) -> dict[str, list[Target]]:
@@ -165,6 +167,10 @@ def preflight(
                 f"mock site, not {origin}"
             )
         problems.extend(credential_problems(settings, account))
+        try:
+            fixes_of(account.exchange)
+        except BadInput as err:  # a local fix that is no name, or aims a field elsewhere
+            problems.append(err.message)
         conf = settings.exchange(account.exchange)
         if conf.totp() is None and not can_ask:
             problems.append(
@@ -195,3 +201,11 @@ def credential_problems(settings: BaseIpbindSettings, account: Account) -> list[
             "them, or run with --headed and sign in yourself"
         ]
     return []
+
+
+def fixes_of(exchange: str) -> Fixes:
+    """The exchange's local fixes (`ipbind repair`), read and checked against its flow's
+    words: BadInput naming a bad one."""
+    flow = SIGN_INS[exchange]
+    words = [*COMMON.words, *getattr(flow, "vocabulary", COMMON).words]
+    return Fixes(exchange, words, overrides_dir())

@@ -56,6 +56,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
 from assistant.errors import (
+    BadInput,
     BrowserGone,
     SignInRefused,
     SiteChanged,
@@ -67,10 +68,11 @@ from assistant.net import unreachable_hint
 from assistant.twofa import Codes
 from flows.answers import Answers
 from flows.cards import Cards
+from flows.fixes import Fix, Fixes, check, name_and_role
 from flows.overlays import clear_overlays
 from flows.settle import Settler
 from flows.types import Binding, Credentials, Human, KeyInfo, NewKey, SignIn, words
-from flows.vocabulary import COMMON, Vocabulary
+from flows.vocabulary import COMMON, Vocabulary, Word
 from flows.wording import expected_of
 
 __all__ = [  # what flows and the engine take from here
@@ -412,15 +414,103 @@ class Flow(Answers, Cards):
         self.check_origin("the page asking for a credential")
         value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
         redactor.add(value)
-        self.outlined(field).fill(value)
+        target = self.outlined(field)
+        if not target.first.evaluate(TEXT_FIELD_JS):  # a fix, or a page, aiming it elsewhere
+            raise SiteChanged(
+                f"{self.name}: what ipbind would type a credential into is not a text field; "
+                "nothing was typed"
+            )
+        target.fill(value)
 
     def outlined(self, control: Locator) -> Locator:
         """`control`, about to be clicked, checked or typed into: in the walkthrough it is
         outlined on the page for a moment first (`pointer`), so that the person sees what
-        ipbind is about to use before it happens. Every action of a flow goes through here."""
+        ipbind is about to use before it happens. Every action of a flow goes through here,
+        and so through the local fixes (`fixed`)."""
+        control = self.fixed(control)
         if self.pointer is not None:
             self.pointer(control)
         return control
+
+    # -- local fixes (flows/fixes.py) --------------------------------------------------------
+
+    fixes: Fixes | None = None  # this exchange's, set by the one who opens the flow
+
+    def fixed(self, control: Locator) -> Locator:
+        """`control` as the local fixes find it (a renamed control by its new name too); in
+        a headed run, one of the flow's words that the settled page does not show is shown to
+        ipbind by the person, once (`repair`)."""
+        if self.fixes is None:
+            return control
+        control = self.fixes.rewrite(control)
+        if not self.headed:
+            return control
+        word = self.fixes.word_of(control)
+        if word is None:
+            return control
+        self.settle(until=control.first)
+        if not control.first.is_visible() and self.traffic.pending():  # a late answer
+            with suppress(PlaywrightTimeout):
+                control.first.wait_for(state="visible", timeout=self.timeout_ms)
+        if control.first.is_visible():
+            return control
+        return self.repair(control, word)
+
+    def repair(self, control: Locator, word: Word) -> Locator:
+        """The person clicks the control the page shows in place of `word`'s: the click is
+        caught (it only points), the element's role and name are read, and once they find
+        exactly that element under `control`'s scope, they are kept as a fix."""
+        assert self.fixes is not None
+        page = self.page
+        picked = page.locator(f"[{PICKED}]")
+        guesses = self.fixes.candidates(control, word)
+        page.evaluate(CATCH_PICK_JS, PICKED)
+        for guess in guesses:
+            with suppress(PlaywrightError):
+                guess.evaluate("el => el.setAttribute('data-ipbind-guess', '')", timeout=1000)
+        try:
+            self.human.hand_off(
+                page,
+                f"click the {word.what} that does what ipbind knows as {word.text!r} "
+                f"({len(guesses)} likely one(s) outlined); ipbind only takes note, and clicks "
+                "it itself",
+                picked,
+            )
+            found = name_and_role(picked)
+        finally:
+            with suppress(PlaywrightError):
+                page.evaluate(STOP_PICK_JS, PICKED)
+        try:
+            return self._keep_fix(control, word, found, picked)
+        finally:
+            with suppress(PlaywrightError):
+                page.evaluate(UNMARK_JS, PICKED)
+
+    def _keep_fix(
+        self, control: Locator, word: Word, found: tuple[str, str] | None, picked: Locator
+    ) -> Locator:
+        """The fix of `word` as the person showed it, kept once it finds exactly the element
+        they clicked (`picked`) where `control` looks."""
+        assert self.fixes is not None
+        looks_for = f"{word.what} {word.text!r}"
+        if found is None:
+            raise SiteChanged(f"{self.name}: the page shows no {looks_for}, and none was shown")
+        role, name = found
+        fix = Fix(word.text, word.what, name, role, "")
+        try:
+            check(fix, self.fixes.words, where=f"{self.name}: the control you clicked")
+        except BadInput as err:
+            raise SiteChanged(err.message) from None
+        fixed = self.fixes.rewrite(control, also=fix)
+        finds = fixed.evaluate_all(f"els => els.map((el) => el.hasAttribute('{PICKED}'))")
+        if finds[:1] != [True] or picked.count() != 1:
+            raise SiteChanged(
+                f"{self.name}: the {role} {name!r} you clicked is not told apart by its role and "
+                f"name where ipbind looks for {looks_for}; nothing was kept"
+            )
+        self.fixes.add(word, name, role)
+        logger.info("{}: {} is found as {} {!r} (a local fix)", self.name, looks_for, role, name)
+        return fixed
 
     @contextmanager
     def step(self, what: str) -> Iterator[None]:
@@ -436,7 +526,8 @@ class Flow(Answers, Cards):
         except (PlaywrightTimeout, AssertionError) as err:  # `expect` raises AssertionError
             raise SiteChanged(
                 f"{self.name}: {what}: the page no longer has what ipbind looks for "
-                f"({expected_of(err)})"
+                f"({expected_of(err)})",
+                hint=self.changed_hint(),
             ) from None
         except PlaywrightError as err:
             if "Target" in str(err) and "closed" in str(err):
@@ -450,6 +541,21 @@ class Flow(Answers, Cards):
                     hint=unreachable_hint(self.origin),
                 ) from None
             raise SiteChanged(f"{self.name}: {what}: {first_line(err)}") from None
+
+    def changed_hint(self) -> str:
+        """What to do about a page that lacks what ipbind looks for: show ipbind the control
+        in a headed run, or report it, with the local fixes it ran with (no secret in them)."""
+        hint = (
+            "The exchange's page may have changed. Run it again headed (`ipbind --headed "
+            "plan FILE`): where a control ipbind looks for is missing, it asks you to click "
+            "it, once, and remembers it. Or run again with -v and report it, with the debug "
+            "log and the trace it writes (neither holds a secret)."
+        )
+        if self.fixes:
+            hint += f" Your local fixes for {self.name}, to send with it: " + "; ".join(
+                self.fixes.lines()
+            )
+        return hint
 
     @contextmanager
     def uninterrupted(self) -> Iterator[None]:
@@ -472,7 +578,9 @@ class Flow(Answers, Cards):
 
     def appear(self, locator: Locator) -> Locator:
         """`locator` once it shows, within the step's timeout; seen within about 100 ms of
-        showing (see WAIT_TURN_S). A wait that runs out raises as Playwright's waits do."""
+        showing (see WAIT_TURN_S). A wait that runs out raises as Playwright's waits do. A
+        renamed control is found as the local fixes say (`fixed`)."""
+        locator = self.fixed(locator)
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             turn = min(WAIT_TURN_S, deadline - time.monotonic())
@@ -499,6 +607,55 @@ class Flow(Answers, Cards):
         with self.step("back to the API page"):
             self.page.go_back()
             self.appear(self.api_page_ready().first)
+
+
+# An element a credential may be typed into: a text input or area, or an editable element.
+TEXT_FIELD_JS = """(el) => el.isContentEditable || el.tagName === 'TEXTAREA' ||
+  (el.tagName === 'INPUT' && !['button', 'submit', 'reset', 'checkbox', 'radio', 'file',
+   'image', 'hidden', 'range', 'color'].includes((el.type || '').toLowerCase()))"""
+
+# The element the person clicked to show ipbind a control: marked by ipbind's own script
+# (never the site's markup), the click caught before the page sees it.
+PICKED = "data-ipbind-picked"
+CATCH_PICK_JS = """(mark) => {
+  document.querySelectorAll('[' + mark + ']').forEach((e) => e.removeAttribute(mark));
+  const style = document.createElement('style');
+  style.id = 'ipbind-guess-style';
+  style.textContent = '[data-ipbind-guess] { outline: 3px dashed #f0b90b !important; }';
+  document.head.append(style);
+  const swallow = (ev) => {
+    if (ev.target.closest && ev.target.closest('ipbind-banner')) return;
+    ev.preventDefault(); ev.stopImmediatePropagation();
+  };
+  const pick = (ev) => {
+    if (ev.target.closest && ev.target.closest('ipbind-banner')) return;
+    swallow(ev);
+    let el = ev.target.closest('button, a, input, textarea, select, label, [role]') || ev.target;
+    if (el.tagName === 'LABEL' && el.control) el = el.control;
+    el.setAttribute(mark, '');
+  };
+  window.__ipbindPick = { pick, swallow };
+  for (const kind of ['pointerdown', 'mousedown', 'pointerup', 'mouseup']) {
+    document.addEventListener(kind, swallow, true);
+  }
+  document.addEventListener('click', pick, true);
+}"""
+STOP_PICK_JS = """(mark) => {
+  const p = window.__ipbindPick;
+  if (p) {
+    for (const kind of ['pointerdown', 'mousedown', 'pointerup', 'mouseup']) {
+      document.removeEventListener(kind, p.swallow, true);
+    }
+    document.removeEventListener('click', p.pick, true);
+    window.__ipbindPick = null;
+  }
+  const guessed = document.querySelectorAll('[data-ipbind-guess]');
+  guessed.forEach((e) => e.removeAttribute('data-ipbind-guess'));
+  document.getElementById('ipbind-guess-style')?.remove();
+}"""
+UNMARK_JS = (
+    "(mark) => document.querySelectorAll('[' + mark + ']').forEach((e) => e.removeAttribute(mark))"
+)
 
 
 def origin_of(url: str) -> str:

@@ -143,7 +143,7 @@ class ProfileFlow(Flow):
         with self.step(f"{key.name!r}: Edit, {profile.ip_field!r}"):
             self.outlined(self.key_control(key.name, "button", self.words.edit)).click()
             self.restrict_on()
-            self.appear(field)
+            field = self.appear(field)  # as a local fix finds it, if the page renamed it
         with self.step(f"{key.name!r}: entering {len(add)} addresses in {profile.ip_field!r}"):
             self.settle()
             current = ips_in(field.input_value())

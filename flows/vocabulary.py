@@ -17,12 +17,57 @@ Each exchange module makes its words here, at the top, and no pattern of its own
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
 from typing import Literal
+
+from assistant import paths
 
 What = Literal[
     "button", "field", "choice", "switch", "dialog", "heading", "text", "label", "option"
 ]
+
+
+# The roles a word may be fixed to (flows/fixes.py), by what the word is on; a word on anything
+# else (a heading, a dialog's title, a text) is not for fixing.
+ROLES: dict[str, tuple[str, ...]] = {
+    "button": ("button", "link", "menuitem", "tab"),
+    "field": ("textbox", "spinbutton", "searchbox", "combobox"),
+    "choice": ("radio", "checkbox", "option"),
+    "switch": ("switch", "checkbox"),
+    "option": ("option", "radio"),
+}
+# What a selector looks like, and a control's name does not.
+SELECTOR = re.compile(
+    r"^\s*(css|xpath|text|id|internal|data-testid|role)\s*[=:]|[#\[\]>~{}\\]|^\s*[./]|::|//"
+)
+
+
+def fixed_names(exchange: str) -> dict[tuple[str, str], str]:
+    """The local fixes of `exchange` as (word, what) -> the name the page gives it, for the
+    installed command (`assistant.paths.fixes_at_import`); a fix that is no plain name of a
+    role its word may have is left out (a run refuses the file before it starts)."""
+    if not paths.fixes_at_import:
+        return {}
+    if exchange not in _FIXED:
+        found: dict[tuple[str, str], str] = {}
+        try:
+            data = tomllib.loads((paths.overrides_dir() / f"{exchange}.toml").read_text("utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        for fix in data.get("fix", []) if isinstance(data.get("fix"), list) else []:
+            if not isinstance(fix, dict):
+                continue
+            word, what, now, role = (fix.get(k) for k in ("word", "what", "now", "role"))
+            if not (isinstance(word, str) and isinstance(what, str) and isinstance(now, str)):
+                continue
+            if role in ROLES.get(what, ()) and now.strip() and not SELECTOR.search(now):
+                found[(word, what)] = now
+        _FIXED[exchange] = found
+    return _FIXED[exchange]
+
+
+_FIXED: dict[str, dict[tuple[str, str], str]] = {}
 
 
 def pattern_of(text: str, *, whole: bool = True) -> re.Pattern[str]:
@@ -60,6 +105,9 @@ class Vocabulary:
 
     def _add(self, text: str, what: What, *, promised: bool, whole: bool) -> re.Pattern[str]:
         pattern = pattern_of(text, whole=whole)
+        now = fixed_names(self.exchange).get((text, what))
+        if now is not None:  # a local fix: the page calls it otherwise here (flows/fixes.py)
+            pattern = any_of(pattern, pattern_of(now, whole=whole))
         self.words.append(Word(text, what, promised, pattern))
         return pattern
 

@@ -18,6 +18,9 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     if (HERE / "assistant").is_dir() and str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
+    from assistant import paths
+
+    paths.fixes_at_import = True  # the flows' words with the person's local fixes
     from assistant.cli import main as cli_main
 
     cli_main()

@@ -193,7 +193,7 @@ def test_exchanges_lists_the_supported_exchanges() -> None:
     # every exchange with its mode, its limit and its status; profiles and assisted ones too
     assert "mode: one by one" in lines["id: kraken"]
     assert "mode: bulk" in lines["id: okx"] and "max IPs: 20" in lines["id: okx"]
-    assert "max IPs: 6" in lines["id: cryptocom"] and "status: working *" in lines["id: cryptocom"]
+    assert "max IPs: 6" in lines["id: cryptocom"] and "status: model *" in lines["id: cryptocom"]
     assert "mode: assisted" in lines["id: bitget"] and "status: by hand" in lines["id: bitget"]
 
 
