@@ -448,10 +448,8 @@ class Flow(Answers, Cards):
         word = self.fixes.word_of(control)
         if word is None:
             return control
-        self.settle(until=control.first)
-        if not control.first.is_visible() and self.traffic.pending():  # a late answer
-            with suppress(PlaywrightTimeout):
-                control.first.wait_for(state="visible", timeout=self.timeout_ms)
+        with suppress(PlaywrightTimeout):  # as long as the step would have waited for it
+            control.first.wait_for(state="visible", timeout=self.timeout_ms)
         if control.first.is_visible():
             return control
         return self.repair(control, word)

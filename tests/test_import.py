@@ -267,6 +267,7 @@ def test_the_file_says_what_a_person_must_do_where_altrady_cannot_tell(tmp_path:
     assert [a.name for a in load_allocation(path, allow_count=False).accounts] == ["Old", "Spot"]
 
 
+@pytest.mark.full  # fast: the sync test's "Resolve" account, and test_journal's record
 def test_a_changed_allocation_removes_what_ipbind_added_before_and_keeps_the_persons_own(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
@@ -16,7 +17,9 @@ from assistant.exchanges import listing, note_verified
 from assistant.outcome import KeyPlan, KeyResult, Target
 from assistant.runner import Options, run, verified_live
 from assistant.settings import load_settings
+from assistant.targets import fixes_of
 from fixtures.mockex import MockExchanges
+from flows.base import Flow
 from tests.support import (
     MailboxHuman,
     altrady_ips,
@@ -81,7 +84,8 @@ def test_a_renamed_control_is_shown_once_headed_and_found_by_later_runs_headless
             "apply",
             first,
             Options(yes=True, allow_count=True),
-            settings=settings.model_copy(update={"headless": False}),
+            # The renamed button is looked for as long as a step waits, then asked for.
+            settings=settings.model_copy(update={"headless": False, "timeout": 3}),
             chromium=headed,
             person=person,
         )
@@ -96,6 +100,11 @@ def test_a_renamed_control_is_shown_once_headed_and_found_by_later_runs_headless
     assert 'role = "button"' in kept
     okx = next(e for e in listing() if e["id"] == "okx")
     assert okx["local_fixes"] == 1 and "1 local fix" in okx["status"]
+    # A later failure's "report it" carries the fix, as it could be sent upstream.
+    hint = Flow.changed_hint(SimpleNamespace(name="OKX", fixes=fixes_of("okx")))  # type: ignore[arg-type]
+    assert (
+        "Your local fixes for OKX, to send with it: button 'Send code' is button 'Get code'" in hint
+    )
 
     # A second run, headless, with two more addresses: nobody is asked anything.
     second = write_allocation(
