@@ -5,6 +5,8 @@ a fix that is a selector, or aims a field at a button, is refused before anythin
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,6 +25,7 @@ from flows.base import Flow
 from tests.support import (
     MailboxHuman,
     altrady_ips,
+    command_env,
     ipbind_here,
     keys_of,
     seeded_account,
@@ -202,3 +205,28 @@ def test_exchanges_says_what_is_known_model_tested_verified_here_and_local_fixes
     assert entries["binance"]["verified_here"] == "2026-12-06"
     assert entries["kraken"]["status"] == "model" and entries["kraken"]["local_fixes"] == 0
     assert entries["bitget"]["status"] == "by hand"
+
+
+def test_the_installed_command_reads_the_fixes_into_the_flows_words(tmp_path: Path) -> None:
+    """`ipbind` (and `python -m assistant`) build every flow's words with the local fixes,
+    so that a later run finds the control wherever a flow looks for it, headless too."""
+    folder = tmp_path / "overrides"
+    folder.mkdir()
+    (folder / "okx.toml").write_text(
+        '[[fix]]\nword = "Send code"\nwhat = "button"\nnow = "Get code"\nrole = "button"\n'
+    )
+    probe = (
+        "from assistant import paths; paths.fixes_at_import = True\n"
+        "from flows import FLOWS\n"
+        "okx, mexc = FLOWS['okx'].words.send_code, FLOWS['mexc'].words.send_code\n"
+        "print(*(bool(p.search(t)) for p, t in"
+        " ((okx, ' Get code '), (okx, 'Send code'), (mexc, 'Get code'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=command_env({"IPBIND_CONFIG": str(tmp_path / "config.toml")}),
+        timeout=60,
+    )
+    assert done.stdout.split() == ["True", "True", "False"], done.stderr  # okx's alone
