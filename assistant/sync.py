@@ -65,6 +65,8 @@ def whole(name: str, results: list[KeyResult]) -> tuple[bool, str]:
             return False, result.error.message
         if result.status == "not started":
             return False, "not started: another key could not be planned"
+        if result.status == "declined":
+            return False, "you answered no at the confirmation"
         if result.status not in ("verified", "unchanged") or result.missing:
             return False, f"{result.status}, {len(result.missing)} missing"
     return True, ""
