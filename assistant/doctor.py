@@ -243,7 +243,7 @@ def check_exchange(
 ) -> tuple[list[str], list[Problem]]:
     """Lines describing one configured exchange (secrets masked), and what would stop a run
     on it."""
-    flow = FLOWS[exchange]
+    flow = SIGN_INS[exchange]
     model = exchange_settings(flow.secrets)
     prefix = f"IPBIND_{exchange.upper()}__"
     lines: list[str] = []
@@ -404,12 +404,12 @@ def doctor(overrides: dict[str, Any], console: Console | None = None) -> ExitCod
     if not notify.reaches(settings.notify):
         say("  none reaches you from a timer: a check's findings are only in its output", "yellow")
 
-    say("Exchanges", "bold")
+    say("Exchanges (and Altrady, for `import` and `sync`)", "bold")
     merged = sources.merged()
-    configured = [fid for fid in FLOWS if isinstance(merged.get(fid), dict) and merged[fid]]
+    configured = [fid for fid in SIGN_INS if isinstance(merged.get(fid), dict) and merged[fid]]
     for exchange in configured:
         lines, found = check_exchange(exchange, merged[exchange], settings, sources)
-        say(f"  {exchange} ({FLOWS[exchange].name})")
+        say(f"  {exchange} ({SIGN_INS[exchange].name})")
         for line in lines:
             say(f"    {line}")
         problems += found

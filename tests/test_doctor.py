@@ -234,3 +234,19 @@ def test_notifications_say_what_reaches_you_and_keep_a_webhooks_token_hidden(
     assert line_of(out, "e-mail:") == "e-mail: to me@example.com through mail.example.com:465 (tls)"
     assert line_of(out, "desktop:").startswith("desktop: no desktop session here")
     assert "none reaches you" not in out
+
+
+def test_altradys_sign_in_for_import_and_sync_is_shown_with_its_pass_key_hidden(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pass_key = "amber river candle stone mirror"
+    monkeypatch.setenv("IPBIND_ALTRADY__USERNAME", "me@example.com")
+    monkeypatch.setenv("IPBIND_ALTRADY__PASSWORD", PASSWORD)
+    monkeypatch.setenv("IPBIND_ALTRADY__PASS_KEY", pass_key)
+
+    code, out = check()
+
+    assert code == ExitCode.OK, out
+    altrady = out[out.index("altrady (Altrady)") :]
+    assert "pass_key = set (hidden)" in altrady and "signs in at https://app.altrady.com" in altrady
+    assert leaks(out, {"password": PASSWORD, "pass key": pass_key}) == []
