@@ -36,6 +36,7 @@ from assistant.words import count
 JOURNAL_DIR = "journal"
 ADDED_FILE = "added.json"  # in JOURNAL_DIR: what ipbind added to each key, and still there
 KEEP = 30  # runs; older journals are deleted
+KEEP_KEYS = 500  # keys whose added addresses are remembered; the longest unchanged go first
 
 
 def allocation_id(targets: dict[str, list[Target]]) -> str:
@@ -151,11 +152,14 @@ class Journal:
             )
             if entry is None:
                 entry = {"account": whose, "names": [], "ips": []}
-                entries.append(entry)
+            else:
+                entries.remove(entry)
             entry["names"] = sorted(set(entry["names"]) | names)
             kept = [ip for ip in entry["ips"] if ip not in removed]
             entry["ips"] = kept + [ip for ip in result.added if ip not in kept]
-            self._keep_added(entries)
+            # The last changed last; the oldest go beyond KEEP_KEYS (a mock's every port, the
+            # demo's, would otherwise pile up).
+            self._keep_added([*entries, entry][-KEEP_KEYS:])
 
     def _added(self) -> list[dict[str, Any]]:
         try:
