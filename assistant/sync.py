@@ -16,19 +16,17 @@ that failure's (3, or 4 for a changed page).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Browser
 
-from assistant import browser as browsers
 from assistant import logs
 from assistant.errors import ExitCode, IpbindError
 from assistant.human import TerminalHuman, interactive
 from assistant.importer import (
     Read,
     altrady_settings,
+    browser_of,
     file_text,
     opened_altrady,
     read_altrady,
@@ -42,16 +40,6 @@ from assistant.settings import BaseIpbindSettings, load_settings
 from flows.base import Human
 
 SYNC_FILE = "altrady.toml"  # in the state folder, unless -o says where
-
-
-@contextmanager
-def browser_of(settings: BaseIpbindSettings, chromium: Browser | None) -> Iterator[Browser]:
-    """The browser given (tests), else one launched the one way every command launches."""
-    if chromium is not None:
-        yield chromium
-        return
-    with browsers.opened(settings) as launched:
-        yield launched
 
 
 def whole(name: str, results: list[KeyResult]) -> tuple[bool, str]:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from assistant.errors import ExitCode, UserActionNeeded
-from assistant.importer import exchange_named, file_text, with_exchanges
+from assistant.importer import exchange_named, file_text, import_allocation, with_exchanges
 from assistant.runner import Options, load_allocation
 from assistant.settings import load_settings
 from assistant.sync import sync
@@ -175,16 +175,20 @@ def test_a_bybit_key_named_by_its_api_key_is_never_replaced_by_a_new_one(
 
 
 def test_a_wrong_pass_key_stops_the_import_and_writes_nothing(
-    mock: MockExchanges, tmp_path: Path
+    mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "allocation.toml"
     wrong = "wrong horse battery staple twice"
-    env = altrady_env(mock, tmp_path, IPBIND_ALTRADY__PASS_KEY=wrong)
-    done = ipbind("import", "altrady", "-o", str(out), env=env)
-    assert done.returncode == ExitCode.USER_ACTION, done.stdout + done.stderr
-    assert "Altrady refused the pass key" in done.stderr
-    assert "IPBIND_ALTRADY__PASS_KEY" in done.stderr
-    assert wrong not in done.stdout + done.stderr
+    altrady = next(iter(mock.site("altrady").accounts.values()))
+    sign_in = {**login_of(mock, "altrady", altrady.totp_secret), "pass_key": wrong}
+    code = import_allocation(
+        "altrady", out, {"altrady": sign_in, "_env_file": None}, chromium=browser
+    )  # in this process, in the session's browser; no terminal
+    printed = capsys.readouterr()
+    assert code == ExitCode.USER_ACTION, printed.out + printed.err
+    assert "Altrady refused the pass key" in printed.err
+    assert "IPBIND_ALTRADY__PASS_KEY" in printed.err
+    assert wrong not in printed.out + printed.err
     assert not out.exists()
     assert list(tmp_path.glob(".allocation.toml.*")) == []  # no temporary file left
 
