@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from assistant.errors import BadInput
+from assistant.words import count
 
 ALTRADY_IPS_PER_KEY = 20
 
@@ -174,13 +175,13 @@ class Account(BaseModel):
             problems.append("the list is empty")
         elif len(values) != ALTRADY_IPS_PER_KEY and not ctx.get("allow_count"):
             problems.append(
-                f"{len(values)} addresses, but Altrady allocates "
+                f"{count(len(values), 'address')}, but Altrady allocates "
                 f"{ALTRADY_IPS_PER_KEY} per key (copy the whole list, or pass --allow-count)"
             )
         limit = ctx.get("max_ips", {}).get(exchange)
         if limit is not None and len(values) > limit:
             problems.append(
-                f"{len(values)} addresses, but {exchange} allows at most {limit} "
+                f"{count(len(values), 'address')}, but {exchange} allows at most {limit} "
                 "per key; nothing was changed"
             )
             if limit < ALTRADY_IPS_PER_KEY:  # the exchange's cap, not the user's list

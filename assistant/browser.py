@@ -143,13 +143,18 @@ def launch_args(
 HEADED = "--headed"
 
 
+def has_display() -> bool:
+    """Whether a browser window can open here (on Linux: a DISPLAY or WAYLAND_DISPLAY)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def require_display(window: str = HEADED) -> None:
     """BrowserMissing when a browser window cannot open here, in the words of what asked
     for one: `window` is the option that did (--headed: it can be dropped), or the command
     that always works in a window (it cannot)."""
-    if not sys.platform.startswith("linux"):
-        return
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    if has_display():
         return
     if window == HEADED:
         raise BrowserMissing(

@@ -214,18 +214,22 @@ def _run(
         outcome = engine.outcome if engine is not None else None
         if isinstance(err, Interrupted) and outcome is not None and outcome.changing:
             err = interruption(mode, outcome, signals)
-        where = write_report(reporter, options, mode, outcome, run_dir, err.exit_code, err)
+        where = write_report(
+            reporter, options, mode, outcome, run_dir, err.exit_code, err, say=False
+        )
         say_traces(reporter, outcome)
         ended.results, ended.error = results, err
-        return fail(reporter, options, mode, results, err, log_path, where)
+        return fail(reporter, options, mode, results, err, log_path, where, outcome)
     except KeyboardInterrupt:
         outcome = engine.outcome if engine is not None else None
         stop = interruption(mode, outcome, signals)
         results = outcome.results if outcome is not None else []  # each key, as read back
-        where = write_report(reporter, options, mode, outcome, run_dir, stop.exit_code, stop)
+        where = write_report(
+            reporter, options, mode, outcome, run_dir, stop.exit_code, stop, say=False
+        )
         say_traces(reporter, outcome)
         ended.results, ended.error = results, stop
-        return fail(reporter, options, mode, results, stop, log_path, where)
+        return fail(reporter, options, mode, results, stop, log_path, where, outcome)
     reporter.end_progress()
     ended.results = results
     code = exit_code_of(results, mode)
@@ -442,7 +446,10 @@ def fail(
     err: IpbindError,
     log_path: Path | None,
     report_path: Path | None = None,
+    outcome: Outcome | None = None,
 ) -> ExitCode:
+    """The run's end when it stopped: the summary of what each key holds, then where the
+    report is, then the error."""
     reporter.end_progress()
     logs.file_only().info("failed: {}", err.message)  # the reporter tells the user
     new_keys = hand_over_new_keys(reporter, options, results)  # created before the stop
@@ -459,10 +466,14 @@ def fail(
                 secrets_out=secrets_out,
             )
         )
+        if report_path is not None:  # on stderr, beside the JSON
+            reporter.say(f"{report_label(outcome)}: {report_path}", "dim")
     else:
         if results:  # stopped during the changes: what each key holds, as read back
             reporter.summary(results, mode)
         if new_keys:
             reporter.console.print(new_keys, markup=False, highlight=False, soft_wrap=True)
+        if report_path is not None:
+            reporter.say(f"{report_label(outcome)}: {report_path}", "dim")
         reporter.error(err, log_path)
     return err.exit_code

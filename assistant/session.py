@@ -63,7 +63,9 @@ def login(
             reporter.console,
             ask=interactive(),
             terminal=interactive(),
-            by_hand=True,
+            # Signing in by hand needs a window: at a terminal with no display, Enter is not
+            # offered for it (with no terminal either, the window's own error says how).
+            by_hand=browsers.has_display() or not interactive(),
             sessions=False,
         )
         flow_cls = FLOWS[exchange]

@@ -127,9 +127,24 @@ class Wizard:
         else:
             account["key"] = self.required(key_prompt(flow))
         if flow.scope != "account" and flow.mode != "third-party app":
-            extra = self.ask("Extra keys that get the same list (comma-separated; Enter for none)")
-            account["extra_keys"] = [k.strip() for k in extra.split(",") if k.strip()]
+            account["extra_keys"] = self.extra_keys(account["key"])
         return account
+
+    def extra_keys(self, key: str) -> list[str]:
+        """Asked again until no key is named twice (the main key among them): a list a file
+        would refuse is not kept to refuse every paste after it."""
+        while True:
+            extra = self.ask("Extra keys that get the same list (comma-separated; Enter for none)")
+            keys = [k.strip() for k in extra.split(",") if k.strip()]
+            twice = sorted({k for k in [key, *keys] if [key, *keys].count(k) > 1})
+            if not twice:
+                return keys
+            self.console.print(
+                f"{', '.join(map(repr, twice))} named twice: each key once (the main key is "
+                f"{key!r}). Type them again.",
+                style="yellow",
+                markup=False,
+            )
 
     def allocation(
         self, allow_count: bool, overrides: dict[str, Any]

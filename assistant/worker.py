@@ -20,7 +20,7 @@ from loguru import logger
 from playwright.sync_api import Browser, Page, StorageState
 from playwright.sync_api import Error as PlaywrightError
 
-from assistant import report
+from assistant import logs, report
 from assistant import trace as traces
 from assistant.errors import (
     BrowserGone,
@@ -279,9 +279,9 @@ class Worker:
             plan.to_remove = [ip for ip in plan.current if ip in former and ip not in target.ips]
             plan.retiring = bool(plan.to_remove)
         total = len(plan.current) - len(plan.to_remove) + len(plan.to_add)
-        if total > flow.max_ips:
+        if total > flow.max_ips and self.run.mode != "verify":  # verify changes nothing
             raise UserActionNeeded(
-                f"{flow.name}: {target.key!r} has {len(plan.current)} addresses; adding "
+                f"{flow.name}: {target.key!r} has {count(len(plan.current), 'address')}; adding "
                 f"{len(plan.to_add)} makes {total}, over the limit of {flow.max_ips}",
                 hint="Remove addresses you no longer use on the exchange, or rerun with "
                 "--replace to swap the old ones for Altrady's.",
@@ -589,7 +589,7 @@ class Worker:
         except Interrupted:
             raise  # the person stopped it: nothing to picture
         except IpbindError as err:
-            logger.info("failed: {}", err.message)  # the reporter tells the user
+            logs.file_only().info("failed: {}", err.message)  # the reporter tells the user
             self._screenshot(flow.page, f"{flow.id}-{what}")
             raise
 

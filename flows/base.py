@@ -310,6 +310,13 @@ class Flow(Answers, Cards):
             if self.credentials is None:  # no password configured: the person signs in
                 self.human.hand_off(self.page, f"sign in to {self.name}", ready.first)
                 self.codes.used_elsewhere()  # their code's step is spent for us too
+                if not ready.first.is_visible() and login.first.is_visible():
+                    raise UserActionNeeded(  # carried on before signing in: not a changed page
+                        f"{self.name}: you have not signed in yet (its sign-in form still "
+                        "shows); nothing was changed",
+                        hint=f"Run it again and sign in in the browser window first, or set "
+                        f"IPBIND_{self.id.upper()}__USERNAME and __PASSWORD.",
+                    )
             else:
                 logger.info("{}: signing in", self.name)
                 self.signed_in(ready, login)

@@ -190,7 +190,8 @@ def test_count_other_than_20(tmp_path: Path, count: int) -> None:
     ips = [f"203.0.113.{n}" for n in range(1, count + 1)]
     path = write_toml(tmp_path, account(ips=ips))
     message = refusal(path)
-    assert_names(message, 0, "My Binance", "ips", f"{count} addresses", "--allow-count")
+    noun = "address" if count == 1 else "addresses"  # counted as a person counts
+    assert_names(message, 0, "My Binance", "ips", f"{count} {noun}", "--allow-count")
     assert load_it(path, allow_count=True).accounts[0].ips == ips
 
 

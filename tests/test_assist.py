@@ -19,6 +19,7 @@ from support import (
     altrady_ips,
     code_after,
     current_code,
+    ipbind,
     seeded_account,
     write_allocation,
 )
@@ -180,3 +181,24 @@ def test_a_refused_loopback_origin_points_to_the_local_server_not_the_internet(
     assert refused in info.value.message, info.value.message
     assert info.value.hint is not None and "not running" in info.value.hint
     assert "internet connection" not in info.value.hint
+
+
+def test_with_v_an_error_is_printed_once(tmp_path: Path) -> None:
+    """-v shows the run's steps on stderr; the error that ends it is told once, in its own
+    words, not also as a log line."""
+    file = write_allocation(
+        tmp_path / "a.toml",
+        [{"exchange": "kraken", "name": "K", "key": "Altrady main", "ips": IPS}],
+    )
+    with closed_port() as port:
+        env = {
+            "IPBIND_CONFIG": str(tmp_path / "c"),
+            "IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"),
+            "IPBIND_KRAKEN__USERNAME": "me",
+            "IPBIND_KRAKEN__PASSWORD": "pw-for-this-test",
+            "IPBIND_KRAKEN__TOTP_SECRET": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+            "IPBIND_KRAKEN__BASE_URL": f"http://127.0.0.1:{port}",
+        }
+        done = ipbind("-v", "plan", str(file), "--allow-count", env=env)  # a browser of its own
+    assert done.returncode == ExitCode.USER_ACTION, done.stdout + done.stderr
+    assert (done.stdout + done.stderr).count("net::ERR_CONNECTION_REFUSED") == 1, done.stderr

@@ -415,6 +415,28 @@ def test_without_a_password_the_person_signs_in_and_the_run_goes_on(
     assert keys_of(mock, "binance")[0]["ips"] == IPS
 
 
+class CarriesOnWithoutSigningIn(SignsInThemselves):
+    """A person who presses Enter (twice) at the terminal before signing in."""
+
+    def hand_off(self, page: Page, message: str, done: Locator) -> None:
+        self.asked.append(message)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_carrying_on_before_signing_in_is_said_so_not_a_changed_page(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
+) -> None:
+    settings = settings_for(mock, "binance", tmp_path, username=None, password=None)
+    person = CarriesOnWithoutSigningIn("", "")
+    headed = settings.model_copy(update={"headless": False})
+    result = run_cli("plan", allocation(tmp_path), headed, browser, capsys, person=person)
+
+    assert result.code == ExitCode.USER_ACTION, result.out
+    assert "Binance: you have not signed in yet (its sign-in form still shows)" in result.out
+    assert "may have changed" not in result.out and "assist" not in result.out
+    assert person.asked == ["sign in to Binance"]
+
+
 @pytest.mark.full  # fast: the key found among near-namesakes (apply_adds_exactly_the_twenty)
 @pytest.mark.usefixtures("seeded")
 def test_a_single_key_is_found_by_its_label(

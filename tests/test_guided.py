@@ -412,6 +412,9 @@ def test_the_wizard_reads_right_and_refuses_test_net_at_paste_time(tmp_path: Pat
     child.expect("The key on Binance, by its label or API key: ")
     child.sendline("Altrady main")
     child.expect("Extra keys")
+    child.sendline("Altrady main")  # the main key again: asked again, not left to the paste
+    child.expect("'Altrady main' named twice")
+    child.expect("Extra keys")
     child.sendline("")
     child.expect("then an empty line")
     paste(child, IPS)  # TEST-NET: never Altrady's, and this run is against binance.com
@@ -716,3 +719,21 @@ def test_enter_before_the_page_shows_the_step_done_is_told_and_waited_on(
     assert "The page does not show that yet: sign in to Kraken in the browser window" in out
     assert out.index("does not show that yet") < out.index("Thanks, carrying on")
     assert next(presses, None) is None  # it waited a second time
+
+
+def test_login_at_a_terminal_without_a_display_offers_no_sign_in_by_hand(tmp_path: Path) -> None:
+    env = {"IPBIND_ARTIFACTS_DIR": str(tmp_path / "runs"), "IPBIND_CONFIG": str(tmp_path / "c")}
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY") and not k.startswith("IPBIND_")
+    }
+    full.update(env)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "assistant", "login", "kraken"], env=full, encoding="utf-8",
+        timeout=60, cwd=str(tmp_path),
+    )  # fmt: skip
+    child.expect("Kraken e-mail or username: ")
+    assert "sign in yourself" not in (child.before or "")
+    child.sendintr()
+    ended(child)

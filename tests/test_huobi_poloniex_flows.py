@@ -142,9 +142,17 @@ def test_poloniex_link_never_opened_is_not_verified_and_verify_says_it_is_pendin
     assert "confirmation link" in (results[0].error.hint or "")
     key = {k["label"]: k for k in account_state(mock, "poloniex")["keys"]}["Altrady extra 1"]
     assert key["ips"] == [] and key["pending"]["ips"] == IPS  # saved, not in effect
+    # The person's own address meanwhile: with the 20 pending, more than the key may hold,
+    # which verify (it changes nothing) does not hold against it.
+    site = mock.site("poloniex")
+    with mock.app.lock:
+        held = next(iter(site.accounts.values())).data["keys"]
+        own = next(k for k in held if k["label"] == "Altrady extra 1")
+        own["restricted"], own["ips"] = True, ["198.51.100.7"]
 
     verified = run_cli("verify", path, settings_for(mock, "poloniex", tmp_path), browser, capsys)
     assert verified.code != ExitCode.OK
+    assert "over the limit" not in verified.out, verified.out
     assert "poloniex · Altrady extra 1: not verified" in verified.out
     assert f"pending e-mail confirmation {len(IPS)}" in verified.out  # not "missing"
     assert "missing" not in verified.out
