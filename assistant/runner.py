@@ -27,6 +27,7 @@ from assistant.outcome import KeyPlan, KeyResult, Mode, Outcome
 from assistant.output import ConsoleReporter, new_keys_text, print_json, result_json
 from assistant.settings import BaseIpbindSettings, load_settings
 from assistant.stops import AS_CTRL_C, Stops, as_ctrl_c
+from assistant.targets import site_problems
 from assistant.words import count
 from flows import ALIASES, FLOWS
 from flows.base import Human
@@ -79,6 +80,21 @@ def load_allocation(path: Path, allow_count: bool) -> Allocation:
         aliases=ALIASES,
         bindings={f.id: f.permissions for f in FLOWS.values() if f.mode == "third-party app"},
     )
+
+
+def with_site_problems(
+    missing: BadInput, settings: BaseIpbindSettings, allocation: Allocation
+) -> BadInput:
+    """`missing` (no sign-in, nobody to ask), with the file's other problems a sign-in
+    would not get past (documentation addresses against a real site, …), said at once."""
+    try:
+        origins = {a.exchange: origin_of(settings, a.exchange) for a in allocation.accounts}
+    except BadInput as err:  # a BASE_URL ipbind refuses: said with it
+        return BadInput(f"{missing.message}\n{err.message}", hint=missing.hint)
+    others = site_problems(allocation, origins)
+    if not others:
+        return missing
+    return BadInput("\n".join([missing.message, *others]), hint=missing.hint)
 
 
 def verified_live(settings: BaseIpbindSettings, results: list[KeyResult]) -> list[str]:
@@ -162,14 +178,17 @@ def _run(
                 "apply asks before changing anything, and there is no terminal to ask: pass --yes"
             )
         # Each exchange's sign-in: settings, the keyring, a kept session, else asked here.
-        settings = signin.complete(
-            settings,
-            [account.exchange for account in allocation.accounts],
-            reporter.console,
-            ask=there and (options.asks_sign_in or not (options.yes or options.json_out)),
-            terminal=there,
-            by_hand=not settings.headless,
-        )
+        try:
+            settings = signin.complete(
+                settings,
+                [account.exchange for account in allocation.accounts],
+                reporter.console,
+                ask=there and (options.asks_sign_in or not (options.yes or options.json_out)),
+                terminal=there,
+                by_hand=not settings.headless,
+            )
+        except BadInput as missing:  # with what no sign-in would get past: all at once
+            raise with_site_problems(missing, settings, allocation) from None
         run_dir = logs.new_run_dir(settings.artifacts_dir)  # a name; made by logs.setup
         human = human or TerminalHuman(reporter, headless=settings.headless)
         human.headless = settings.headless

@@ -150,6 +150,24 @@ def preflight(
 ) -> None:
     """Before any browser: every setting that makes the run impossible, all at once
     (BadInput). `can_ask`: a terminal is there to ask for codes."""
+    problems = site_problems(allocation, origins)
+    for account in allocation.accounts:
+        if FLOWS[account.exchange].mode == "assisted":
+            continue
+        problems.extend(credential_problems(settings, account))
+        conf = settings.exchange(account.exchange)
+        if conf.totp() is None and not can_ask:
+            problems.append(
+                f"{account.exchange} needs authenticator codes and there is no terminal to "
+                f"ask: set IPBIND_{account.exchange.upper()}__TOTP_SECRET"
+            )
+    if problems:
+        raise BadInput("\n".join(dict.fromkeys(problems)))
+
+
+def site_problems(allocation: Allocation, origins: dict[str, str]) -> list[str]:
+    """What no sign-in would get past: an exchange with no flow, documentation addresses
+    against a real site, a local fix that cannot be used."""
     problems = []
     for account in allocation.accounts:
         if FLOWS[account.exchange].mode == "assisted":
@@ -166,19 +184,11 @@ def preflight(
                 "are documentation addresses (TEST-NET), accepted only against a local "
                 f"mock site, not {origin}"
             )
-        problems.extend(credential_problems(settings, account))
         try:
             fixes_of(account.exchange)
         except BadInput as err:  # a local fix that is no name, or aims a field elsewhere
             problems.append(err.message)
-        conf = settings.exchange(account.exchange)
-        if conf.totp() is None and not can_ask:
-            problems.append(
-                f"{account.exchange} needs authenticator codes and there is no terminal to "
-                f"ask: set IPBIND_{account.exchange.upper()}__TOTP_SECRET"
-            )
-    if problems:
-        raise BadInput("\n".join(dict.fromkeys(problems)))
+    return problems
 
 
 def credential_problems(settings: BaseIpbindSettings, account: Account) -> list[str]:

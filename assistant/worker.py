@@ -529,6 +529,11 @@ class Worker:
             return None
         with suppress(Interrupted, KeyboardInterrupt):  # a second Ctrl-C: no picture
             self._picture(flow, plan)
+        if plan.key is not None and any(ip not in after for ip in plan.target.ips):
+            try:  # saved before the stop, waiting for an e-mailed link: "pending", not missing
+                plan.pending = flow.pending(plan.key)
+            except (IpbindError, PlaywrightError, KeyboardInterrupt):
+                plan.pending = None
         return after
 
     def _create(self, flow: Flow, plan: KeyPlan, progress: Progress) -> KeyResult:

@@ -24,7 +24,7 @@ from support import (
     write_allocation,
 )
 
-from assistant.errors import ExitCode
+from assistant.errors import ExitCode, Interrupted
 from fixtures.mockex import MockExchanges
 
 IPS = altrady_ips()
@@ -255,3 +255,31 @@ def test_with_no_one_to_read_the_mail_apply_refuses_at_the_plan_naming_the_excha
     ) in result.out
     assert actions(mock, "huobi", "save_ips") == []
     assert mock.state("huobi")["inbox"] == []  # not even a code asked for
+
+
+class StopsAtTheLink(MailboxHuman):
+    """The person presses Ctrl-C when asked to open the e-mailed link."""
+
+    def open_emailed_link(self, exchange: str, purpose: str) -> bool:
+        raise Interrupted("interrupted while waiting for an e-mailed link")
+
+
+def test_a_stop_at_the_link_prompt_says_pending_not_missing(
+    mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mock.reset("poloniex", poloniex_seed())
+    path = write_allocation(
+        tmp_path / "allocation.toml",
+        [{"exchange": "poloniex", "name": "P", "key": "Altrady extra 1", "ips": IPS}],
+    )
+    stopped = run_cli(
+        "apply", path, settings_for(mock, "poloniex", tmp_path), browser, capsys,
+        person=StopsAtTheLink(mock, "poloniex"),
+    )  # fmt: skip
+    assert stopped.code == ExitCode.INTERRUPTED, stopped.out
+    key = {k["label"]: k for k in account_state(mock, "poloniex")["keys"]}["Altrady extra 1"]
+    assert key["pending"]["ips"] == IPS  # saved before the stop, waiting for the link
+    [line] = [ln for ln in stopped.out.splitlines() if ln.startswith("poloniex · Altrady")]
+    assert f"pending e-mail confirmation {len(IPS)}" in line and "missing" not in line
+    summary, report = stopped.out.index("Summary:"), stopped.out.index("Report")
+    assert summary < report  # the report's path after what each key holds

@@ -225,6 +225,8 @@ def test_plan_with_no_terminal_and_no_sign_in_exits_2_before_any_browser(tmp_pat
     assert result.returncode == ExitCode.BAD_INPUT, result.stdout + result.stderr
     said = " ".join((result.stdout + result.stderr).split())
     assert "IPBIND_KRAKEN__USERNAME" in said and "IPBIND_KRAKEN__PASSWORD" in said
+    # Every problem at once: the file's TEST-NET addresses against the real site too.
+    assert "are documentation addresses (TEST-NET), accepted only against a local" in said
     assert not (tmp_path / "runs").exists()  # stopped before the run's folder
 
 
