@@ -88,7 +88,12 @@ def read_line(
     stdin = stdin or sys.stdin
     console.print(f"{prompt}: ", end="", markup=False, highlight=False)
     while True:
-        if select.select([stdin.fileno()], [], [], WATCH_S)[0]:
+        try:
+            ready = select.select([stdin.fileno()], [], [], WATCH_S)[0]
+        except KeyboardInterrupt:
+            console.print()  # the prompt's line ends with the ^C
+            raise
+        if ready:
             line = stdin.readline()
             if not line:
                 raise EOFError

@@ -55,8 +55,13 @@ def typed() -> str:
 def _line(fd: int) -> str:
     # A terminal in canonical mode is readable once a whole line is typed, and each read
     # returns at most that line: nothing is left behind in Python's buffer.
-    while not select.select([fd], [], [], LOOK_S)[0]:
-        pass
+    try:
+        while not select.select([fd], [], [], LOOK_S)[0]:
+            pass
+    except KeyboardInterrupt:  # the prompt's line ends with the ^C: what follows, on its own
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        raise
     line = sys.stdin.readline()
     if not line:
         raise EOFError
