@@ -98,16 +98,10 @@ def trading_accounts(mock: MockExchanges) -> list[dict[str, Any]]:
 
 def settings_of_exchanges(mock: MockExchanges, tmp_path: Path) -> Any:
     """Each exchange's first seeded account (its own TOTP secret), on the mock."""
-    logins = {}
-    for site in EXCHANGES:
-        account = next(iter(mock.site(site).accounts.values()))
-        logins[site] = {
-            "username": account.username,
-            "password": account.password,
-            "totp_secret": account.totp_secret,
-            "totp_period": mock.site(site).totp_period,
-            "base_url": mock.base_url(site),
-        }
+    logins = {
+        site: login_of(mock, site, next(iter(mock.site(site).accounts.values())).totp_secret)
+        for site in EXCHANGES
+    }
     return load_settings(**logins, artifacts_dir=tmp_path / "runs", timeout=10, _env_file=None)
 
 
@@ -156,17 +150,9 @@ def test_a_bybit_key_named_by_its_api_key_is_never_replaced_by_a_new_one(
     allocation = write_allocation(
         tmp_path / "a.toml", [{"exchange": "bybit", "name": "My Bybit", "key": unbound["api_key"]}]
     )
+    secret = next(iter(mock.site("bybit").accounts.values())).totp_secret
     settings = load_settings(
-        bybit={
-            "username": next(iter(mock.site("bybit").accounts)),
-            "password": next(iter(mock.site("bybit").accounts.values())).password,
-            "totp_secret": next(iter(mock.site("bybit").accounts.values())).totp_secret,
-            "totp_period": mock.site("bybit").totp_period,
-            "base_url": mock.base_url("bybit"),
-        },
-        artifacts_dir=tmp_path / "runs",
-        timeout=10,
-        _env_file=None,
+        bybit=login_of(mock, "bybit", secret), artifacts_dir=tmp_path / "runs", _env_file=None
     )
     result = run_cli("plan", allocation, settings, browser, capsys)
     assert result.code == ExitCode.USER_ACTION, result.out
