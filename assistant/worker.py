@@ -243,7 +243,9 @@ class Worker:
             for plan in plans:
                 plan.error = err
             return plans
-        for plan in plans:
+        # Read last to first: a flow whose read leaves the key's own view open (Kraken,
+        # Huobi) then starts the first change from the view just read, not opening it again.
+        for plan in reversed(plans):
             try:
                 with self._failure_capture(flow, f"plan-{plan.target.key}"):
                     self._read_plan(flow, plan, keys)
