@@ -89,12 +89,10 @@ def assist(
                     assist_exchange(browser, exchange, address, mine, reporter, person, run_dir)
                 )
 
-        if chromium is not None:
-            each(chromium)
-        else:
-            # A visible browser, whatever the settings say: the person works in it.
-            with browsers.opened(settings, headless=False, window="`ipbind assist`") as own:
-                each(own)
+        # A visible browser, whatever the settings say: the person works in it.
+        window = "`ipbind assist`"
+        with browsers.opened(settings, headless=False, window=window, given=chromium) as own:
+            each(own)
     except (BadInput, UserActionNeeded, BrowserMissing) as err:
         reporter.error(err, None)
         return err.exit_code

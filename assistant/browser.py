@@ -207,11 +207,19 @@ def launch_for(
 
 @contextmanager
 def opened(
-    settings: BaseIpbindSettings, *, headless: bool | None = None, window: str = HEADED
+    settings: BaseIpbindSettings,
+    *,
+    headless: bool | None = None,
+    window: str = HEADED,
+    given: Browser | None = None,
 ) -> Iterator[Browser]:
     """The one way a command opens a browser: Playwright's driver kept out of Ctrl-C's way
     (`driver`), the browser `settings` name (`launch_for`), closed afterwards. A window
-    with no display to show it is said before Playwright's driver starts."""
+    with no display to show it is said before Playwright's driver starts. `given`: a
+    browser the caller already has (the tests' own), used as it is and left open."""
+    if given is not None:
+        yield given
+        return
     if not (settings.headless if headless is None else headless):
         require_display(window)
     with driver() as pw:

@@ -24,8 +24,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -245,16 +244,6 @@ def read_altrady(
     return Read(with_exchanges(found), flow.origin, session)
 
 
-@contextmanager
-def browser_of(settings: BaseIpbindSettings, chromium: Browser | None) -> Iterator[Browser]:
-    """The browser given (tests), else one launched the one way every command launches."""
-    if chromium is not None:
-        yield chromium
-        return
-    with browsers.opened(settings) as launched:
-        yield launched
-
-
 def import_allocation(
     source: str,
     output: Path,
@@ -272,7 +261,7 @@ def import_allocation(
         settings = altrady_settings(load_settings(**overrides), reporter, ask=interactive())
         human = TerminalHuman(reporter, headless=settings.headless)
         reporter.say(f"Signing in to Altrady at {origin_of(settings, Altrady.id)} …")
-        with browser_of(settings, chromium) as browser:
+        with browsers.opened(settings, given=chromium) as browser:
             read = read_altrady(browser, settings, human, ask=interactive())
         write_checked(output, file_text(read.accounts, read.origin))
     except IpbindError as err:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from playwright.sync_api import Browser
 
+from assistant import browser as browsers
 from assistant import logs
 from assistant.errors import ExitCode, IpbindError
 from assistant.human import TerminalHuman, interactive
 from assistant.importer import (
     Read,
     altrady_settings,
-    browser_of,
     file_text,
     opened_altrady,
     read_altrady,
@@ -80,7 +80,7 @@ def sync(
         path = output or settings.state_home / SYNC_FILE
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         reporter.say("1. Reading the allocation from Altrady", "bold")
-        with browser_of(settings, chromium) as browser:
+        with browsers.opened(settings, given=chromium) as browser:
             read = read_altrady(browser, settings, human, ask=ask)
         write_checked(path, file_text(read.accounts, read.origin))
         say_written(reporter, path, read.accounts)
@@ -120,7 +120,7 @@ def update_verified(
     if ready:
         reporter.say("3. Clicking Update in Altrady", "bold")
         try:
-            with browser_of(settings, chromium) as browser:
+            with browsers.opened(settings, given=chromium) as browser:
                 flow = opened_altrady(browser, settings, human, ask=ask, state=read.session)
                 try:
                     for name in ready:

@@ -163,8 +163,8 @@ def name_and_role(control: Locator) -> tuple[str, str] | None:
 
 
 def name_of(control: Locator) -> str:
-    match = SNAPSHOT.match(control.aria_snapshot(timeout=1000).splitlines()[0])
-    return (match.group("name") or "") if match else ""
+    found = name_and_role(control)
+    return found[1] if found else ""
 
 
 def quote(text: str) -> str:
