@@ -220,11 +220,15 @@ def banner(page: Page, title: str, text: str, kind: str = "step") -> None:
 
 
 def shown(page: Page) -> tuple[str, str] | None:
-    """The banner now on the page, as (title, kind): for the tests and for screenshots."""
-    found = page.evaluate(
-        """() => {
-          const h = document.documentElement.querySelector(':scope > ipbind-banner');
-          return h ? [h.getAttribute('data-title'), h.getAttribute('data-kind')] : null;
-        }"""
-    )
+    """The banner now on the page, as (title, kind), for the tests; None when there is none,
+    or when the page is between two documents (no document yet, or its context gone)."""
+    try:
+        found = page.evaluate(
+            """() => {
+              const h = document.documentElement?.querySelector(':scope > ipbind-banner');
+              return h ? [h.getAttribute('data-title'), h.getAttribute('data-kind')] : null;
+            }"""
+        )
+    except PlaywrightError:  # navigated away while it was read
+        return None
     return (found[0], found[1]) if found else None
