@@ -105,17 +105,10 @@ def settings_of_exchanges(mock: MockExchanges, tmp_path: Path) -> Any:
     return load_settings(**logins, artifacts_dir=tmp_path / "runs", timeout=10, _env_file=None)
 
 
-def test_import_writes_every_trading_account_asking_nothing_and_plan_reads_it(
-    mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: pytest.CaptureFixture[str]
-) -> None:
-    seed_altrady(mock)
-    out = tmp_path / "allocation.toml"
-    env = altrady_env(mock, tmp_path)
-    done = ipbind("import", "altrady", "-o", str(out), env=env)  # no terminal: nothing asked
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Type it here" not in done.stdout + done.stderr
+def assert_written_as_altrady_shows(mock: MockExchanges, out: Path) -> None:
+    """The file: every trading account of the mock Altrady, "Resolve" first, each with its
+    exchange, key, extra keys and addresses (Bybit: a binding, no list), 0600."""
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-
     seeded = trading_accounts(mock)
     allocation = load_allocation(out, allow_count=False)
     by_name = {account.name: account for account in allocation.accounts}
@@ -128,9 +121,43 @@ def test_import_writes_every_trading_account_asking_nothing_and_plan_reads_it(
         assert account.extra_keys == entry["extra_keys"]
         assert account.ips == entry["ips"]  # bybit: none (bound to Altrady instead)
     assert by_name["My Bybit"].binds
-    # It read and changed nothing: no "Update" clicked, and the pass key is nowhere.
+    # It read and changed nothing: no "Update" clicked.
     assert actions(mock, "altrady", "update") == []
     assert all(t["updates"] == 0 for t in trading_accounts(mock))
+
+
+def test_import_writes_every_trading_account_asking_nothing(
+    mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command's own code, in this process and the session's browser, with no terminal
+    (the installed command, and `plan` reading its file on every exchange: the full tier's
+    test below; `apply` of an imported file: the sync test)."""
+    seed_altrady(mock)
+    out = tmp_path / "allocation.toml"
+    altrady = next(iter(mock.site("altrady").accounts.values()))
+    pass_key = altrady.data["pass_key"]
+    sign_in = {**login_of(mock, "altrady", altrady.totp_secret), "pass_key": pass_key}
+    code = import_allocation(
+        "altrady", out, {"altrady": sign_in, "_env_file": None}, chromium=browser
+    )
+    printed = capsys.readouterr()
+    assert code == ExitCode.OK, printed.out + printed.err
+    assert "Type it here" not in printed.out + printed.err  # no terminal: nothing asked
+    assert_written_as_altrady_shows(mock, out)
+    assert pass_key not in out.read_text() + printed.out + printed.err
+
+
+@pytest.mark.full  # fast: the import in this process above, and sync applying its file
+def test_the_installed_import_writes_a_file_plan_reads_on_every_exchange(
+    mock: MockExchanges, tmp_path: Path, browser: Browser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_altrady(mock)
+    out = tmp_path / "allocation.toml"
+    env = altrady_env(mock, tmp_path)
+    done = ipbind("import", "altrady", "-o", str(out), env=env)  # no terminal: nothing asked
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Type it here" not in done.stdout + done.stderr
+    assert_written_as_altrady_shows(mock, out)
     pass_key = env["IPBIND_ALTRADY__PASS_KEY"]
     assert pass_key not in out.read_text() + done.stdout + done.stderr
 
