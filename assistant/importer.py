@@ -244,6 +244,23 @@ def read_altrady(
     return Read(with_exchanges(found), flow.origin, session)
 
 
+def import_into(
+    path: Path,
+    settings: BaseIpbindSettings,
+    human: TerminalHuman,
+    chromium: Browser | None,
+    *,
+    ask: bool,
+) -> Read:
+    """Altrady read (in `chromium`, else a browser of its own) and its allocation written to
+    `path` (`write_checked`), said: `import`'s whole job, and `sync`'s first step."""
+    with browsers.opened(settings, given=chromium) as browser:
+        read = read_altrady(browser, settings, human, ask=ask)
+    write_checked(path, file_text(read.accounts, read.origin))
+    say_written(human.reporter, path, read.accounts)
+    return read
+
+
 def import_allocation(
     source: str,
     output: Path,
@@ -261,16 +278,13 @@ def import_allocation(
         settings = altrady_settings(load_settings(**overrides), reporter, ask=interactive())
         human = TerminalHuman(reporter, headless=settings.headless)
         reporter.say(f"Signing in to Altrady at {origin_of(settings, Altrady.id)} …")
-        with browsers.opened(settings, given=chromium) as browser:
-            read = read_altrady(browser, settings, human, ask=interactive())
-        write_checked(output, file_text(read.accounts, read.origin))
+        import_into(output, settings, human, chromium, ask=interactive())
     except IpbindError as err:
         reporter.error(err)
         return err.exit_code
     except KeyboardInterrupt:
         reporter.say("Interrupted; nothing was written.", "yellow", error=True)
         return ExitCode.INTERRUPTED
-    say_written(reporter, output, read.accounts)
     reporter.say(f"Next: ipbind plan {output}")
     return ExitCode.OK
 

@@ -31,6 +31,7 @@ from loguru import logger
 
 from assistant.logs import redactor
 from assistant.outcome import KeyPlan, KeyResult, Mode, Target, names_of
+from assistant.paths import write_private
 from assistant.words import count
 
 JOURNAL_DIR = "journal"
@@ -171,13 +172,7 @@ class Journal:
     def _keep_added(self, entries: list[dict[str, Any]]) -> None:
         """Written whole (a temporary file, renamed), 0600; a failure is only logged."""
         try:
-            self.folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.folder.mkdir(mode=0o700, exist_ok=True)
-            temp = self.folder / f".{ADDED_FILE}.{os.getpid()}.{threading.get_ident()}"
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({"keys": entries}, out, indent=1)
-            os.replace(temp, self.folder / ADDED_FILE)
+            write_private(self.folder / ADDED_FILE, json.dumps({"keys": entries}, indent=1))
         except OSError as err:
             logger.debug("could not keep what ipbind added: {}", err)
 

@@ -24,15 +24,7 @@ from assistant import browser as browsers
 from assistant import logs
 from assistant.errors import ExitCode, IpbindError
 from assistant.human import TerminalHuman, interactive
-from assistant.importer import (
-    Read,
-    altrady_settings,
-    file_text,
-    opened_altrady,
-    read_altrady,
-    say_written,
-    write_checked,
-)
+from assistant.importer import Read, altrady_settings, import_into, opened_altrady
 from assistant.outcome import KeyResult
 from assistant.output import ConsoleReporter
 from assistant.runner import Ended, Options, run
@@ -80,10 +72,7 @@ def sync(
         path = output or settings.state_home / SYNC_FILE
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         reporter.say("1. Reading the allocation from Altrady", "bold")
-        with browsers.opened(settings, given=chromium) as browser:
-            read = read_altrady(browser, settings, human, ask=ask)
-        write_checked(path, file_text(read.accounts, read.origin))
-        say_written(reporter, path, read.accounts)
+        read = import_into(path, settings, human, chromium, ask=ask)
     except IpbindError as err:
         reporter.error(err)
         return err.exit_code

@@ -5,7 +5,6 @@ lists, and the settings checked before any browser starts."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,7 @@ from assistant import browser as browsers
 from assistant.allocation import Account, Allocation, documentation_ips
 from assistant.errors import BadInput, UserActionNeeded
 from assistant.outcome import ACCOUNT_LIST, Target
-from assistant.paths import overrides_dir
+from assistant.paths import overrides_dir, write_private
 from assistant.settings import BaseIpbindSettings, is_loopback_url, site_origin
 from flows import FLOWS, SIGN_INS
 from flows.base import COMMON, Binding, Flow, KeyInfo
@@ -72,12 +71,7 @@ class KeyNames:
             names = self._read()
             names.setdefault(exchange, {})[wanted] = name
             try:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                temp = self.path.with_name(f".{self.FILE}.{os.getpid()}")
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(names, out, indent=1)
-                os.replace(temp, self.path)
+                write_private(self.path, json.dumps(names, indent=1))
             except OSError as err:
                 logger.debug("could not keep the key's name: {}", err)
 

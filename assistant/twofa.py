@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -31,6 +30,7 @@ from loguru import logger
 
 from assistant.errors import SentInPage, UserActionNeeded
 from assistant.logs import redactor
+from assistant.paths import write_private
 
 MIN_SECRET_BYTES = 10  # 80 bits: the 16-character secrets exchanges have long handed out
 # The site's words for a code whose step it has already accepted once (replay protection).
@@ -140,12 +140,7 @@ class StepMemory:
         data = {site: t for site, t in self._read().items() if t > now}  # only live entries
         data[self.site] = until
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            part = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out)
-            os.replace(part, self.path)  # whole or not at all, for a run beside this one
+            write_private(self.path, json.dumps(data))
         except OSError as err:
             logger.debug("could not remember the last code's step: {}", err)
 

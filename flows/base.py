@@ -56,7 +56,6 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pydantic import SecretStr
 
 from assistant.errors import (
-    BadInput,
     BrowserGone,
     SignInRefused,
     SiteChanged,
@@ -68,11 +67,11 @@ from assistant.net import unreachable_hint
 from assistant.twofa import Codes
 from flows.answers import Answers
 from flows.cards import Cards
-from flows.fixes import Fix, Fixes, check, name_and_role
+from flows.fixes import Fixes
 from flows.overlays import clear_overlays
 from flows.settle import Settler
 from flows.types import Binding, Credentials, Human, KeyInfo, NewKey, SignIn, words
-from flows.vocabulary import COMMON, Vocabulary, Word
+from flows.vocabulary import COMMON, Vocabulary
 from flows.wording import expected_of
 
 __all__ = [  # what flows and the engine take from here
@@ -460,63 +459,7 @@ class Flow(Answers, Cards):
             control.first.wait_for(state="visible", timeout=self.timeout_ms)
         if control.first.is_visible():
             return control
-        return self.repair(control, word)
-
-    def repair(self, control: Locator, word: Word) -> Locator:
-        """The person clicks the control the page shows in place of `word`'s: the click is
-        caught (it only points), the element's role and name are read, and once they find
-        exactly that element under `control`'s scope, they are kept as a fix."""
-        assert self.fixes is not None
-        page = self.page
-        picked = page.locator(f"[{PICKED}]")
-        guesses = self.fixes.candidates(control, word)
-        page.evaluate(CATCH_PICK_JS, PICKED)
-        for guess in guesses:
-            with suppress(PlaywrightError):
-                guess.evaluate("el => el.setAttribute('data-ipbind-guess', '')", timeout=1000)
-        try:
-            self.human.hand_off(
-                page,
-                f"click the {word.what} that does what ipbind knows as {word.text!r} "
-                f"({len(guesses)} likely one(s) outlined); ipbind only takes note, and clicks "
-                "it itself",
-                picked,
-            )
-            found = name_and_role(picked)
-        finally:
-            with suppress(PlaywrightError):
-                page.evaluate(STOP_PICK_JS, PICKED)
-        try:
-            return self._keep_fix(control, word, found, picked)
-        finally:
-            with suppress(PlaywrightError):
-                page.evaluate(UNMARK_JS, PICKED)
-
-    def _keep_fix(
-        self, control: Locator, word: Word, found: tuple[str, str] | None, picked: Locator
-    ) -> Locator:
-        """The fix of `word` as the person showed it, kept once it finds exactly the element
-        they clicked (`picked`) where `control` looks."""
-        assert self.fixes is not None
-        looks_for = f"{word.what} {word.text!r}"
-        if found is None:
-            raise SiteChanged(f"{self.name}: the page shows no {looks_for}, and none was shown")
-        role, name = found
-        fix = Fix(word.text, word.what, name, role, "")
-        try:
-            check(fix, self.fixes.words, where=f"{self.name}: the control you clicked")
-        except BadInput as err:
-            raise SiteChanged(err.message) from None
-        fixed = self.fixes.rewrite(control, also=fix)
-        finds = fixed.evaluate_all(f"els => els.map((el) => el.hasAttribute('{PICKED}'))")
-        if finds[:1] != [True] or picked.count() != 1:
-            raise SiteChanged(
-                f"{self.name}: the {role} {name!r} you clicked is not told apart by its role and "
-                f"name where ipbind looks for {looks_for}; nothing was kept"
-            )
-        self.fixes.add(word, name, role)
-        logger.info("{}: {} is found as {} {!r} (a local fix)", self.name, looks_for, role, name)
-        return fixed
+        return self.fixes.shown_by(self.human, control, word, self.name)
 
     @contextmanager
     def step(self, what: str) -> Iterator[None]:
@@ -619,49 +562,6 @@ class Flow(Answers, Cards):
 TEXT_FIELD_JS = """(el) => el.isContentEditable || el.tagName === 'TEXTAREA' ||
   (el.tagName === 'INPUT' && !['button', 'submit', 'reset', 'checkbox', 'radio', 'file',
    'image', 'hidden', 'range', 'color'].includes((el.type || '').toLowerCase()))"""
-
-# The element the person clicked to show ipbind a control: marked by ipbind's own script
-# (never the site's markup), the click caught before the page sees it.
-PICKED = "data-ipbind-picked"
-CATCH_PICK_JS = """(mark) => {
-  document.querySelectorAll('[' + mark + ']').forEach((e) => e.removeAttribute(mark));
-  const style = document.createElement('style');
-  style.id = 'ipbind-guess-style';
-  style.textContent = '[data-ipbind-guess] { outline: 3px dashed #f0b90b !important; }';
-  document.head.append(style);
-  const swallow = (ev) => {
-    if (ev.target.closest && ev.target.closest('ipbind-banner')) return;
-    ev.preventDefault(); ev.stopImmediatePropagation();
-  };
-  const pick = (ev) => {
-    if (ev.target.closest && ev.target.closest('ipbind-banner')) return;
-    swallow(ev);
-    let el = ev.target.closest('button, a, input, textarea, select, label, [role]') || ev.target;
-    if (el.tagName === 'LABEL' && el.control) el = el.control;
-    el.setAttribute(mark, '');
-  };
-  window.__ipbindPick = { pick, swallow };
-  for (const kind of ['pointerdown', 'mousedown', 'pointerup', 'mouseup']) {
-    document.addEventListener(kind, swallow, true);
-  }
-  document.addEventListener('click', pick, true);
-}"""
-STOP_PICK_JS = """(mark) => {
-  const p = window.__ipbindPick;
-  if (p) {
-    for (const kind of ['pointerdown', 'mousedown', 'pointerup', 'mouseup']) {
-      document.removeEventListener(kind, p.swallow, true);
-    }
-    document.removeEventListener('click', p.pick, true);
-    window.__ipbindPick = null;
-  }
-  const guessed = document.querySelectorAll('[data-ipbind-guess]');
-  guessed.forEach((e) => e.removeAttribute('data-ipbind-guess'));
-  document.getElementById('ipbind-guess-style')?.remove();
-}"""
-UNMARK_JS = (
-    "(mark) => document.querySelectorAll('[' + mark + ']').forEach((e) => e.removeAttribute(mark))"
-)
 
 
 def origin_of(url: str) -> str:

@@ -26,14 +26,76 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from loguru import logger
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
-from assistant.errors import BadInput
-from flows.vocabulary import ROLES, SELECTOR, Word, any_of, pattern_of
+from assistant.errors import BadInput, SiteChanged
+from assistant.paths import write_private
+from flows.types import Human
+from flows.vocabulary import Word, any_of, pattern_of
+
+# The roles a word may be fixed to, by what the word is on; a word on anything
+# else (a heading, a dialog's title, a text) is not for fixing.
+ROLES: dict[str, tuple[str, ...]] = {
+    "button": ("button", "link", "menuitem", "tab"),
+    "field": ("textbox", "spinbutton", "searchbox", "combobox"),
+    "choice": ("radio", "checkbox", "option"),
+    "switch": ("switch", "checkbox"),
+    "option": ("option", "radio"),
+}
+# What a selector looks like, and a control's name does not.
+SELECTOR = re.compile(
+    r"^\s*(css|xpath|text|id|internal|data-testid|role)\s*[=:]|[#\[\]>~{}\\]|^\s*[./]|::|//"
+)
+
+# The element the person clicked to show ipbind a control: marked by ipbind's own script
+# (never the site's markup), the click caught before the page sees it.
+PICKED = "data-ipbind-picked"
+CATCH_PICK_JS = """(mark) => {
+  document.querySelectorAll('[' + mark + ']').forEach((e) => e.removeAttribute(mark));
+  const style = document.createElement('style');
+  style.id = 'ipbind-guess-style';
+  style.textContent = '[data-ipbind-guess] { outline: 3px dashed #f0b90b !important; }';
+  document.head.append(style);
+  const swallow = (ev) => {
+    if (ev.target.closest && ev.target.closest('ipbind-banner')) return;
+    ev.preventDefault(); ev.stopImmediatePropagation();
+  };
+  const pick = (ev) => {
+    if (ev.target.closest && ev.target.closest('ipbind-banner')) return;
+    swallow(ev);
+    let el = ev.target.closest('button, a, input, textarea, select, label, [role]') || ev.target;
+    if (el.tagName === 'LABEL' && el.control) el = el.control;
+    el.setAttribute(mark, '');
+  };
+  window.__ipbindPick = { pick, swallow };
+  for (const kind of ['pointerdown', 'mousedown', 'pointerup', 'mouseup']) {
+    document.addEventListener(kind, swallow, true);
+  }
+  document.addEventListener('click', pick, true);
+}"""
+STOP_PICK_JS = """(mark) => {
+  const p = window.__ipbindPick;
+  if (p) {
+    for (const kind of ['pointerdown', 'mousedown', 'pointerup', 'mouseup']) {
+      document.removeEventListener(kind, p.swallow, true);
+    }
+    document.removeEventListener('click', p.pick, true);
+    window.__ipbindPick = null;
+  }
+  const guessed = document.querySelectorAll('[data-ipbind-guess]');
+  guessed.forEach((e) => e.removeAttribute('data-ipbind-guess'));
+  document.getElementById('ipbind-guess-style')?.remove();
+}"""
+UNMARK_JS = (
+    "(mark) => document.querySelectorAll('[' + mark + ']').forEach((e) => e.removeAttribute(mark))"
+)
 
 SNAPSHOT = re.compile(r'^- (?P<role>[a-z]+)(?: "(?P<name>(?:[^"\\]|\\.)*)")?')
 
@@ -126,15 +188,13 @@ class Fixes:
         check(fix, self.words, where=f"the fix of {word.what} {word.text!r}")
         self.fixes[(fix.word, fix.what)] = fix
         if self.path is not None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             text = "# ipbind's local fixes for this exchange (`ipbind repair EXCHANGE --list`)\n"
             for f in self.fixes.values():
                 text += (
                     f"\n[[fix]]\nword = {quote(f.word)}\nwhat = {quote(f.what)}\n"
                     f"now = {quote(f.now)}\nrole = {quote(f.role)}\ndate = {quote(f.date)}\n"
                 )
-            self.path.touch(mode=0o600, exist_ok=True)
-            self.path.write_text(text, encoding="utf-8")
+            write_private(self.path, text)
         return fix
 
     def candidates(self, locator: Locator, word: Word, limit: int = 3) -> list[Locator]:
@@ -150,6 +210,65 @@ class Fixes:
                     scored.append((ratio, control))
         scored.sort(key=lambda pair: -pair[0])
         return [control for _, control in scored[:limit]]
+
+    def shown_by(self, human: Human, control: Locator, word: Word, flow_name: str) -> Locator:
+        """The person clicks the control the page shows in place of `word`'s: the click is
+        caught (it only points), the element's role and name are read, and once they find
+        exactly that element where `control` looks, they are kept as a fix."""
+        page = control.page
+        picked = page.locator(f"[{PICKED}]")
+        guesses = self.candidates(control, word)
+        page.evaluate(CATCH_PICK_JS, PICKED)
+        for guess in guesses:
+            with suppress(PlaywrightError):
+                guess.evaluate("el => el.setAttribute('data-ipbind-guess', '')", timeout=1000)
+        try:
+            human.hand_off(
+                page,
+                f"click the {word.what} that does what ipbind knows as {word.text!r} "
+                f"({len(guesses)} likely one(s) outlined); ipbind only takes note, and clicks "
+                "it itself",
+                picked,
+            )
+            found = name_and_role(picked)
+        finally:
+            with suppress(PlaywrightError):
+                page.evaluate(STOP_PICK_JS, PICKED)
+        try:
+            return self._keep(control, word, found, picked, flow_name)
+        finally:
+            with suppress(PlaywrightError):
+                page.evaluate(UNMARK_JS, PICKED)
+
+    def _keep(
+        self,
+        control: Locator,
+        word: Word,
+        found: tuple[str, str] | None,
+        picked: Locator,
+        flow_name: str,
+    ) -> Locator:
+        """The fix of `word` as the person showed it, kept once it finds exactly the element
+        they clicked (`picked`) where `control` looks."""
+        looks_for = f"{word.what} {word.text!r}"
+        if found is None:
+            raise SiteChanged(f"{flow_name}: the page shows no {looks_for}, and none was shown")
+        role, name = found
+        fix = Fix(word.text, word.what, name, role, "")
+        try:
+            check(fix, self.words, where=f"{flow_name}: the control you clicked")
+        except BadInput as err:
+            raise SiteChanged(err.message) from None
+        fixed = self.rewrite(control, also=fix)
+        finds = fixed.evaluate_all(f"els => els.map((el) => el.hasAttribute('{PICKED}'))")
+        if finds[:1] != [True] or picked.count() != 1:
+            raise SiteChanged(
+                f"{flow_name}: the {role} {name!r} you clicked is not told apart by its role "
+                f"and name where ipbind looks for {looks_for}; nothing was kept"
+            )
+        self.add(word, name, role)
+        logger.info("{}: {} is found as {} {!r} (a local fix)", flow_name, looks_for, role, name)
+        return fixed
 
 
 def name_and_role(control: Locator) -> tuple[str, str] | None:
@@ -173,24 +292,41 @@ def quote(text: str) -> str:
 
 def check(fix: Fix, words: list[Word], *, where: str) -> None:
     """BadInput naming what is wrong with a fix: a word the exchange's flow does not look
-    for, a selector in place of a name, a role its word cannot be (a field aimed at a
-    button)."""
+    for, or a name that cannot be used (`check_name`)."""
     known = {(w.text, w.what) for w in words}
     if (fix.word, fix.what) not in known:
         raise BadInput(f"{where}: ipbind looks for no {fix.what} {fix.word!r} on this exchange")
+    check_name(fix, where=where)
+
+
+def check_name(fix: Fix, *, where: str) -> None:
+    """BadInput for a fix whose name cannot be used, whatever the exchange: a selector in
+    place of a name, a role its word cannot be (a field aimed at a button)."""
     if not fix.now.strip() or SELECTOR.search(fix.now):
         raise BadInput(
             f"{where}: now = {fix.now!r} is a selector, not a control's name; ipbind finds "
             "controls by their role and name only (run headed and click the control instead)"
         )
-    if fix.role not in ROLES[fix.what]:
+    roles = ROLES.get(fix.what, ())
+    if fix.role not in roles:
         raise BadInput(
             f"{where}: role = {fix.role!r}: a {fix.what} cannot be found as a {fix.role} "
-            f"(one of: {', '.join(ROLES[fix.what])}); a field is never aimed at a button"
+            f"(one of: {', '.join(roles)}); a field is never aimed at a button"
         )
 
 
 def read(path: Path, words: list[Word]) -> list[Fix]:
+    """The fixes in `path`, each checked against the exchange's `words` (BadInput naming the
+    first bad one)."""
+    fixes = entries(path)
+    for number, fix in enumerate(fixes, 1):
+        check(fix, words, where=f"{path}: fix {number}")
+    return fixes
+
+
+def entries(path: Path) -> list[Fix]:
+    """The fixes a file holds, each with its texts (BadInput for a file that is no file of
+    fixes), not yet checked against any exchange's words."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
@@ -202,9 +338,13 @@ def read(path: Path, words: list[Word]) -> list[Fix]:
             isinstance(entry.get(k), str) for k in ("word", "what", "now", "role")
         ):
             raise BadInput(f"{where}: needs word, what, now and role, each a text")
-        fix = Fix(
-            entry["word"], entry["what"], entry["now"], entry["role"], str(entry.get("date", ""))
+        fixes.append(
+            Fix(
+                entry["word"],
+                entry["what"],
+                entry["now"],
+                entry["role"],
+                str(entry.get("date", "")),
+            )
         )
-        check(fix, words, where=where)
-        fixes.append(fix)
     return fixes

@@ -17,30 +17,15 @@ Each exchange module makes its words here, at the top, and no pattern of its own
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from typing import Literal
 
 from assistant import paths
+from assistant.errors import BadInput
 
 What = Literal[
     "button", "field", "choice", "switch", "dialog", "heading", "text", "label", "option"
 ]
-
-
-# The roles a word may be fixed to (flows/fixes.py), by what the word is on; a word on anything
-# else (a heading, a dialog's title, a text) is not for fixing.
-ROLES: dict[str, tuple[str, ...]] = {
-    "button": ("button", "link", "menuitem", "tab"),
-    "field": ("textbox", "spinbutton", "searchbox", "combobox"),
-    "choice": ("radio", "checkbox", "option"),
-    "switch": ("switch", "checkbox"),
-    "option": ("option", "radio"),
-}
-# What a selector looks like, and a control's name does not.
-SELECTOR = re.compile(
-    r"^\s*(css|xpath|text|id|internal|data-testid|role)\s*[=:]|[#\[\]>~{}\\]|^\s*[./]|::|//"
-)
 
 
 def fixed_names(exchange: str) -> dict[tuple[str, str], str]:
@@ -50,19 +35,20 @@ def fixed_names(exchange: str) -> dict[tuple[str, str], str]:
     if not paths.fixes_at_import:
         return {}
     if exchange not in _FIXED:
+        from flows import fixes  # it builds on this module's words: imported once they exist
+
+        path = paths.overrides_dir() / f"{exchange}.toml"
         found: dict[tuple[str, str], str] = {}
         try:
-            data = tomllib.loads((paths.overrides_dir() / f"{exchange}.toml").read_text("utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        for fix in data.get("fix", []) if isinstance(data.get("fix"), list) else []:
-            if not isinstance(fix, dict):
+            kept = fixes.entries(path) if path.is_file() else []
+        except BadInput:
+            kept = []
+        for fix in kept:
+            try:
+                fixes.check_name(fix, where=str(path))
+            except BadInput:
                 continue
-            word, what, now, role = (fix.get(k) for k in ("word", "what", "now", "role"))
-            if not (isinstance(word, str) and isinstance(what, str) and isinstance(now, str)):
-                continue
-            if role in ROLES.get(what, ()) and now.strip() and not SELECTOR.search(now):
-                found[(word, what)] = now
+            found[(fix.word, fix.what)] = fix.now
         _FIXED[exchange] = found
     return _FIXED[exchange]
 

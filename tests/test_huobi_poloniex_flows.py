@@ -71,6 +71,12 @@ def allocation(tmp_path: Path, exchange: str) -> Path:
     return write_allocation(tmp_path / "allocation.toml", [account])
 
 
+def one_poloniex_key(tmp_path: Path) -> Path:
+    """Poloniex's "Altrady extra 1" alone, with the 20 addresses."""
+    account = {"exchange": "poloniex", "name": "P", "key": "Altrady extra 1", "ips": IPS}
+    return write_allocation(tmp_path / "allocation.toml", [account])
+
+
 def lists(mock: MockExchanges, site: str, by: str) -> dict[str, list[str]]:
     return {k[by]: k["ips"] for k in account_state(mock, site)["keys"]}
 
@@ -129,10 +135,7 @@ def test_poloniex_link_never_opened_is_not_verified_and_verify_says_it_is_pendin
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mock.reset("poloniex", poloniex_seed())
-    path = write_allocation(
-        tmp_path / "allocation.toml",
-        [{"exchange": "poloniex", "name": "P", "key": "Altrady extra 1", "ips": IPS}],
-    )
+    path = one_poloniex_key(tmp_path)
     human = MailboxHuman(mock, "poloniex", open_links=False)
     results = run_engine(settings_for(mock, "poloniex", tmp_path), path, browser, human)
 
@@ -268,10 +271,7 @@ def test_a_stop_at_the_link_prompt_says_pending_not_missing(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mock.reset("poloniex", poloniex_seed())
-    path = write_allocation(
-        tmp_path / "allocation.toml",
-        [{"exchange": "poloniex", "name": "P", "key": "Altrady extra 1", "ips": IPS}],
-    )
+    path = one_poloniex_key(tmp_path)
     stopped = run_cli(
         "apply", path, settings_for(mock, "poloniex", tmp_path), browser, capsys,
         person=StopsAtTheLink(mock, "poloniex"),
