@@ -15,6 +15,7 @@ from rich.table import Table
 
 from assistant.allocation import ALTRADY_IPS_PER_KEY
 from assistant.errors import BadInput
+from assistant.paths import write_private
 from assistant.settings import APP_DIR, load_settings
 from assistant.targets import fixes_of
 from flows import FLOWS
@@ -52,8 +53,7 @@ def note_verified(state_home: Path, exchanges: list[str], day: str) -> None:
         return
     known = verified_here(state_home) | dict.fromkeys(exchanges, day)
     try:
-        state_home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        (state_home / VERIFIED_FILE).write_text(json.dumps(known, indent=1), encoding="utf-8")
+        write_private(state_home / VERIFIED_FILE, json.dumps(known, indent=1))
     except OSError as err:
         logger.debug("could not note the exchanges verified here: {}", err)
 

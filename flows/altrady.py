@@ -140,7 +140,7 @@ class Altrady(Flow):
         return TradingAccount(
             name=row.name,
             key=key,
-            ips=ips_in(text + "\n" + "\n".join(values)),
+            ips=ips_in(whole),
             extra_keys=[k for k in keys if k != key],
             resolve=resolve,
             shown=(*row.shown, *(line.strip() for line in text.splitlines() if line.strip())),
