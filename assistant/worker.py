@@ -566,15 +566,22 @@ class Worker:
 
     def _read_back(self, flow: Flow, plan: KeyPlan, *, once: bool = False) -> list[str]:
         """The key's list from a fresh load of the API page: what the server saved, not what
-        was typed. A list that lacks what was just saved is read once more after the page
-        has settled again, before the key is called "not verified"."""
+        was typed. Where the whole list is known (nothing was to be removed: what was there
+        and what was saved), the page is read as soon as it shows all of it. A list that
+        lacks any of it is read once more after the page has settled fully, before the key
+        is called "not verified" (or one of the person's own addresses "gone")."""
         assert plan.key is not None
         self.run.reporter.status(self.exchange, f"Reading back {plan.target.key!r} on {flow.name}")
+        kept = [ip for ip in plan.current if ip not in plan.to_remove]
+        whole = [*kept, *(ip for ip in plan.target.ips if ip not in kept)]
         flow.checking = True
         try:
-            flow.open()
-            after = flow.read(plan.key)
-            if not once and any(ip not in after for ip in plan.target.ips):
+            with flow.settler.expecting(None if plan.to_remove else whole):
+                flow.open()
+                after = flow.read(plan.key)
+            if all(ip in after for ip in whole):
+                flow.settler.vouch()  # the picture that follows needs no second wait
+            elif not once:
                 logger.info(
                     "{}: {!r}: the list read back is short; reading it once more",
                     flow.name,

@@ -89,7 +89,7 @@ class Kraken(Flow):
         self.leave_edit_view()
         with self.step(f"{key.name!r}: reading the IP whitelist"):
             self.edit(key)
-            self.settle()
+            self.settle(reading=True)
             if not self.switch().is_checked():
                 found = []
             elif self.newer_form():

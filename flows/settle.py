@@ -7,7 +7,8 @@ and the assisted mode use it alike."""
 from __future__ import annotations
 
 import time
-from contextlib import suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
@@ -32,6 +33,15 @@ CHANGES_JS = """(() => {
     addEventListener(kind, count, true);
   Object.defineProperty(window, "__ipbindChanges", { get: () => [changes.page, changes.count] });
 })();"""
+# Whether the page shows every one of the addresses given, each as a word of its own, in its
+# text or in a field shown (see `Settler.expecting`).
+HOLDS_JS = """(wanted) => {
+  const parts = [document.body ? document.body.innerText : ""];
+  for (const el of document.querySelectorAll("input, textarea"))
+    if (el.value && el.checkVisibility()) parts.push(el.value);
+  const words = new Set(parts.join(" ").split(/[^0-9A-Fa-f:.\\/]+/));
+  return wanted.every((ip) => words.has(ip));
+}"""
 
 
 class Traffic:
@@ -91,15 +101,49 @@ class Settler:
         self.traffic = Traffic(page)
         page.add_init_script(CHANGES_JS)
         self._settled: tuple[object, float] | None = None  # the page's changes, and when
+        self.expected: tuple[str, ...] = ()  # see `expecting`
 
-    def settle(self, timeout_ms: float, name: str, until: Locator | None = None) -> bool:
+    @contextmanager
+    def expecting(self, addresses: Sequence[str] | None) -> Iterator[None]:
+        """While reading back a list whose every entry is known (what was there, and what was
+        just saved), a settle made to read (`reading`: the last before the list is read,
+        nothing clicked after it) ends as soon as the page shows them all, quiet window or
+        not: that the page holds everything is proof, where "found nothing" is not. Never a
+        settle before a click: a list still re-rendering can take the click's target away.
+        Whoever reads checks what they read against the same list, and settles fully if it
+        falls short (a page may show an address in another key's list first)."""
+        self.expected = tuple(addresses or ())
+        try:
+            yield
+        finally:
+            self.expected = ()
+
+    def holds_expected(self) -> bool:
+        """Whether the page shows every address `expecting` gave (False without any)."""
+        if not self.expected:
+            return False
+        try:
+            return bool(self.page.evaluate(HOLDS_JS, list(self.expected)))
+        except PlaywrightError:  # between two pages
+            return False
+
+    def vouch(self) -> None:
+        """The page as it is now is as good as settled (its whole list was read from it): a
+        settle that finds it unchanged since is done at once."""
+        changes = self.changes()
+        self._settled = None if changes is None else (changes, time.monotonic())
+
+    def settle(
+        self, timeout_ms: float, name: str, until: Locator | None = None, *, reading: bool = False
+    ) -> bool:
         """Waits until the page has settled: no busy indicator shows (a spinner, i.e. a
         `role=progressbar` without a value, or `aria-busy=true`) and none of its requests
         has been in flight for QUIET_MS. Quick on a page that has been quiet that long
         already; gives up after the step timeout (a page that never stops polling is read as
         it is then: the engine's re-read of a short read-back covers that). At once on a page
         that has seen no change and no request since it was last found settled. With
-        `until`, returns as soon as that shows, settled or not. Whether it settled."""
+        `until`, returns as soon as that shows, settled or not; `reading`, as soon as the page
+        shows every address `expecting` gave. Whether it settled."""
         page = self.page
         settled = self._settled
         if settled and self.traffic.last_change < settled[1] and self.changes() == settled[0]:
@@ -112,6 +156,8 @@ class Settler:
         while (now := time.monotonic()) < deadline:
             if until is not None and until.first.is_visible():
                 return False
+            if reading and self.holds_expected():
+                return True
             try:
                 if busy.count():
                     busy.first.wait_for(state="hidden", timeout=min(deadline - now, 0.5) * 1000)
@@ -126,11 +172,16 @@ class Settler:
                         at, changes = time.monotonic(), self.changes()
                         self._settled = None if changes is None else (changes, at)
                         return True
-                    page.wait_for_event(
-                        "request",
-                        predicate=lambda r: r.resource_type in LOADING,
-                        timeout=min(left, deadline - now) * 1000,
-                    )
+                    wait = min(left, deadline - now) * 1000
+                    if reading and self.expected:  # the addresses showing, or the window over
+                        with suppress(PlaywrightError):  # a timeout, or a page replaced
+                            page.wait_for_function(HOLDS_JS, arg=list(self.expected), timeout=wait)
+                    else:
+                        page.wait_for_event(
+                            "request",
+                            predicate=lambda r: r.resource_type in LOADING,
+                            timeout=wait,
+                        )
             except PlaywrightTimeout:
                 pass
         logger.debug("{}: the page was still busy after {} s", name, timeout_ms / 1000)

@@ -6,7 +6,10 @@ needs. Assertions are on the plan ipbind reported and on the mock server's state
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,7 +26,11 @@ from support import (
 )
 
 from assistant.errors import ExitCode
+from assistant.outcome import KeyPlan, Target
+from assistant.worker import Worker
 from fixtures.mockex import MockExchanges
+from flows.base import KeyInfo
+from flows.settle import Settler
 
 IPS = altrady_ips()  # 203.0.113.10 … 203.0.113.29
 # Already on the exchange: two that are not Altrady's (and prefixes of allocated ones), and
@@ -145,3 +152,93 @@ def test_kraken_rerun_with_nothing_to_change_loads_only_the_sign_in(
     assert result.code == ExitCode.OK, result.out
     assert mock.state("kraken")["page_loads"] == ["/sign-in", KRAKEN_API]
     assert actions(mock, "kraken", "save_whitelist") == []
+
+
+# A page that looks busy for ever (a spinner that stays), and on which, before its list
+# arrives, a longer address starting with an expected one shows and a hidden field holds one.
+BUSY_PAGE = """<div role="progressbar" aria-label="Loading"></div>
+<p>Earlier: 203.0.113.100</p><input type="hidden" value="203.0.113.1"><ul id="list"></ul>"""
+LIST_ARRIVES = """document.getElementById("list").innerHTML =
+  '<li>203.0.113.1</li><li><input aria-label="IP" value="203.0.113.10"></li>'"""
+
+
+def test_a_settle_expecting_a_whole_list_ends_once_the_page_shows_it_and_not_before(
+    browser: Browser,
+) -> None:
+    """A read-back knows the whole list it should find: for the settle made to read it, the
+    page has settled enough once it shows every address of it, in its text or in a field
+    shown, each as a word of its own, however busy it still looks. Not for a settle before
+    a click, and not with nothing expected: a page that never stops looking busy is read
+    as it is after the step's timeout (settle says it did not settle)."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        settler = Settler(page)
+        page.set_content(BUSY_PAGE)
+        with settler.expecting(["203.0.113.1", "203.0.113.10"]):
+            assert not settler.settle(600, "test", reading=True)  # a prefix, a hidden field
+            page.evaluate(LIST_ARRIVES)
+            assert not settler.settle(600, "test")  # not made to read: something may follow
+            assert settler.settle(30_000, "test", reading=True)  # at once (a miss: 30 s, fails)
+        assert not settler.settle(600, "test", reading=True)  # the spinner: nothing expected
+    finally:
+        context.close()
+
+
+class PageShowingItFirst:
+    """A flow whose page shows every expected address (one in another key's list) before
+    the key's own list holds them all: what a settle expecting them lets through."""
+
+    name = "Demo"
+
+    def __init__(self, reads: list[list[str]]):
+        self.reads = reads
+        self.expected: list[tuple[str, ...]] = []  # what each read was made expecting
+        self.vouched = self.settled = 0
+        self.checking = False
+        self.settler = SimpleNamespace(expecting=self._expecting, vouch=self._vouch)
+        self._now: tuple[str, ...] = ()
+
+    @contextmanager
+    def _expecting(self, addresses: list[str] | None) -> Iterator[None]:
+        self._now = tuple(addresses or ())
+        yield
+        self._now = ()
+
+    def _vouch(self) -> None:
+        self.vouched += 1
+
+    def open(self) -> None:
+        pass
+
+    def settle(self) -> bool:
+        self.settled += 1
+        return True
+
+    def read(self, key: KeyInfo) -> list[str]:
+        self.expected.append(self._now)
+        return self.reads.pop(0)
+
+
+@pytest.mark.parametrize("remove", [[], ["192.0.2.9"]], ids=["adding", "removing"])
+def test_a_read_back_short_of_the_whole_list_is_read_again_on_a_fully_settled_page(
+    remove: list[str],
+) -> None:
+    """The person's own address (kept) and the one just saved: a first read that lacks
+    either is not the answer; the key is read again after a settle that expects nothing
+    (else "kept" would count one too few). Where an address was to be removed, nothing
+    is expected: its absence cannot show early."""
+    own, saved = "198.51.100.9", "203.0.113.10"
+    plan = KeyPlan(Target("demo", "Main", ["Main"], [saved]), KeyInfo("Main", None))
+    plan.current, plan.to_remove = [own, *remove], remove
+    run = SimpleNamespace(reporter=SimpleNamespace(status=lambda exchange, text: None))
+    worker = Worker(run, "demo", [plan.target])  # type: ignore[arg-type]
+    flow = PageShowingItFirst([[saved], [own, saved]])
+
+    assert worker._read_back(flow, plan) == [own, saved]  # type: ignore[arg-type]
+    first = () if remove else (own, saved)
+    assert flow.expected == [first, ()] and flow.settled == 1 and not flow.vouched
+
+    whole = PageShowingItFirst([[own, saved]])
+    assert worker._read_back(whole, plan) == [own, saved]  # type: ignore[arg-type]
+    assert len(whole.expected) == 1 and whole.vouched == 1 and not whole.settled
