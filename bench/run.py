@@ -23,7 +23,7 @@ alternate, so that the machine's load falls on both alike.
 Targets: each flow's median within 1.3x its script's; Bittrex's whole run (median) within
 its floor, 19 TOTP steps for 20 adds, + 3 s. Exits 1 when one is missed or a run failed.
 
-Usage: python bench/run.py [--runs N] [--only ID,...] [--json PATH]
+Usage: python bench/run.py [--runs N] [--only ID,...] [--json PATH] [--chaos SEED]
 """
 
 from __future__ import annotations
@@ -288,14 +288,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each side (3 or more)")
     parser.add_argument("--only", help="comma-separated flow ids (default: every flow)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument(
+        "--chaos",
+        type=int,
+        metavar="SEED",
+        help="pages under this chaos seed (as the tests run them), the same for both sides; "
+        "a script that relies on more than SITES.md promises may then fail",
+    )
     args = parser.parse_args()
     if args.runs < 3:
         parser.error("--runs: 3 or more (min / median / max)")
     only = set(args.only.split(",")) if args.only else None
     if only and (unknown := only - set(FLOWS)):
         parser.error(f"--only: no flow {', '.join(sorted(unknown))}")
+    pages = "calm pages" if args.chaos is None else f"chaos seed {args.chaos}"
     mock_settings = (
-        f"mock sites: TOTP step {PERIOD} s, each seed's latency (30-250 ms), calm pages; "
+        f"mock sites: TOTP step {PERIOD} s, each seed's latency (30-250 ms), {pages}; "
         "the same for both sides"
     )
     print(mock_settings)
@@ -305,6 +313,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ipbind-bench-"))
     try:
         with MockExchanges(totp_period=PERIOD) as mock:
+            mock.chaos(args.chaos)
             todo = jobs(mock, only)
             for job in todo:
                 if not job.script.is_file():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.parse
 import urllib.request
@@ -34,9 +35,10 @@ def browser(pw: Playwright) -> Browser:
 def new_page(chromium: Browser) -> Page:
     page = chromium.new_page(locale="en-US")
     page.set_default_timeout(10_000)
-    # A consent banner comes a moment after the page and may cover the next button.
-    accept = page.get_by_role("button", name="Accept All Cookies")
-    page.add_locator_handler(accept, lambda button: button.click())
+    # A consent banner comes a moment after the page and may cover the next button; SITES.md
+    # promises a button whose name holds "Accept" (or "Reject"), no more.
+    accept = page.get_by_role("button", name=re.compile(r"\bAccept\b|\bReject\b"))
+    page.add_locator_handler(accept.first, lambda button: button.click())
     return page
 
 
