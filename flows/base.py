@@ -158,10 +158,6 @@ class Flow(Answers, Cards):
     # from the API page settles by itself where it reads (Kraken: keys found by name, which
     # waits for a late list, and lists read in each key's own view) skips that wait.
     settles_on_open: ClassVar[bool] = True
-    # Whether `read` reads the API page as `open` left it, clicking nothing (the key's card
-    # or row): then a read-back's `open` may end its settle once the page shows the whole
-    # list expected (`Settler.expecting`), as the read's own settle does.
-    reads_in_place: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -326,7 +322,7 @@ class Flow(Answers, Cards):
             with self.step("returning to the API page after signing in"):
                 self.arrive(ready, None)
         if self.settles_on_open:
-            self.settle(reading=self.reads_in_place)
+            self.settle()
         logger.info("{}: on the API page", self.name)
 
     def signed_in(self, ready: Locator, login: Locator) -> None:
@@ -396,8 +392,8 @@ class Flow(Answers, Cards):
         """Waits until the page has settled (see `flows.settle`): no spinner, none of its
         requests in flight for a moment; at once on a page that has not changed since it was
         last found settled. Gives up after the step's timeout and reads the page as it is.
-        With `until`, done as soon as that shows; `reading` (the last settle before a list
-        is read, nothing clicked after it): as soon as the page shows the whole list a
+        With `until`, done as soon as that shows; `reading` (the settle before a key's own
+        view is read, a view left right after): as soon as the page shows the whole list a
         read-back expects (`Settler.expecting`). Whether it settled."""
         return self.settler.settle(self.timeout_ms, self.name, until, reading=reading)
 

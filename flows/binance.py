@@ -41,7 +41,6 @@ class Binance(Flow):
     mode = "bulk"
     unrestricted = "30 days without trading"
     separators = ", \n"
-    reads_in_place = True  # each key's card on the API page
     vocabulary = WORDS
     sign_in = SignIn(
         username=WORDS.promised("Email/Phone number", "field"),

@@ -20,7 +20,7 @@ class Cards:
     name: ClassVar[str]
     page: Page
 
-    def settle(self, until: Locator | None = None, *, reading: bool = False) -> bool:
+    def settle(self, until: Locator | None = None) -> bool:
         raise NotImplementedError
 
     def await_late(self, expected: Locator) -> None:
@@ -58,7 +58,7 @@ class Cards:
     def key_text(self, name: str, role: str, control: re.Pattern[str] | str) -> str:
         """The whole text of the card or row of the key whose name (or API key) is `name`:
         the element around that text holding exactly one of the controls `role`/`control`."""
-        self.settle(reading=True)  # nothing is clicked on what is read here
+        self.settle()
         return str(self._key(name, role, control)[1]["text"])
 
     def _key(

@@ -102,7 +102,6 @@ class ProfileFlow(Flow):
 
     profile: ClassVar[Profile]
     words: ClassVar[PageWords]
-    reads_in_place = True  # each key's card or row on the API page
 
     def api_page_ready(self) -> Locator:
         return self.page.get_by_role("button", name=self.words.edit).or_(

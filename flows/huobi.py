@@ -183,5 +183,5 @@ class Huobi(Flow):
         self.outlined(self.key_control(key.api_key or key.name, "button", EDIT)).click()
         field = self.edit_view().get_by_label(IP_FIELD)
         self.appear(field)
-        self.settle(reading=True)  # what follows reads the field (a change reads it first)
+        self.settle(reading=True)  # what follows reads the field, in this view
         return field

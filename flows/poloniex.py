@@ -46,7 +46,6 @@ class Poloniex(Flow):
     how = "comma-separated list, Save, 2FA, then the e-mailed link; extra keys get the same list"
     mail = "an e-mailed confirmation link"
     mode = "bulk"
-    reads_in_place = True  # each key's card on the API page
     vocabulary = WORDS
     sign_in = SignIn(
         username=WORDS.promised("Email", "field"),

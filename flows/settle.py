@@ -106,12 +106,13 @@ class Settler:
     @contextmanager
     def expecting(self, addresses: Sequence[str] | None) -> Iterator[None]:
         """While reading back a list whose every entry is known (what was there, and what was
-        just saved), a settle made to read (`reading`: the last before the list is read,
-        nothing clicked after it) ends as soon as the page shows them all, quiet window or
-        not: that the page holds everything is proof, where "found nothing" is not. Never a
-        settle before a click: a list still re-rendering can take the click's target away.
-        Whoever reads checks what they read against the same list, and settles fully if it
-        falls short (a page may show an address in another key's list first)."""
+        just saved), a settle made to read a key's own view (`reading`: its edit view, left
+        right after the read) ends as soon as the page shows them all, quiet window or not:
+        that the page holds everything is proof, where "found nothing" is not. Never the
+        settle of a page the next step works in: flows click on a page `open` found settled,
+        and one cut short can still be re-rendering (a list drawn twice, a promotion coming
+        up). Whoever reads checks what they read against the same list, and settles fully if
+        it falls short (a page may show an address in another key's list first)."""
         self.expected = tuple(addresses or ())
         try:
             yield

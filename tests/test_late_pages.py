@@ -165,11 +165,11 @@ LIST_ARRIVES = """document.getElementById("list").innerHTML =
 def test_a_settle_expecting_a_whole_list_ends_once_the_page_shows_it_and_not_before(
     browser: Browser,
 ) -> None:
-    """A read-back knows the whole list it should find: for the settle made to read it, the
-    page has settled enough once it shows every address of it, in its text or in a field
-    shown, each as a word of its own, however busy it still looks. Not for a settle before
-    a click, and not with nothing expected: a page that never stops looking busy is read
-    as it is after the step's timeout (settle says it did not settle)."""
+    """A read-back knows the whole list it should find: for the settle made to read a key's
+    own view, the page has settled enough once it shows every address of it, in its text or
+    in a field shown, each as a word of its own, however busy it still looks. Not for any
+    other settle, and not with nothing expected: a page that never stops looking busy is
+    read as it is after the step's timeout (settle says it did not settle)."""
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -178,7 +178,7 @@ def test_a_settle_expecting_a_whole_list_ends_once_the_page_shows_it_and_not_bef
         with settler.expecting(["203.0.113.1", "203.0.113.10"]):
             assert not settler.settle(600, "test", reading=True)  # a prefix, a hidden field
             page.evaluate(LIST_ARRIVES)
-            assert not settler.settle(600, "test")  # not made to read: something may follow
+            assert not settler.settle(600, "test")  # not made to read: a click may follow
             assert settler.settle(30_000, "test", reading=True)  # at once (a miss: 30 s, fails)
         assert not settler.settle(600, "test", reading=True)  # the spinner: nothing expected
     finally:
