@@ -568,9 +568,9 @@ class Worker:
         """The key's list from a fresh load of the API page: what the server saved, not what
         was typed. Where the whole list is known (nothing was to be removed: what was there
         and what was saved), a key's own view (Kraken's and Huobi's edit view) is read as
-        soon as it shows all of it (see `Settler.expecting`). A list that
-        lacks any of it is read once more after the page has settled fully, before the key
-        is called "not verified" (or one of the person's own addresses "gone")."""
+        soon as it shows all of it (see `Settler.expecting`). A list that lacks any of it is
+        read once more after the page has settled fully, before the key is called "not
+        verified" (or one of the person's own addresses "gone")."""
         assert plan.key is not None
         self.run.reporter.status(self.exchange, f"Reading back {plan.target.key!r} on {flow.name}")
         kept = [ip for ip in plan.current if ip not in plan.to_remove]
