@@ -11,7 +11,7 @@ belong to that lane's thread). What every worker of a run shares is its `Run`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,7 +252,7 @@ class Worker:
                     if self.run.mode == "verify" and plan.to_add and plan.key is not None:
                         plan.pending = flow.pending(plan.key)  # short, as it was saved?
                 if self.run.mode == "verify" or (self.run.mode == "apply" and not plan.changes):
-                    self._picture(flow, plan)  # else: no report, or one after the read-back
+                    self._picture(flow, plan, plan.current)  # else: after the read-back
             except Interrupted:
                 raise
             except IpbindError as err:
@@ -493,7 +493,7 @@ class Worker:
         try:
             with self._failure_capture(flow, f"read-back-{target.key}"):
                 after = self._read_back(flow, plan)
-                self._picture(flow, plan)
+                self._picture(flow, plan, after)
                 short = any(ip not in after for ip in target.ips)
                 pending = flow.pending(plan.key) if short else None
         except (KeyboardInterrupt, Interrupted):  # stopped while reading back: once more
@@ -530,7 +530,7 @@ class Worker:
             )
             return None
         with suppress(Interrupted, KeyboardInterrupt):  # a second Ctrl-C: no picture
-            self._picture(flow, plan)
+            self._picture(flow, plan, after)
         if plan.key is not None and any(ip not in after for ip in plan.target.ips):
             try:  # saved before the stop, waiting for an e-mailed link: "pending", not missing
                 plan.pending = flow.pending(plan.key)
@@ -608,19 +608,27 @@ class Worker:
             self._screenshot(flow.page, f"{flow.id}-{what}")
             raise
 
-    def _picture(self, flow: Flow, plan: KeyPlan) -> None:
-        """The key's whole list (or binding) as just read back, for the run's report: a
-        picture of the view the flow says shows it (`Flow.showing`), taken before the next
-        key changes anything. A picture is a courtesy: only a Ctrl-C stops the run here."""
+    def _picture(self, flow: Flow, plan: KeyPlan, read: Sequence[str] = ()) -> None:
+        """The key's whole list (or binding) as just read back (`read`), for the run's
+        report: a picture of the view the flow says shows it (`Flow.showing`), taken before
+        the next key changes anything. A picture is a courtesy: only a Ctrl-C stops the run
+        here."""
         if self.run.run_dir is None or plan.key is None or not self.run.settings.pictures:
             return
         target = plan.target
+        run_dir = self.run.run_dir
         try:
             with flow.showing(plan.key) as view:
                 flow.settle()  # the list, not its skeleton
-                taken = report.picture(
-                    flow.page, view, self.run.run_dir, target.exchange, target.key
-                )
+                taken = report.picture(flow.page, view, run_dir, target.exchange, target.key)
+                if taken is None or any(ip not in taken.shows for ip in read):
+                    # The view was drawn again under the shot (a page vouched for as soon as
+                    # it showed the whole list can still be re-rendering): once more, on a
+                    # page watched until it has settled.
+                    logger.debug("{}: {!r}: picturing it again", flow.name, target.key)
+                    flow.settler.doubt()
+                    flow.settle()
+                    taken = report.picture(flow.page, view, run_dir, target.exchange, target.key)
         except Interrupted:
             raise
         except (IpbindError, PlaywrightError) as err:

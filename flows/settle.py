@@ -134,6 +134,11 @@ class Settler:
         changes = self.changes()
         self._settled = None if changes is None else (changes, time.monotonic())
 
+    def doubt(self) -> None:
+        """The page is not to be taken as settled until a settle has watched it again (what
+        was vouched for proved not to be the whole story)."""
+        self._settled = None
+
     def settle(
         self, timeout_ms: float, name: str, until: Locator | None = None, *, reading: bool = False
     ) -> bool:

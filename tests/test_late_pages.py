@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Locator, Page
 from support import (
     account_state,
     actions,
@@ -242,3 +242,55 @@ def test_a_read_back_short_of_the_whole_list_is_read_again_on_a_fully_settled_pa
     whole = PageShowingItFirst([[own, saved]])
     assert worker._read_back(whole, plan) == [own, saved]  # type: ignore[arg-type]
     assert len(whole.expected) == 1 and whole.vouched == 1 and not whole.settled
+
+
+class ViewDrawnAgain:
+    """A flow whose key's view, read whole a moment ago, is being drawn again when its
+    picture is taken: a part of the list first, the whole once a settle has watched it."""
+
+    name = "Demo"
+
+    def __init__(self, page: Page, shown: list[str], whole: list[str]):
+        self.page, self.whole = page, whole
+        self.settles: list[bool] = []  # whether each settle was made doubting the page
+        self.doubted = False
+        self.settler = SimpleNamespace(doubt=self._doubt)
+        page.set_content(f"<section aria-label='Main'><p>{' '.join(shown)}</p></section>")
+
+    def _doubt(self) -> None:
+        self.doubted = True
+
+    @contextmanager
+    def showing(self, key: KeyInfo) -> Iterator[Locator]:
+        yield self.page.get_by_role("region", name="Main")
+
+    def settle(self) -> bool:
+        self.settles.append(self.doubted)
+        if self.doubted:  # watched until quiet: the view is drawn whole by then
+            self.page.locator("p").evaluate(
+                "(p, ips) => { p.textContent = ips.join(' ') }", self.whole
+            )
+        return True
+
+
+@pytest.mark.parametrize("drawn", ["whole", "in part"])
+def test_a_picture_short_of_the_list_just_read_is_taken_again_on_a_fully_settled_page(
+    drawn: str, page: Page, tmp_path: Path
+) -> None:
+    """The report's picture proves the list read back: a view read whole as soon as it
+    showed every address (see `Settler.expecting`) can be re-rendering when pictured, and a
+    shot that lacks any address read (or that fails, the view gone from under it) is taken
+    once more after a settle that does not trust the page's vouched-for state."""
+    whole = ["198.51.100.9", "203.0.113.10"]
+    plan = KeyPlan(Target("demo", "Main", ["Main"], whole[1:]), KeyInfo("Main", None))
+    outcome = SimpleNamespace(pictures={})
+    settings = SimpleNamespace(pictures=True)
+    run = SimpleNamespace(run_dir=tmp_path, settings=settings, outcome=outcome)
+    worker = Worker(run, "demo", [plan.target])  # type: ignore[arg-type]
+    flow = ViewDrawnAgain(page, whole if drawn == "whole" else whole[:1], whole)
+
+    worker._picture(flow, plan, whole)  # type: ignore[arg-type]
+
+    [taken] = outcome.pictures.values()
+    assert taken.shows == whole and taken.path.is_file()
+    assert flow.settles == ([False] if drawn == "whole" else [False, True])
