@@ -154,8 +154,12 @@ class Settler:
         settled = self._settled
         if settled and self.traffic.last_change < settled[1] and self.changes() == settled[0]:
             return True
-        # An indeterminate progress bar (a spinner) is busy; one with a value is a gauge.
-        spinner = page.get_by_role("progressbar").and_(page.locator(":not([aria-valuenow])"))
+        # An indeterminate progress bar (a spinner) that shows is busy; one with a value is a
+        # gauge. (One with no size shows nothing, and its wait for "hidden" would end at once:
+        # counted, it would turn this loop into a spin until the deadline.)
+        spinner = page.get_by_role("progressbar").and_(
+            page.locator(":not([aria-valuenow]):visible")
+        )
         busy = spinner.or_(page.locator("[aria-busy='true']:visible"))
         called = time.monotonic()
         deadline = called + timeout_ms / 1000

@@ -147,7 +147,9 @@ def test_kraken_rerun_with_nothing_to_change_loads_only_the_sign_in(
         tmp_path / "a.toml",
         [{"exchange": "kraken", "name": "K", "key": "Altrady main", "ips": IPS}],
     )
-    result = run_cli("apply", path, settings_for(mock, "kraken", tmp_path), browser, capsys)
+    result = run_cli(
+        "apply", path, settings_for(mock, "kraken", tmp_path, signed_in=False), browser, capsys
+    )
 
     assert result.code == ExitCode.OK, result.out
     assert mock.state("kraken")["page_loads"] == ["/sign-in", KRAKEN_API]
@@ -156,7 +158,7 @@ def test_kraken_rerun_with_nothing_to_change_loads_only_the_sign_in(
 
 # A page that looks busy for ever (a spinner that stays), and on which, before its list
 # arrives, a longer address starting with an expected one shows and a hidden field holds one.
-BUSY_PAGE = """<div role="progressbar" aria-label="Loading"></div>
+BUSY_PAGE = """<div role="progressbar" aria-label="Loading" style="width:28px;height:28px"></div>
 <p>Earlier: 203.0.113.100</p><input type="hidden" value="203.0.113.1"><ul id="list"></ul>"""
 LIST_ARRIVES = """document.getElementById("list").innerHTML =
   '<li>203.0.113.1</li><li><input aria-label="IP" value="203.0.113.10"></li>'"""
@@ -181,6 +183,20 @@ def test_a_settle_expecting_a_whole_list_ends_once_the_page_shows_it_and_not_bef
             assert not settler.settle(600, "test")  # not made to read: a click may follow
             assert settler.settle(30_000, "test", reading=True)  # at once (a miss: 30 s, fails)
         assert not settler.settle(600, "test", reading=True)  # the spinner: nothing expected
+    finally:
+        context.close()
+
+
+def test_a_spinner_that_shows_nothing_does_not_hold_a_settle(browser: Browser) -> None:
+    """A progress bar with no size (an empty placeholder) shows the person nothing: the page
+    settles as it would without it, not at the step's timeout (which it spun through, its
+    wait for "hidden" ending at once, before)."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        settler = Settler(page)
+        page.set_content('<div role="progressbar" aria-label="Loading"></div><ul><li>1</li></ul>')
+        assert settler.settle(2_000, "test")
     finally:
         context.close()
 
