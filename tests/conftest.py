@@ -94,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settle.QUIET_MS = round(settle.QUIET_MS * FAST_PACE)
         demo.PACE = FAST_PACE  # the demo's own mock sites, in this process
         support.PICTURES = False  # but where a test asks for them (pictures, reports)
+        support.SIGNED_IN = True  # but where a test says (sign-in, each flow end to end)
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller drew them
         config.stash[SEEDS] = config.workerinput["chaos_seeds"]
         return

@@ -29,11 +29,13 @@ from loguru import logger
 from playwright.sync_api import Browser
 
 from assistant import cli
+from assistant.browser import session_file
 from assistant.engine import Engine
 from assistant.errors import ExitCode
 from assistant.logs import redactor
 from assistant.outcome import KeyResult
 from assistant.output import ConsoleReporter
+from assistant.paths import write_private
 from assistant.runner import Options, load_allocation, run
 from assistant.settings import BaseIpbindSettings, load_settings
 from assistant.twofa import CLOCK
@@ -120,6 +122,12 @@ def write_allocation(path: Path, accounts: list[dict[str, Any]]) -> Path:
     return path
 
 
+# Whether runs start signed in, from the session `ipbind login` keeps (minted on the mock):
+# the fast tier's conftest turns it on, for the tests whose point is not the sign-in; every
+# flow's sign-in is still proven there (each flow's end-to-end test, the sign-in and secret
+# tests say `signed_in=False`), and the full tier signs in on every run.
+SIGNED_IN = False
+
 # Whether runs take each key's picture for the report, unless a test says: the fast tier's
 # conftest turns them off (a picture is about an eighth of a run's work, and only the tests
 # of pictures and reports look at them); the full tier takes them on every run.
@@ -133,25 +141,47 @@ def settings_for(
     secret: str = SECRET,
     *,
     pictures: bool | None = None,
+    signed_in: bool | None = None,
     **extra: Any,
 ) -> BaseIpbindSettings:
-    return load_settings(
+    """Settings that sign in to `site` on the mock as its first seeded account; with
+    `signed_in` (SIGNED_IN unless said), a run starts from a kept session instead (a reset
+    of the site after this drops it: the run then signs in)."""
+    settings = load_settings(
         **{site: {**login_of(mock, site, secret), **extra}},
         artifacts_dir=tmp_path / "runs",
         timeout=10,
         pictures=PICTURES if pictures is None else pictures,
         _env_file=None,  # a developer's .env must not leak in
     )
+    if SIGNED_IN if signed_in is None else signed_in:
+        keep_session(mock, site, settings)
+    return settings
+
+
+def keep_session(mock: MockExchanges, site: str, settings: BaseIpbindSettings) -> None:
+    """A session on `site`, kept where `ipbind login` keeps it for these settings."""
+    write_private(session_file(settings.state_home, site), json.dumps(mock.signed_in(site)))
 
 
 def settings_for_sites(
-    mock: MockExchanges, tmp_path: Path, *sites: str, secret: str = SECRET, **extra: Any
+    mock: MockExchanges,
+    tmp_path: Path,
+    *sites: str,
+    secret: str = SECRET,
+    signed_in: bool | None = None,
+    **extra: Any,
 ) -> BaseIpbindSettings:
-    """Settings that sign in to each of `sites` (its first seeded account), in one run."""
+    """Settings that sign in to each of `sites` (its first seeded account), in one run;
+    `signed_in` as for `settings_for`."""
     logins = {site: login_of(mock, site, secret) for site in sites}
-    return load_settings(
+    settings = load_settings(
         **logins, artifacts_dir=tmp_path / "runs", timeout=10, _env_file=None, **extra
     )
+    if SIGNED_IN if signed_in is None else signed_in:
+        for site in sites:
+            keep_session(mock, site, settings)
+    return settings
 
 
 def login_of(mock: MockExchanges, site: str, secret: str) -> dict[str, Any]:

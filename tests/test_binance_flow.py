@@ -95,7 +95,11 @@ def test_apply_adds_exactly_the_twenty_to_the_right_key(
 ) -> None:
     before = keys_of(mock, "binance")
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
+        "apply",
+        allocation(tmp_path),
+        settings_for(mock, "binance", tmp_path, signed_in=False),
+        browser,
+        capsys,
     )
 
     assert result.code == ExitCode.OK, result.out
@@ -151,7 +155,7 @@ def test_verify_fails_while_addresses_are_missing_passes_after_apply_and_reapply
     """Four runs back to back, each signing in afresh: none reuses a 2FA step the one
     before it used (the steps used are remembered, 0600, in the state folder). With
     IPBIND_PICTURES=false: each report says so, and no screenshot is kept."""
-    settings = settings_for(mock, "binance", tmp_path, pictures=False)
+    settings = settings_for(mock, "binance", tmp_path, pictures=False, signed_in=False)
     missing = run_cli("verify", allocation(tmp_path), settings, browser, capsys)
     assert missing.code == ExitCode.NOT_VERIFIED
     assert actions(mock, "binance", "save") == []
@@ -272,7 +276,7 @@ def test_wrong_totp_secret_fails_clearly_and_changes_nothing(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
     wrong = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-    settings = settings_for(mock, "binance", tmp_path, secret=wrong)
+    settings = settings_for(mock, "binance", tmp_path, secret=wrong, signed_in=False)
     result = run_cli("apply", allocation(tmp_path), settings, browser, capsys)
 
     assert result.code == ExitCode.USER_ACTION
@@ -328,7 +332,11 @@ def test_a_captcha_headless_asks_for_a_headed_run_and_changes_nothing(
 ) -> None:
     mock.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
+        "apply",
+        allocation(tmp_path),
+        settings_for(mock, "binance", tmp_path, signed_in=False),
+        browser,
+        capsys,
     )
 
     assert result.code == ExitCode.USER_ACTION
@@ -355,7 +363,10 @@ def test_a_captcha_is_handed_to_the_person_and_the_run_goes_on(
     mock.reset("binance", seed({"label": "Altrady main"}, options={"captcha": True}))
     person = PuzzleSolver()
     results = run_engine(
-        settings_for(mock, "binance", tmp_path), allocation(tmp_path), browser, person
+        settings_for(mock, "binance", tmp_path, signed_in=False),
+        allocation(tmp_path),
+        browser,
+        person,
     )
 
     assert person.asked == ["Binance shows a puzzle: solve it"]
@@ -369,7 +380,11 @@ def test_nothing_is_typed_on_a_sign_in_page_of_another_origin(
 ) -> None:
     mock.fault("binance", "page", "foreign_login")
     result = run_cli(
-        "apply", allocation(tmp_path), settings_for(mock, "binance", tmp_path), browser, capsys
+        "apply",
+        allocation(tmp_path),
+        settings_for(mock, "binance", tmp_path, signed_in=False),
+        browser,
+        capsys,
     )
 
     assert result.code == ExitCode.USER_ACTION
@@ -405,7 +420,9 @@ def test_without_a_password_the_person_signs_in_and_the_run_goes_on(
     mock: MockExchanges, browser: Browser, tmp_path: Path
 ) -> None:
     account = next(iter(mock.site("binance").accounts.values()))
-    settings = settings_for(mock, "binance", tmp_path, username=None, password=None)
+    settings = settings_for(
+        mock, "binance", tmp_path, username=None, password=None, signed_in=False
+    )
     person = SignsInThemselves(account.username, account.password)
     headed = settings.model_copy(update={"headless": False})
     results = run_engine(headed, allocation(tmp_path), browser, person)
@@ -426,7 +443,9 @@ class CarriesOnWithoutSigningIn(SignsInThemselves):
 def test_carrying_on_before_signing_in_is_said_so_not_a_changed_page(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(mock, "binance", tmp_path, username=None, password=None)
+    settings = settings_for(
+        mock, "binance", tmp_path, username=None, password=None, signed_in=False
+    )
     person = CarriesOnWithoutSigningIn("", "")
     headed = settings.model_copy(update={"headless": False})
     result = run_cli("plan", allocation(tmp_path), headed, browser, capsys, person=person)

@@ -55,7 +55,7 @@ def test_five_addresses_unattended_one_fresh_code_each(
     result = run_cli(
         "apply",
         allocation(tmp_path, IPS[:5]),
-        settings_for(mock, "bittrex", tmp_path),
+        settings_for(mock, "bittrex", tmp_path, signed_in=False),
         browser,
         capsys,
         allow_count=True,

@@ -74,7 +74,7 @@ def files_written(root: Path) -> list[Path]:
 def test_creates_one_key_bound_to_altrady_and_a_second_apply_changes_nothing(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(mock, "bybit", tmp_path)
+    settings = settings_for(mock, "bybit", tmp_path, signed_in=False)
     human = MailboxHuman(mock, "bybit")
     result = run_cli(
         "apply", allocation(tmp_path), settings, browser, capsys, person=human, verbose=2
@@ -327,6 +327,7 @@ def test_a_key_bound_otherwise_is_refused_with_a_free_name_to_use(
     assert actions(mock, "bybit", "create") == []
 
 
+@pytest.mark.full  # a pty; fast: with no one to ask, the free name to set, above
 @pytest.mark.long
 def test_at_a_terminal_a_fresh_key_is_offered_and_no_is_the_default(
     mock: MockExchanges, tmp_path: Path

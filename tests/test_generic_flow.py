@@ -39,14 +39,12 @@ def profile_seed(*keys: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def settings(mock: MockExchanges, site: str, tmp_path: Path) -> Any:
+def settings(mock: MockExchanges, site: str, tmp_path: Path, **extra: Any) -> Any:
     secrets = {name: FUND_PASSWORD for name in ("fund_password", "trading_password")}
     profile = next(p for p in PROFILES if p.id == site)
     wanted = profile.verification.secret
-    extra = (
-        {wanted.setting: secrets[wanted.setting]} if wanted and wanted.setting in secrets else {}
-    )
-    return settings_for(mock, site, tmp_path, **extra)
+    more = {wanted.setting: secrets[wanted.setting]} if wanted and wanted.setting in secrets else {}
+    return settings_for(mock, site, tmp_path, **extra, **more)
 
 
 def allocation(tmp_path: Path, exchange: str, ips: list[str] = IPS, **extra: Any) -> Path:
@@ -86,9 +84,9 @@ def test_each_profile_restricts_a_main_and_an_extra_key(
     # code is asked for all the same (test_an_emailed_code_is_asked_for_… on every other).
     mock.reset(site, {**seed, "options": {"code_sent": False}} if site == "okx" else seed)
     path = allocation(tmp_path, site, extra_keys=["Altrady extra"] if extra else [])
-    results = run_engine(
-        settings(mock, site, tmp_path), path, browser, MailboxHuman(mock, site), allow_count=True
-    )
+    # Each profile signs in with words of its own: here they are proven, in both tiers.
+    conf = settings(mock, site, tmp_path, signed_in=False)
+    results = run_engine(conf, path, browser, MailboxHuman(mock, site), allow_count=True)
 
     keys = 2 if extra else 1
     assert [r.status for r in results] == ["verified"] * keys, [r.error for r in results]

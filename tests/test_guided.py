@@ -562,7 +562,7 @@ def test_the_walkthrough_shows_banners_hands_over_and_verifies(
         "coinbase",
         {"accounts": [seeded_account("trader@ipbind.test", keys=[{"name": "Altrady main"}])]},
     )
-    settings = settings_for_sites(mock, tmp_path, *exchanges, slow_mo=50)
+    settings = settings_for_sites(mock, tmp_path, *exchanges, slow_mo=50, signed_in=False)
     windows: list[int] = []  # the windows open as each exchange's opens
     real_open = worker_module.open_exchange
 

@@ -185,7 +185,7 @@ def test_huobi_whatever_the_list_shape_and_with_no_code_sent_text(
         [{"exchange": "huobi", "name": "H", "key": "Altrady extra 2", "ips": IPS}],
     )
     human = MailboxHuman(mock, "huobi")
-    settings = settings_for(mock, "huobi", tmp_path, pictures=True)
+    settings = settings_for(mock, "huobi", tmp_path, pictures=True, signed_in=False)
     result = run_cli("apply", path, settings, browser, capsys, person=human)
 
     assert result.code == ExitCode.OK, result.out
@@ -227,7 +227,11 @@ def test_poloniex_finds_each_key_and_its_controls_in_each_shape_of_list(
     )
     human = MailboxHuman(mock, "poloniex")
     results = run_engine(
-        settings_for(mock, "poloniex", tmp_path), allocation, browser, human, allow_count=True
+        settings_for(mock, "poloniex", tmp_path, signed_in=False),
+        allocation,
+        browser,
+        human,
+        allow_count=True,
     )
 
     assert [r.status for r in results] == ["verified", "verified"], [r.error for r in results]

@@ -9,17 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 from playwright.sync_api import Browser
-
-from assistant.errors import ExitCode, UserActionNeeded
-from assistant.importer import exchange_named, file_text, import_allocation, with_exchanges
-from assistant.runner import Options, load_allocation
-from assistant.settings import load_settings
-from assistant.sync import sync
-from fixtures.mockex import MockExchanges
-from fixtures.mockex.core import load_seed
-from flows.altrady import TradingAccount
-from tests.support import (
+from support import (
     SECRET,
     account_state,
     actions,
@@ -28,6 +20,7 @@ from tests.support import (
     bittrex_seed,
     ipbind,
     ipbind_here,
+    keep_session,
     keys_of,
     kraken_seed,
     leaks,
@@ -39,6 +32,15 @@ from tests.support import (
     write_allocation,
     written,
 )
+
+from assistant.errors import ExitCode, UserActionNeeded
+from assistant.importer import exchange_named, file_text, import_allocation, with_exchanges
+from assistant.runner import Options, load_allocation
+from assistant.settings import load_settings
+from assistant.sync import sync
+from fixtures.mockex import MockExchanges
+from fixtures.mockex.core import load_seed
+from flows.altrady import TradingAccount
 
 EXCHANGES = ("binance", "poloniex", "huobi", "bybit")
 PASS_KEY = "amber river candle stone mirror"  # the default seed's
@@ -336,8 +338,12 @@ def test_sync_whitelists_everywhere_then_updates_exactly_the_accounts_that_verif
         altrady={**login_of(mock, "altrady", altrady.totp_secret), "pass_key": PASS_KEY},
         artifacts_dir=tmp_path / "runs",
         timeout=10,
+        pictures=support.PICTURES,
         _env_file=None,
     )
+    if support.SIGNED_IN:  # the exchanges' sign-ins are no part of what this proves
+        for site in ("binance", "bittrex"):
+            keep_session(mock, site, settings)
     old = altrady_ips(4, start=40)  # what an earlier ipbind run put on the main key
     earlier = write_allocation(
         tmp_path / "earlier.toml",

@@ -381,6 +381,7 @@ def browser_processes(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.full  # a kill (as out of memory would); the only proof of the relaunch
 @pytest.mark.long
 @pytest.mark.usefixtures("seeded")
 def test_a_browser_killed_mid_apply_is_started_again_and_the_same_run_ends_verified(

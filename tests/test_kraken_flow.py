@@ -66,7 +66,7 @@ def test_the_addresses_on_the_main_key_and_its_extra_keys(
     ips = IPS[:count]
     extra_keys = ["Altrady extra 1", "Altrady extra 2"][:extras]
     path = allocation(tmp_path, ips=ips, extra_keys=extra_keys)
-    settings = settings_for(mock, "kraken", tmp_path)
+    settings = settings_for(mock, "kraken", tmp_path, signed_in=False)
     result = run_cli("apply", path, settings, browser, capsys, allow_count=count < 20)
 
     assert result.code == ExitCode.OK, result.out

@@ -54,6 +54,7 @@ def command(mock: MockExchanges, tmp_path: Path, *args: str) -> tuple[list[str],
     return [sys.executable, "-m", "assistant", "apply", *args, str(path)], env
 
 
+@pytest.mark.full  # a pty; fast: every in-process run's changed page (--yes, no question)
 @pytest.mark.usefixtures("seeded")
 @pytest.mark.long
 def test_under_yes_at_a_terminal_a_changed_page_ends_the_run_without_a_question(
@@ -72,8 +73,8 @@ def test_under_yes_at_a_terminal_a_changed_page_ends_the_run_without_a_question(
     assert "Open it now?" not in text
 
 
-# Full tier: the run at a terminal under --yes above takes the same way (no question where
-# no one may be asked), in the fast one.
+# Full tier, as the run at a terminal above: the installed command with no terminal. Fast:
+# every in-process run (no terminal) that meets a changed page asks nothing either.
 @pytest.mark.full
 @pytest.mark.parametrize("extra", [(), ("--json",)], ids=["plain", "json"])
 @pytest.mark.usefixtures("seeded")

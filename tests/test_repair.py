@@ -12,6 +12,16 @@ from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+from support import (
+    MailboxHuman,
+    altrady_ips,
+    command_env,
+    ipbind_here,
+    keys_of,
+    seeded_account,
+    settings_for,
+    write_allocation,
+)
 
 from assistant import browser as browsers
 from assistant.errors import ExitCode
@@ -22,16 +32,6 @@ from assistant.settings import load_settings
 from assistant.targets import fixes_of
 from fixtures.mockex import MockExchanges
 from flows.base import Flow
-from tests.support import (
-    MailboxHuman,
-    altrady_ips,
-    command_env,
-    ipbind_here,
-    keys_of,
-    seeded_account,
-    settings_for,
-    write_allocation,
-)
 
 
 class ShowsTheControl(MailboxHuman):
@@ -50,12 +50,22 @@ class ShowsTheControl(MailboxHuman):
         expect(done).to_be_visible()
 
 
+OKX_SEED = {
+    "latency_ms": [0, 60],
+    "cookie_banner": False,
+    "accounts": [seeded_account("trader@ipbind.test", keys=[{"name": "Altrady main"}])],
+}
+# The fix the headed run below keeps, as it writes it.
+KEPT_FIX = '[[fix]]\nword = "Send code"\nwhat = "button"\nnow = "Get code"\nrole = "button"\n'
+
+
 @pytest.mark.headed
 @pytest.mark.skipif(
     not os.environ.get("DISPLAY"),
     reason="needs a display: `make test` runs the suite under xvfb-run",
 )
 @pytest.mark.long
+@pytest.mark.full  # a headed run; fast: the kept fix used headless, and `repair`, below
 def test_a_renamed_control_is_shown_once_headed_and_found_by_later_runs_headless(
     mock: MockExchanges,
     playwright: Playwright,
@@ -65,14 +75,7 @@ def test_a_renamed_control_is_shown_once_headed_and_found_by_later_runs_headless
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("IPBIND_CONFIG", str(tmp_path / "config.toml"))
-    mock.reset(
-        "okx",
-        {
-            "latency_ms": [0, 60],
-            "cookie_banner": False,
-            "accounts": [seeded_account("trader@ipbind.test", keys=[{"name": "Altrady main"}])],
-        },
-    )
+    mock.reset("okx", OKX_SEED)
     # Outside what SITES.md promises for the test: the e-mail code's button is renamed.
     mock.fault("okx", "page", "label_changed", label="Send code", to="Get code")
     settings = settings_for(mock, "okx", tmp_path)
@@ -121,6 +124,42 @@ def test_a_renamed_control_is_shown_once_headed_and_found_by_later_runs_headless
     out = capsys.readouterr()
     assert code == ExitCode.OK, out.out + out.err
     assert keys_of(mock, "okx")[0]["ips"] == altrady_ips(5)
+
+    env = {"IPBIND_CONFIG": str(tmp_path / "config.toml")}
+    listed = ipbind_here("repair", "okx", "--list", env=env)
+    assert listed.returncode == 0
+    assert "button 'Send code' is button 'Get code' here" in listed.stdout
+    assert ipbind_here("repair", "okx", "--forget", env=env).returncode == 0
+    assert not (tmp_path / "overrides" / "okx.toml").exists()
+    assert "No local fix for OKX" in ipbind_here("repair", "okx", env=env).stdout
+
+
+def test_a_kept_fix_is_used_by_a_headless_run_and_repair_lists_and_forgets_it(
+    mock: MockExchanges,
+    browser: Browser,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fix a headed run keeps (the test above) on a page whose button is renamed: a
+    headless run finds the button by it and asks nobody; `repair` lists it and forgets it."""
+    monkeypatch.setenv("IPBIND_CONFIG", str(tmp_path / "config.toml"))
+    (tmp_path / "overrides").mkdir()
+    (tmp_path / "overrides" / "okx.toml").write_text(KEPT_FIX)
+    mock.reset("okx", OKX_SEED)
+    mock.fault("okx", "page", "label_changed", label="Send code", to="Get code")
+    allocation = write_allocation(
+        tmp_path / "a.toml",
+        [{"exchange": "okx", "name": "My OKX", "key": "Altrady main", "ips": altrady_ips(3)}],
+    )
+    code = run(
+        "apply", allocation, Options(yes=True, allow_count=True),
+        settings=settings_for(mock, "okx", tmp_path), chromium=browser,
+        person=MailboxHuman(mock, "okx"),
+    )  # fmt: skip
+    out = capsys.readouterr()
+    assert code == ExitCode.OK, out.out + out.err
+    assert keys_of(mock, "okx")[0]["ips"] == altrady_ips(3)  # saved, and read back
 
     env = {"IPBIND_CONFIG": str(tmp_path / "config.toml")}
     listed = ipbind_here("repair", "okx", "--list", env=env)
@@ -212,9 +251,7 @@ def test_the_installed_command_reads_the_fixes_into_the_flows_words(tmp_path: Pa
     so that a later run finds the control wherever a flow looks for it, headless too."""
     folder = tmp_path / "overrides"
     folder.mkdir()
-    (folder / "okx.toml").write_text(
-        '[[fix]]\nword = "Send code"\nwhat = "button"\nnow = "Get code"\nrole = "button"\n'
-    )
+    (folder / "okx.toml").write_text(KEPT_FIX)
     probe = (
         "from assistant import paths; paths.fixes_at_import = True\n"
         "from flows import FLOWS\n"

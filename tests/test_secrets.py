@@ -100,7 +100,7 @@ def set_up(mock: MockExchanges, exchange: str, tmp_path: Path, known: Known) -> 
     allocation = write_allocation(tmp_path / "allocation.toml", [account])
     own = {name: known.flow_secret for name in FLOWS[exchange].secrets}
     return allocation, settings_for(
-        mock, exchange, tmp_path, secret=known.totp_secret, pictures=True, **own
+        mock, exchange, tmp_path, secret=known.totp_secret, pictures=True, signed_in=False, **own
     )
 
 

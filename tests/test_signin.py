@@ -339,7 +339,7 @@ def test_a_wrong_password_is_asked_again_and_the_right_one_goes_on(
 ) -> None:
     mock.reset("bittrex", bittrex_seed())
     person = Retyping("still-wrong", PASSWORD)
-    s = settings_for(mock, "bittrex", tmp_path, password="not-the-password")
+    s = settings_for(mock, "bittrex", tmp_path, password="not-the-password", signed_in=False)
 
     result = plan(s, tmp_path, browser, person)
 
@@ -364,7 +364,7 @@ def test_a_typed_sign_in_is_offered_to_the_keyring_only_once_the_exchange_took_i
     monkeypatch.setattr("assistant.human.interactive", lambda: True)
     user = next(iter(mock.site("bittrex").accounts.values()))
     person = Person("typoed-Passw0rd", "", PASSWORD, "y")  # Enter keeps the username
-    s = settings_for(mock, "bittrex", tmp_path)
+    s = settings_for(mock, "bittrex", tmp_path, signed_in=False)
     s = s.model_copy(
         update={"bittrex": s.exchange("bittrex").model_copy(update={"password": None})}
     )
@@ -389,7 +389,7 @@ def test_three_refusals_stop_with_a_hint_naming_what_was_typed(
 ) -> None:
     mock.reset("bittrex", bittrex_seed())
     person = Retyping("wrong-two", "wrong-three", "never-asked")
-    s = settings_for(mock, "bittrex", tmp_path, password="not-the-password")
+    s = settings_for(mock, "bittrex", tmp_path, password="not-the-password", signed_in=False)
 
     result = plan(s, tmp_path, browser, person)
 

@@ -60,7 +60,7 @@ def test_a_run_stopped_after_one_add_counts_the_one_the_server_holds(
         time.sleep(wait)  # stands in for the terminal's countdown to the next time step
         return totp.now() if len(asked) <= 2 else f"{len(asked):06d}"  # wrong, each new
 
-    settings = settings_for(mock, "bittrex", tmp_path, secret="")
+    settings = settings_for(mock, "bittrex", tmp_path, secret="", signed_in=False)
     [result] = run_engine(
         settings, allocation(tmp_path), browser, ask_code=person, allow_count=True
     )
@@ -141,7 +141,7 @@ def test_a_signal_mid_save_stops_at_the_next_step_and_counts_what_the_server_hol
 def test_a_key_never_read_is_unknown_not_missing(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(mock, "bittrex", tmp_path, password="not-the-password")
+    settings = settings_for(mock, "bittrex", tmp_path, password="not-the-password", signed_in=False)
     result = run_cli(
         "plan", allocation(tmp_path), settings, browser, capsys, json_out=True, allow_count=True
     )

@@ -231,7 +231,7 @@ def test_in_a_visible_window_a_code_sent_in_the_page_is_noticed_and_the_run_goes
             assert time.monotonic() < deadline, "the page's sending was not noticed"
         return None
 
-    settings = settings_for(mock, "binance", tmp_path, secret="")
+    settings = settings_for(mock, "binance", tmp_path, secret="", signed_in=False)
     settings = settings.model_copy(update={"headless": False})  # a window the person sees
     [result] = run_engine(settings, one_key(tmp_path), browser, ask_code=person)
 
@@ -557,7 +557,7 @@ def test_ctrl_c_during_plan_or_verify_says_nothing_was_changed(
     mock: MockExchanges, browser: Browser, tmp_path: Path, capsys, monkeypatch, mode: str
 ) -> None:
     monkeypatch.setattr(ConsoleReporter, "plans", ctrl_c)  # just after every key was read
-    settings = settings_for(mock, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path, signed_in=False)
     code, out = run_asking(mode, one_key(tmp_path), settings, browser, capsys)
 
     assert code == ExitCode.INTERRUPTED
@@ -585,7 +585,7 @@ def test_a_good_key_is_not_started_when_another_cannot_be_planned(
 def test_a_missing_file_is_refused_before_a_run_folder_or_log_exists(
     mock: MockExchanges, tmp_path: Path, capsys
 ) -> None:
-    settings = settings_for(mock, "binance", tmp_path)
+    settings = settings_for(mock, "binance", tmp_path, signed_in=False)
     code = run("apply", tmp_path / "nope.toml", Options(yes=True), settings=settings)
     out = "".join(capsys.readouterr())
 
