@@ -17,6 +17,7 @@ from pathlib import Path
 import pexpect
 import pyte
 import pytest
+import support
 from playwright.sync_api import Browser
 from support import (
     PASSWORD,
@@ -263,7 +264,8 @@ def test_the_demo_in_this_process_verifies_every_exchange_of_its_file(
     exchanges = {a.exchange for a in load_allocation(allocation, allow_count=False).accounts}
     assert exchanges == {"binance", "huobi"}
 
-    code = run_demo(Options(yes=True), allocation, chromium=browser)
+    pictures = {"pictures": support.PICTURES}  # the demo's own settings take them otherwise
+    code = run_demo(Options(yes=True, overrides=pictures), allocation, chromium=browser)
 
     out = capsys.readouterr().out
     assert code == ExitCode.OK, out
