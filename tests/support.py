@@ -154,14 +154,20 @@ def settings_for(
         pictures=PICTURES if pictures is None else pictures,
         _env_file=None,  # a developer's .env must not leak in
     )
-    if SIGNED_IN if signed_in is None else signed_in:
-        keep_session(mock, site, settings)
+    keep_sessions(mock, settings, site, signed_in=signed_in)
     return settings
 
 
-def keep_session(mock: MockExchanges, site: str, settings: BaseIpbindSettings) -> None:
-    """A session on `site`, kept where `ipbind login` keeps it for these settings."""
-    write_private(session_file(settings.state_home, site), json.dumps(mock.signed_in(site)))
+def keep_sessions(
+    mock: MockExchanges, settings: BaseIpbindSettings, *sites: str, signed_in: bool | None = None
+) -> None:
+    """With `signed_in` (SIGNED_IN unless said), a session on each of `sites`, kept where
+    `ipbind login` keeps it for these settings: their runs start signed in."""
+    if not (SIGNED_IN if signed_in is None else signed_in):
+        return
+    for site in sites:
+        path = session_file(settings.state_home, site)
+        write_private(path, json.dumps(mock.signed_in(site)))
 
 
 def settings_for_sites(
@@ -178,9 +184,7 @@ def settings_for_sites(
     settings = load_settings(
         **logins, artifacts_dir=tmp_path / "runs", timeout=10, _env_file=None, **extra
     )
-    if SIGNED_IN if signed_in is None else signed_in:
-        for site in sites:
-            keep_session(mock, site, settings)
+    keep_sessions(mock, settings, *sites, signed_in=signed_in)
     return settings
 
 
@@ -229,10 +233,15 @@ def run_cli(
     out = captured.out + captured.err
     codes = [value for value in set(redactor.values()) - before if value.isdigit()]
     known |= {f"a code ({n})": c for n, c in enumerate(codes)}
-    assert leaks(out, known) == [], "a secret in the output"
-    for path, text in written(settings.artifacts_dir):
-        assert leaks(text, known) == [], f"a secret in {path}"
+    assert_nothing_leaks(out, settings.artifacts_dir, known)
     return Outcome(code, out)
+
+
+def assert_nothing_leaks(out: str, folder: Path, known: dict[str, str]) -> None:
+    """None of the `known` secrets in what a run printed (`out`) or wrote (under `folder`)."""
+    assert leaks(out, known) == [], "a secret in the output"
+    for path, text in written(folder):
+        assert leaks(text, known) == [], f"a secret in {path}"
 
 
 def secrets_of(settings: BaseIpbindSettings) -> dict[str, str]:
